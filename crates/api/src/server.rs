@@ -1,0 +1,216 @@
+//! The HTTP surface: `POST /` for every cognito-idp operation (AWS JSON 1.1, routed on
+//! `X-Amz-Target`), CORS for browser clients, and `/health` and `/ready` for operators.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use async_trait::async_trait;
+use cognito_model::operations::Operation;
+use domain::services::UserPoolService;
+use domain::RequestContext;
+use futures::StreamExt;
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::dispatch::dispatch;
+use crate::error::{ApiError, MessageKey};
+use crate::sigv4::{SignedRequest, Verifier};
+use crate::validate::validate_input;
+
+pub const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// Far above any valid request (the largest members are 128 KiB auth parameters).
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// Whether the database answers, for `/ready`.
+#[async_trait]
+pub trait Readiness: Send + Sync {
+    async fn ready(&self) -> bool;
+}
+
+pub struct AppState {
+    pub user_pools: UserPoolService,
+    pub verifier: Verifier,
+    pub account_id: String,
+    /// Region for unsigned requests that name nothing carrying a region.
+    pub default_region: String,
+    pub readiness: Arc<dyn Readiness>,
+}
+
+/// Mounts the routes on an actix app.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::post().to(handle))
+        .route("/", web::method(actix_web::http::Method::OPTIONS).to(preflight))
+        .route("/health", web::get().to(health))
+        .route("/ready", web::get().to(ready));
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    if state.readiness.ready().await {
+        HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
+    } else {
+        HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "database unreachable"}))
+    }
+}
+
+/// Browser SDKs (amazon-cognito-identity-js) call the API cross-origin.
+async fn preflight() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .insert_header(("Access-Control-Allow-Methods", "POST, OPTIONS"))
+        .insert_header(("Access-Control-Allow-Headers", "*"))
+        .insert_header(("Access-Control-Max-Age", "86400"))
+        .finish()
+}
+
+async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let op = target.strip_prefix(TARGET_PREFIX).and_then(Operation::from_name);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        operation = op.map(|o| o.name()).unwrap_or("unknown"),
+        pool_id = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    let result = async {
+        let body = read_body(payload).await?;
+        let Some(op) = op else { return Err(ApiError::unknown_operation()) };
+        process(&state, &req, &body, op, &request_id).await
+    }
+    .instrument(span.clone())
+    .await;
+    match result {
+        Ok(body) => {
+            span.record("outcome", "ok");
+            tracing::debug!(parent: &span, "request succeeded");
+            respond(StatusCode::OK, body, &request_id, None)
+        }
+        Err(e) => {
+            span.record("outcome", e.type_name.as_ref());
+            if e.status >= 500 {
+                tracing::error!(parent: &span, error = %e.type_name, "request failed");
+            } else {
+                tracing::info!(parent: &span, error = %e.type_name, "request rejected");
+            }
+            error_response(&e, &request_id)
+        }
+    }
+}
+
+async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::serialization("Could not read the request body"))?;
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(ApiError::serialization("Request body too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+async fn process(state: &AppState, req: &HttpRequest, body: &[u8], op: Operation, request_id: &str) -> Result<Vec<u8>, ApiError> {
+    // Signed operations prove their caller first, before the body is even parsed.
+    let verified = if op.is_signed() {
+        let headers: Vec<(&str, &[u8])> = req.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+        let signed = SignedRequest { method: "POST", path: req.path(), query: req.query_string(), headers: &headers, body };
+        Some(state.verifier.verify(&signed, SystemTime::now())?)
+    } else {
+        None
+    };
+
+    let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(body).map_err(|_| ApiError::serialization("Unexpected character found where a JSON value was expected"))?
+    };
+    if !input.is_object() {
+        return Err(ApiError::serialization("Expected map or null"));
+    }
+    if let Some(shape) = op.input_shape() {
+        validate_input(&input, shape)?;
+    }
+
+    let pool_id = input.get("UserPoolId").and_then(Value::as_str);
+    if let Some(p) = pool_id {
+        tracing::Span::current().record("pool_id", p);
+    }
+    let region = match &verified {
+        Some(v) => v.region.clone(),
+        None => pool_id
+            .and_then(domain::ids::region_of_pool_id)
+            .map(str::to_string)
+            .unwrap_or_else(|| state.default_region.clone()),
+    };
+
+    if let Some(v) = &verified {
+        let action = format!("cognito-idp:{}", op.name());
+        let resource = match (pool_id, input.get("ResourceArn").and_then(Value::as_str)) {
+            (Some(p), _) => domain::ids::user_pool_arn(&region, &state.account_id, p),
+            (None, Some(arn)) => arn.to_string(),
+            // Operations on no particular pool are authorised against `*`, as in IAM.
+            (None, None) => "*".to_string(),
+        };
+        if !v.key.allows(&action, &resource) {
+            return Err(ApiError::access_denied(format!(
+                "User: arn:aws:iam::{}:user/{} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action",
+                state.account_id, v.key.name
+            )));
+        }
+    }
+
+    let ctx = RequestContext { region, account_id: state.account_id.clone(), request_id: request_id.to_string() };
+    dispatch(state, &ctx, op, input).await
+}
+
+fn respond(status: StatusCode, body: Vec<u8>, request_id: &str, error_type: Option<&str>) -> HttpResponse {
+    let mut resp = HttpResponse::build(status);
+    resp.insert_header(("Content-Type", CONTENT_TYPE))
+        .insert_header(("x-amzn-RequestId", request_id))
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .insert_header((
+            "Access-Control-Expose-Headers",
+            "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date",
+        ));
+    if let Some(t) = error_type {
+        resp.insert_header(("x-amzn-ErrorType", format!("{t}:")));
+    }
+    resp.body(body)
+}
+
+/// `{"__type": ..., "message": ...}` with `x-amzn-ErrorType` and `x-amzn-ErrorMessage` beside it.
+pub fn error_response(e: &ApiError, request_id: &str) -> HttpResponse {
+    let mut body = serde_json::Map::new();
+    body.insert("__type".into(), Value::String(e.type_name.to_string()));
+    if let Some(m) = &e.message {
+        let key = match e.message_key {
+            MessageKey::Lower => "message",
+            MessageKey::Upper => "Message",
+        };
+        body.insert(key.into(), Value::String(m.clone()));
+    }
+    let bytes = serde_json::to_vec(&Value::Object(body)).unwrap_or_else(|_| b"{}".to_vec());
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = respond(status, bytes, request_id, Some(&e.type_name));
+    if let Some(m) = &e.message {
+        // Header values cannot carry line breaks or non-visible bytes; the body has the full text.
+        let clean: String = m.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+        if let Ok(v) = HeaderValue::from_str(&clean) {
+            resp.headers_mut().insert(HeaderName::from_static("x-amzn-errormessage"), v);
+        }
+    }
+    resp
+}

@@ -1,0 +1,265 @@
+//! Configuration: defaults, then a TOML file (`--config`), then environment (`GATEHOUSE_*`,
+//! `DATABASE_URL`), then flags. See config/gatehouse.example.toml for every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use api::access::Policy;
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+#[derive(Parser, Debug)]
+#[command(name = "gatehouse", version, about = "A self-hostable identity server that speaks the Amazon Cognito User Pools API")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (applies migrations first).
+    Serve(Overrides),
+    /// Apply database migrations and exit.
+    Migrate(Overrides),
+}
+
+/// Flags, each with its environment twin. A flag wins over the environment, which wins over the file.
+#[derive(Args, Debug, Default, Clone)]
+pub struct Overrides {
+    /// TOML configuration file.
+    #[arg(long, env = "GATEHOUSE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "GATEHOUSE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the embedded database and generated credentials.
+    #[arg(long, env = "GATEHOUSE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `postgres://...` or `sqlite://...`; default: SQLite in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Base URL of token issuers and hosted pages; default `http://<listen address>`.
+    #[arg(long, env = "GATEHOUSE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Region for requests that carry none (default us-east-1).
+    #[arg(long, env = "GATEHOUSE_REGION")]
+    pub region: Option<String>,
+    /// The AWS-style account id that owns this server's resources.
+    #[arg(long, env = "GATEHOUSE_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// Comma-separated regions accepted in signed requests; empty accepts any.
+    #[arg(long, env = "GATEHOUSE_REGIONS", value_delimiter = ',')]
+    pub regions: Option<Vec<String>>,
+    /// `text` or `json`.
+    #[arg(long, env = "GATEHOUSE_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `gatehouse=debug,info`.
+    #[arg(long, env = "GATEHOUSE_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// `ID:SECRET[,ID:SECRET...]`: keys allowed every action.
+    #[arg(long, env = "GATEHOUSE_ACCESS_KEYS", hide_env_values = true)]
+    pub access_keys: Option<String>,
+    /// Database connections per node.
+    #[arg(long, env = "GATEHOUSE_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "GATEHOUSE_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// One access key from the file.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AccessKeyConfig {
+    pub id: String,
+    pub secret: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Allow statements; none given means every action on every resource.
+    #[serde(default)]
+    pub allow: Vec<Policy>,
+}
+
+/// The file's shape. Every key is optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub public_url: Option<String>,
+    pub region: Option<String>,
+    pub account_id: Option<String>,
+    pub regions: Option<Vec<String>>,
+    pub log_format: Option<LogFormat>,
+    pub log_level: Option<String>,
+    pub database_max_connections: Option<u32>,
+    pub workers: Option<usize>,
+    #[serde(default)]
+    pub access_keys: Vec<AccessKeyConfig>,
+}
+
+/// The effective configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub public_url: String,
+    pub region: String,
+    pub account_id: String,
+    pub regions: Vec<String>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub database_max_connections: u32,
+    pub workers: usize,
+    pub access_keys: Vec<AccessKeyConfig>,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9229";
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+
+impl Config {
+    pub fn load(o: &Overrides) -> Result<Config, String> {
+        let file = match &o.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| format!("invalid configuration {}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let listen = o.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
+        let data_dir = o.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = o
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| sqlite_url(&data_dir.join("gatehouse.db")));
+        let public_url = o
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_string();
+        let mut access_keys = file.access_keys;
+        if let Some(spec) = &o.access_keys {
+            access_keys.extend(parse_access_keys(spec)?);
+        }
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let config = Config {
+            listen,
+            data_dir,
+            database_url,
+            public_url,
+            region: o.region.clone().or(file.region).unwrap_or_else(|| "us-east-1".into()),
+            account_id: o.account_id.clone().or(file.account_id).unwrap_or_else(|| DEFAULT_ACCOUNT_ID.into()),
+            regions: o.regions.clone().or(file.regions).unwrap_or_default().into_iter().filter(|r| !r.is_empty()).collect(),
+            log_format: o.log_format.or(file.log_format).unwrap_or_default(),
+            log_level: o.log_level.clone().or(file.log_level).unwrap_or_else(|| "info".into()),
+            database_max_connections: o.database_max_connections.or(file.database_max_connections).unwrap_or(16),
+            workers: o.workers.or(file.workers).unwrap_or(cores).max(1),
+            access_keys,
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.account_id.len() != 12 || !self.account_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!("account_id must be 12 digits, got '{}'", self.account_id));
+        }
+        let region_ok = |r: &str| !r.is_empty() && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !region_ok(&self.region) {
+            return Err(format!("invalid region '{}'", self.region));
+        }
+        if let Some(r) = self.regions.iter().find(|r| !region_ok(r)) {
+            return Err(format!("invalid region '{r}' in regions"));
+        }
+        for k in &self.access_keys {
+            if k.id.len() < 16 || !k.id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(format!("access key id '{}' must be at least 16 letters and digits", k.id));
+            }
+            if k.secret.len() < 16 {
+                return Err(format!("the secret of access key '{}' is too short (16 characters at least)", k.id));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// `ID:SECRET[,ID:SECRET...]`.
+pub fn parse_access_keys(spec: &str) -> Result<Vec<AccessKeyConfig>, String> {
+    spec.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|pair| {
+            let (id, secret) = pair
+                .trim()
+                .split_once(':')
+                .ok_or_else(|| "GATEHOUSE_ACCESS_KEYS must look like ID:SECRET[,ID:SECRET...]".to_string())?;
+            Ok(AccessKeyConfig { id: id.to_string(), secret: secret.to_string(), name: None, allow: vec![] })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_with_nothing_configured() {
+        let c = Config::load(&Overrides::default()).unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.public_url, "http://127.0.0.1:9229");
+        assert_eq!(c.region, "us-east-1");
+        assert!(c.database_url.starts_with("sqlite://"));
+        assert!(c.access_keys.is_empty());
+    }
+
+    #[test]
+    fn file_then_flags() {
+        let dir = std::env::temp_dir().join(format!("gh-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("g.toml");
+        std::fs::write(
+            &path,
+            r#"
+region = "eu-west-1"
+account_id = "111122223333"
+[[access_keys]]
+id = "AKIDEXAMPLE000001"
+secret = "0123456789abcdef0123"
+[[access_keys.allow]]
+actions = ["cognito-idp:Describe*"]
+resources = ["arn:aws:cognito-idp:eu-west-1:111122223333:userpool/*"]
+"#,
+        )
+        .unwrap();
+        let o = Overrides { config: Some(path), region: Some("ap-south-1".into()), ..Default::default() };
+        let c = Config::load(&o).unwrap();
+        assert_eq!(c.region, "ap-south-1");
+        assert_eq!(c.account_id, "111122223333");
+        assert_eq!(c.access_keys.len(), 1);
+        assert_eq!(c.access_keys[0].allow[0].actions, vec!["cognito-idp:Describe*"]);
+    }
+
+    #[test]
+    fn access_keys_from_env_form() {
+        let keys = parse_access_keys("AKIDAAAAAAAAAAAAAAA1:secretsecretsecret1,AKIDAAAAAAAAAAAAAAA2:secretsecretsecret2").unwrap();
+        assert_eq!(keys.len(), 2);
+        assert!(parse_access_keys("nocolon").is_err());
+        let bad = Overrides { account_id: Some("12".into()), ..Default::default() };
+        assert!(Config::load(&bad).is_err());
+    }
+}

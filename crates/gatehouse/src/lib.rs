@@ -1,0 +1,126 @@
+//! The gatehouse binary's library: configuration, wiring and the `serve` / `migrate` commands.
+
+pub mod config;
+pub mod credentials;
+
+use std::sync::Arc;
+
+use actix_web::{web, App, HttpServer};
+use api::access::{AccessKey, AccessKeys, Policy};
+use api::sigv4::Verifier;
+use api::{AppState, Readiness};
+use domain::ports::SystemClock;
+use domain::services::UserPoolService;
+use storage::SqlStore;
+
+use crate::config::{Cli, Command, Config, LogFormat};
+
+struct DbReadiness(SqlStore);
+
+#[async_trait::async_trait]
+impl Readiness for DbReadiness {
+    async fn ready(&self) -> bool {
+        self.0.ping().await.is_ok()
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn open_store(config: &Config) -> Result<SqlStore, String> {
+    if config.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+    }
+    let store = SqlStore::connect(&config.database_url, config.database_max_connections)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    store.migrate().await.map_err(|e| format!("migrations failed: {e}"))?;
+    Ok(store)
+}
+
+/// The keys this node accepts: configured ones, or the generated admin key.
+fn access_keys(config: &Config) -> Result<AccessKeys, String> {
+    let mut configured = config.access_keys.clone();
+    if configured.is_empty() {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+        let (key, created) = credentials::ensure_admin_key(&config.data_dir)?;
+        let path = credentials::credentials_path(&config.data_dir);
+        if created {
+            tracing::info!(access_key_id = %key.id, file = %path.display(), "created an admin access key (no access key was configured)");
+        } else {
+            tracing::info!(access_key_id = %key.id, file = %path.display(), "using the generated admin access key");
+        }
+        tracing::info!(
+            "use it with: AWS_SHARED_CREDENTIALS_FILE={} AWS_PROFILE={} AWS_DEFAULT_REGION={} aws cognito-idp list-user-pools --max-results 10 --endpoint-url {}",
+            path.display(),
+            credentials::PROFILE,
+            config.region,
+            config.public_url
+        );
+        configured.push(key);
+    }
+    Ok(AccessKeys::new(
+        configured
+            .into_iter()
+            .map(|k| {
+                let name = k.name.clone().unwrap_or_else(|| k.id.clone());
+                let policies = if k.allow.is_empty() { vec![Policy::allow_all()] } else { k.allow.clone() };
+                AccessKey::new(k.id, k.secret, name, policies)
+            })
+            .collect(),
+    ))
+}
+
+pub async fn serve(config: Config) -> Result<(), String> {
+    let store = open_store(&config).await?;
+    store.spawn_invalidation_listener();
+    let keys = Arc::new(access_keys(&config)?);
+    let shared_store: Arc<dyn domain::ports::Store> = Arc::new(store.clone());
+    let state = web::Data::new(AppState {
+        user_pools: UserPoolService::new(shared_store, Arc::new(SystemClock)),
+        verifier: Verifier::new(keys, config.regions.clone()),
+        account_id: config.account_id.clone(),
+        default_region: config.region.clone(),
+        readiness: Arc::new(DbReadiness(store.clone())),
+    });
+    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(api::routes))
+        .workers(config.workers)
+        .backlog(4096)
+        .bind(config.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    for addr in server.addrs() {
+        tracing::info!(listen = %addr, public_url = %config.public_url, "gatehouse listening");
+    }
+    if config.database_url.starts_with("sqlite:") {
+        tracing::info!(data_dir = %config.data_dir.display(), database = %storage::redact(&config.database_url), "data kept in embedded SQLite");
+    } else {
+        tracing::info!(database = %storage::redact(&config.database_url), "data kept in Postgres");
+    }
+    server.run().await.map_err(|e| format!("server failed: {e}"))
+}
+
+pub async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve(o) => {
+            let config = Config::load(&o)?;
+            init_logging(&config);
+            serve(config).await
+        }
+        Command::Migrate(o) => {
+            let config = Config::load(&o)?;
+            init_logging(&config);
+            open_store(&config).await?;
+            tracing::info!(database = %storage::redact(&config.database_url), "migrations applied");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! The SQL store over sqlx `Any`: one implementation, two backends.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use domain::ports::{StoreError, StoreResult, TagOutcome, UserPoolPage, UserPoolStore, UserPoolView, WriteOutcome};
+use domain::user_pool::{PoolSettings, UserPoolRecord};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Row, Transaction};
+
+use crate::cache::PoolCache;
+
+/// The NOTIFY channel that carries the id of a changed pool to every node.
+const INVALIDATE_CHANNEL: &str = "gatehouse_pool_changed";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    url: String,
+    cache: Arc<PoolCache>,
+}
+
+fn backend_err(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl SqlStore {
+    /// Connects to `postgres://...` or `sqlite://...`; a SQLite file is created when missing.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)
+            .ok_or_else(|| StoreError::Backend(format!("unsupported database URL scheme: {}", redact(url))))?;
+        let mut opts = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            // Each pooled connection waits for the single SQLite writer instead of failing at once.
+            opts = opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                    Ok(())
+                })
+            });
+        }
+        let url_for_pool = if backend == Backend::Sqlite && !url.contains("mode=") {
+            format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })
+        } else {
+            url.to_string()
+        };
+        let pool = opts.connect(&url_for_pool).await.map_err(backend_err)?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers proceed while one writer commits; the setting is kept in the file.
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await.map_err(backend_err)?;
+        }
+        Ok(SqlStore { pool, backend, url: url.to_string(), cache: Arc::new(PoolCache::default()) })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the backend's migrations (idempotent; concurrent nodes serialise on sqlx's lock).
+    pub async fn migrate(&self) -> StoreResult<()> {
+        let migrator = match self.backend {
+            Backend::Postgres => sqlx::migrate!("../../migrations/postgres"),
+            Backend::Sqlite => sqlx::migrate!("../../migrations/sqlite"),
+        };
+        migrator.run(&self.pool).await.map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    /// Reachability, for `/ready`.
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(backend_err)?;
+        Ok(())
+    }
+
+    pub fn cache(&self) -> &Arc<PoolCache> {
+        &self.cache
+    }
+
+    /// On Postgres, listens for other nodes' changes and drops them from this node's cache.
+    /// Returns at once on SQLite, where one process owns the file.
+    pub fn spawn_invalidation_listener(&self) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let url = self.url.clone();
+        let cache = self.cache.clone();
+        tokio::spawn(async move {
+            loop {
+                match listen(&url, &cache).await {
+                    Ok(()) => {}
+                    Err(e) => tracing::warn!(error = %e, "invalidation listener failed; retrying"),
+                }
+                // Whatever happened while not listening is unknown: forget everything.
+                cache.clear();
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
+        self.pool.begin().await.map_err(backend_err)
+    }
+
+    /// Takes the pool's row lock at the start of a write transaction: on Postgres a row lock, on
+    /// SQLite the database write lock (taken up front so a deferred transaction cannot fail to
+    /// upgrade later). False when the pool does not exist.
+    async fn lock_pool(tx: &mut Transaction<'static, Any>, pool_id: &str) -> StoreResult<bool> {
+        let r = sqlx::query("UPDATE user_pools SET version = version WHERE id = $1")
+            .bind(pool_id)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend_err)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn notify(&self, tx: &mut Transaction<'static, Any>, pool_id: &str) -> StoreResult<()> {
+        if self.backend == Backend::Postgres {
+            // Delivered at commit, only if the transaction commits.
+            sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
+                .bind(INVALIDATE_CHANNEL)
+                .bind(pool_id)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend_err)?;
+        }
+        Ok(())
+    }
+
+    async fn commit_and_invalidate(&self, tx: Transaction<'static, Any>, pool_id: &str) -> StoreResult<()> {
+        tx.commit().await.map_err(backend_err)?;
+        self.cache.invalidate(pool_id);
+        Ok(())
+    }
+
+    async fn read_pool(&self, pool_id: &str) -> StoreResult<Option<UserPoolView>> {
+        let row = sqlx::query(
+            "SELECT id, account_id, region, name, created_ms, modified_ms, version, settings \
+             FROM user_pools WHERE id = $1",
+        )
+        .bind(pool_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let record = record_of(&row)?;
+        let tag_rows = sqlx::query("SELECT key, value FROM user_pool_tags WHERE pool_id = $1 ORDER BY key")
+            .bind(pool_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        let mut tags = BTreeMap::new();
+        for r in tag_rows {
+            tags.insert(get::<String>(&r, "key")?, get::<String>(&r, "value")?);
+        }
+        Ok(Some(UserPoolView { record, tags, estimated_users: 0 }))
+    }
+}
+
+async fn listen(url: &str, cache: &PoolCache) -> Result<(), sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+    listener.listen(INVALIDATE_CHANNEL).await?;
+    // Anything cached before the subscription took effect may have missed a notification.
+    cache.clear();
+    loop {
+        match listener.try_recv().await? {
+            Some(n) => cache.invalidate(n.payload()),
+            None => {
+                // The connection dropped and notifications may have been lost.
+                cache.clear();
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn get<T>(row: &AnyRow, col: &str) -> StoreResult<T>
+where
+    T: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+{
+    row.try_get::<T, _>(col).map_err(backend_err)
+}
+
+fn record_of(row: &AnyRow) -> StoreResult<UserPoolRecord> {
+    let settings: String = get(row, "settings")?;
+    let settings: PoolSettings =
+        serde_json::from_str(&settings).map_err(|e| StoreError::Backend(format!("corrupt pool settings: {e}")))?;
+    Ok(UserPoolRecord {
+        id: get(row, "id")?,
+        account_id: get(row, "account_id")?,
+        region: get(row, "region")?,
+        name: get(row, "name")?,
+        created_ms: get(row, "created_ms")?,
+        modified_ms: get(row, "modified_ms")?,
+        version: get(row, "version")?,
+        settings,
+    })
+}
+
+fn settings_json(r: &UserPoolRecord) -> StoreResult<String> {
+    serde_json::to_string(&r.settings).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+/// Hides the password in a database URL before it reaches a log line or an error.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[async_trait]
+impl UserPoolStore for SqlStore {
+    async fn insert_user_pool(&self, pool: &UserPoolRecord, tags: &BTreeMap<String, String>) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let r = sqlx::query(
+            "INSERT INTO user_pools (id, account_id, region, name, created_ms, modified_ms, version, settings) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&pool.id)
+        .bind(&pool.account_id)
+        .bind(&pool.region)
+        .bind(&pool.name)
+        .bind(pool.created_ms)
+        .bind(pool.modified_ms)
+        .bind(pool.version)
+        .bind(settings_json(pool)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("user pool {} exists", pool.id)));
+        }
+        insert_tags(&mut tx, &pool.id, tags).await?;
+        self.commit_and_invalidate(tx, &pool.id).await
+    }
+
+    async fn get_user_pool(&self, pool_id: &str) -> StoreResult<Option<UserPoolView>> {
+        if let Some(v) = self.cache.get(pool_id) {
+            return Ok(Some(v));
+        }
+        let generation = self.cache.generation();
+        let view = self.read_pool(pool_id).await?;
+        if let Some(v) = &view {
+            self.cache.put_if_current(pool_id, v.clone(), generation);
+        }
+        Ok(view)
+    }
+
+    async fn update_user_pool(
+        &self,
+        pool: &UserPoolRecord,
+        tags: Option<&BTreeMap<String, String>>,
+    ) -> StoreResult<WriteOutcome> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_pool(&mut tx, &pool.id).await? {
+            return Ok(WriteOutcome::NotFound);
+        }
+        let r = sqlx::query(
+            "UPDATE user_pools SET name = $1, modified_ms = $2, version = $3, settings = $4 \
+             WHERE id = $5 AND version = $6",
+        )
+        .bind(&pool.name)
+        .bind(pool.modified_ms)
+        .bind(pool.version)
+        .bind(settings_json(pool)?)
+        .bind(&pool.id)
+        .bind(pool.version - 1)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        if r.rows_affected() == 0 {
+            return Ok(WriteOutcome::VersionConflict);
+        }
+        if let Some(tags) = tags {
+            sqlx::query("DELETE FROM user_pool_tags WHERE pool_id = $1")
+                .bind(&pool.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_err)?;
+            insert_tags(&mut tx, &pool.id, tags).await?;
+        }
+        self.notify(&mut tx, &pool.id).await?;
+        self.commit_and_invalidate(tx, &pool.id).await?;
+        Ok(WriteOutcome::Written)
+    }
+
+    async fn delete_user_pool(&self, pool_id: &str) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_pool(&mut tx, pool_id).await? {
+            return Ok(false);
+        }
+        // Children first, explicitly: the same on both backends whatever the foreign-key settings.
+        sqlx::query("DELETE FROM user_pool_tags WHERE pool_id = $1")
+            .bind(pool_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        sqlx::query("DELETE FROM user_pools WHERE id = $1")
+            .bind(pool_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        self.notify(&mut tx, pool_id).await?;
+        self.commit_and_invalidate(tx, pool_id).await?;
+        Ok(true)
+    }
+
+    async fn list_user_pools(
+        &self,
+        account_id: &str,
+        region: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<UserPoolPage> {
+        let rows = sqlx::query(
+            "SELECT id, account_id, region, name, created_ms, modified_ms, version, settings \
+             FROM user_pools WHERE account_id = $1 AND region = $2 AND id > $3 ORDER BY id LIMIT $4",
+        )
+        .bind(account_id)
+        .bind(region)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        let mut pools = rows.iter().map(record_of).collect::<StoreResult<Vec<_>>>()?;
+        let more = pools.len() > limit as usize;
+        pools.truncate(limit as usize);
+        let last_key = if more { pools.last().map(|p| p.id.clone()) } else { None };
+        Ok(UserPoolPage { pools, last_key })
+    }
+
+    async fn tag_user_pool(
+        &self,
+        pool_id: &str,
+        tags: &BTreeMap<String, String>,
+        max_tags: usize,
+    ) -> StoreResult<TagOutcome> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_pool(&mut tx, pool_id).await? {
+            return Ok(TagOutcome::NotFound);
+        }
+        for (k, v) in tags {
+            sqlx::query(
+                "INSERT INTO user_pool_tags (pool_id, key, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (pool_id, key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(pool_id)
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        }
+        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM user_pool_tags WHERE pool_id = $1")
+            .bind(pool_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend_err)
+            .and_then(|r| get(&r, "n"))?;
+        if count as usize > max_tags {
+            tx.rollback().await.map_err(backend_err)?;
+            return Ok(TagOutcome::TooManyTags);
+        }
+        self.notify(&mut tx, pool_id).await?;
+        self.commit_and_invalidate(tx, pool_id).await?;
+        Ok(TagOutcome::Written)
+    }
+
+    async fn untag_user_pool(&self, pool_id: &str, keys: &[String]) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_pool(&mut tx, pool_id).await? {
+            return Ok(false);
+        }
+        for k in keys {
+            sqlx::query("DELETE FROM user_pool_tags WHERE pool_id = $1 AND key = $2")
+                .bind(pool_id)
+                .bind(k)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_err)?;
+        }
+        self.notify(&mut tx, pool_id).await?;
+        self.commit_and_invalidate(tx, pool_id).await?;
+        Ok(true)
+    }
+}
+
+async fn insert_tags(tx: &mut Transaction<'static, Any>, pool_id: &str, tags: &BTreeMap<String, String>) -> StoreResult<()> {
+    for (k, v) in tags {
+        sqlx::query("INSERT INTO user_pool_tags (pool_id, key, value) VALUES ($1, $2, $3)")
+            .bind(pool_id)
+            .bind(k)
+            .bind(v)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend_err)?;
+    }
+    Ok(())
+}
+
+impl FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Backend::of_url(s).ok_or_else(|| format!("unsupported database URL: {}", redact(s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redacts_password() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command from the README. Runs every Rust test (unit, storage conformance, end-to-end
+# through the AWS SDK) and then the cross-client checks. Set GATEHOUSE_TEST_DATABASE_URL to a
+# Postgres database to run every backend test on Postgres as well as SQLite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --workspace --all-targets
+cargo test --workspace --no-fail-fast -- --test-threads=4
+bash scripts/cross-client/quickstart.sh
