@@ -2,7 +2,6 @@
 //! `aws-sdk-cognitoidentityprovider` client pointed at it.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -48,7 +47,11 @@ impl Drop for Server {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A random 12-digit account id, so tests sharing one Postgres database never see each other's pools.
@@ -76,7 +79,14 @@ pub struct Options {
 
 impl Options {
     pub fn new(backend: Backend) -> Self {
-        Options { backend, config_toml: None, extra_args: vec![], env: vec![], default_keys: true, account_id: None }
+        Options {
+            backend,
+            config_toml: None,
+            extra_args: vec![],
+            env: vec![],
+            default_keys: true,
+            account_id: None,
+        }
     }
 }
 
@@ -117,14 +127,20 @@ impl Server {
                 std::fs::write(&path, toml).expect("write config");
                 cmd.arg("--config").arg(path);
             } else if opts.default_keys {
-                cmd.arg("--access-keys").arg(format!("{ADMIN_KEY_ID}:{ADMIN_SECRET}"));
+                cmd.arg("--access-keys")
+                    .arg(format!("{ADMIN_KEY_ID}:{ADMIN_SECRET}"));
             }
             cmd.args(&opts.extra_args);
             for (k, v) in &opts.env {
                 cmd.env(k, v);
             }
             let child = cmd.spawn().expect("spawn gatehouse");
-            let mut server = Server { child, base_url: format!("http://127.0.0.1:{port}"), account_id: account_id.clone(), _tmp: tempfile::tempdir().expect("tempdir") };
+            let mut server = Server {
+                child,
+                base_url: format!("http://127.0.0.1:{port}"),
+                account_id: account_id.clone(),
+                _tmp: tempfile::tempdir().expect("tempdir"),
+            };
             if server.wait_healthy().await {
                 server._tmp = tmp;
                 return server;
@@ -160,13 +176,22 @@ impl Server {
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(&self.base_url)
             .region(Region::new(region.to_string()))
-            .credentials_provider(Credentials::new(key_id, secret, None, None, "gatehouse-tests"))
+            .credentials_provider(Credentials::new(
+                key_id,
+                secret,
+                None,
+                None,
+                "gatehouse-tests",
+            ))
             .build();
         cognito::Client::from_conf(conf)
     }
 
     pub fn pool_arn(&self, region: &str, pool_id: &str) -> String {
-        format!("arn:aws:cognito-idp:{region}:{}:userpool/{pool_id}", self.account_id)
+        format!(
+            "arn:aws:cognito-idp:{region}:{}:userpool/{pool_id}",
+            self.account_id
+        )
     }
 }
 
@@ -212,5 +237,8 @@ where
     E: cognito::error::ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
 {
-    err.as_service_error().and_then(|e| e.message()).unwrap_or("").to_string()
+    err.as_service_error()
+        .and_then(|e| e.message())
+        .unwrap_or("")
+        .to_string()
 }

@@ -16,7 +16,10 @@ pub struct Raw {
 
 impl Raw {
     pub fn error_type(&self) -> &str {
-        self.body.get("__type").and_then(Value::as_str).unwrap_or("")
+        self.body
+            .get("__type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
     pub fn message(&self) -> &str {
         self.body
@@ -43,7 +46,12 @@ pub fn target(op: &str) -> String {
 }
 
 /// Signs (when asked) and sends `POST /`.
-pub async fn post(base_url: &str, headers: &[(&str, &str)], body: &[u8], signing: Option<Signing<'_>>) -> Raw {
+pub async fn post(
+    base_url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    signing: Option<Signing<'_>>,
+) -> Raw {
     let host = base_url.trim_start_matches("http://");
     let mut all: Vec<(String, String)> = vec![("host".into(), host.into())];
     all.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -87,5 +95,10 @@ pub async fn send(base_url: &str, headers: &[(String, String)], body: &[u8]) -> 
     let headers = resp.headers().clone();
     let text = resp.text().await.expect("body");
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Raw { status, headers, body, text }
+    Raw {
+        status,
+        headers,
+        body,
+        text,
+    }
 }

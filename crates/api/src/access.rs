@@ -21,10 +21,17 @@ fn everything() -> Vec<String> {
 
 impl Policy {
     pub fn allow_all() -> Self {
-        Policy { actions: everything(), resources: everything() }
+        Policy {
+            actions: everything(),
+            resources: everything(),
+        }
     }
     fn allows(&self, action: &str, resource: &str) -> bool {
-        self.actions.iter().any(|a| glob_match(a, action, true)) && self.resources.iter().any(|r| glob_match(r, resource, false))
+        self.actions.iter().any(|a| glob_match(a, action, true))
+            && self
+                .resources
+                .iter()
+                .any(|r| glob_match(r, resource, false))
     }
 }
 
@@ -48,8 +55,18 @@ impl fmt::Debug for AccessKey {
 }
 
 impl AccessKey {
-    pub fn new(id: impl Into<String>, secret: impl Into<String>, name: impl Into<String>, policies: Vec<Policy>) -> Self {
-        AccessKey { id: id.into(), secret: secret.into(), name: name.into(), policies }
+    pub fn new(
+        id: impl Into<String>,
+        secret: impl Into<String>,
+        name: impl Into<String>,
+        policies: Vec<Policy>,
+    ) -> Self {
+        AccessKey {
+            id: id.into(),
+            secret: secret.into(),
+            name: name.into(),
+            policies,
+        }
     }
     pub fn secret(&self) -> &str {
         &self.secret
@@ -67,7 +84,12 @@ pub struct AccessKeys {
 
 impl AccessKeys {
     pub fn new(keys: Vec<AccessKey>) -> Self {
-        AccessKeys { by_id: keys.into_iter().map(|k| (k.id.clone(), Arc::new(k))).collect() }
+        AccessKeys {
+            by_id: keys
+                .into_iter()
+                .map(|k| (k.id.clone(), Arc::new(k)))
+                .collect(),
+        }
     }
     pub fn find(&self, id: &str) -> Option<Arc<AccessKey>> {
         self.by_id.get(id).cloned()
@@ -81,7 +103,10 @@ impl AccessKeys {
 /// as IAM does; resources compare exactly.
 pub fn glob_match(pattern: &str, text: &str, case_insensitive: bool) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = if case_insensitive {
-        (pattern.to_lowercase().chars().collect(), text.to_lowercase().chars().collect())
+        (
+            pattern.to_lowercase().chars().collect(),
+            text.to_lowercase().chars().collect(),
+        )
     } else {
         (pattern.chars().collect(), text.chars().collect())
     };
@@ -116,12 +141,32 @@ mod tests {
 
     #[test]
     fn globbing() {
-        assert!(glob_match("cognito-idp:Admin*", "cognito-idp:AdminGetUser", true));
-        assert!(glob_match("cognito-idp:admin*", "cognito-idp:AdminGetUser", true));
-        assert!(!glob_match("cognito-idp:Admin*", "cognito-idp:ListUsers", true));
+        assert!(glob_match(
+            "cognito-idp:Admin*",
+            "cognito-idp:AdminGetUser",
+            true
+        ));
+        assert!(glob_match(
+            "cognito-idp:admin*",
+            "cognito-idp:AdminGetUser",
+            true
+        ));
+        assert!(!glob_match(
+            "cognito-idp:Admin*",
+            "cognito-idp:ListUsers",
+            true
+        ));
         assert!(glob_match("*", "anything", false));
-        assert!(glob_match("arn:aws:cognito-idp:us-east-1:1:userpool/*", "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_a", false));
-        assert!(!glob_match("arn:aws:cognito-idp:us-east-1:1:userpool/*", "arn:aws:cognito-idp:eu-west-1:1:userpool/x", false));
+        assert!(glob_match(
+            "arn:aws:cognito-idp:us-east-1:1:userpool/*",
+            "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_a",
+            false
+        ));
+        assert!(!glob_match(
+            "arn:aws:cognito-idp:us-east-1:1:userpool/*",
+            "arn:aws:cognito-idp:eu-west-1:1:userpool/x",
+            false
+        ));
         assert!(glob_match("a?c", "abc", false));
         assert!(!glob_match("a?c", "ac", false));
     }
@@ -143,8 +188,17 @@ mod tests {
                 resources: vec!["arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_ok".into()],
             }],
         );
-        assert!(k.allows("cognito-idp:DescribeUserPool", "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_ok"));
-        assert!(!k.allows("cognito-idp:DescribeUserPool", "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_no"));
-        assert!(!k.allows("cognito-idp:DeleteUserPool", "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_ok"));
+        assert!(k.allows(
+            "cognito-idp:DescribeUserPool",
+            "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_ok"
+        ));
+        assert!(!k.allows(
+            "cognito-idp:DescribeUserPool",
+            "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_no"
+        ));
+        assert!(!k.allows(
+            "cognito-idp:DeleteUserPool",
+            "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_ok"
+        ));
     }
 }

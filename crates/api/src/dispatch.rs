@@ -10,10 +10,16 @@ use crate::error::ApiError;
 use crate::server::AppState;
 
 /// Runs one operation. The input was validated against the model already.
-pub async fn dispatch(state: &AppState, ctx: &RequestContext, op: Operation, input: Value) -> Result<Vec<u8>, ApiError> {
+pub async fn dispatch(
+    state: &AppState,
+    ctx: &RequestContext,
+    op: Operation,
+    input: Value,
+) -> Result<Vec<u8>, ApiError> {
     macro_rules! call {
         ($svc:expr, $method:ident) => {{
-            let req = serde_json::from_value(input).map_err(|e| ApiError::serialization(e.to_string()))?;
+            let req = serde_json::from_value(input)
+                .map_err(|e| ApiError::serialization(e.to_string()))?;
             let out = $svc.$method(ctx, req).await?;
             body_of(&out)
         }};
@@ -54,14 +60,21 @@ pub fn is_available(op: Operation) -> bool {
 /// Operations without an output shape answer `{}`, which every client accepts.
 fn body_of<T: serde::Serialize>(out: &T) -> Result<Vec<u8>, ApiError> {
     let bytes = serde_json::to_vec(out).map_err(|_| ApiError::internal())?;
-    Ok(if bytes == b"null" { b"{}".to_vec() } else { bytes })
+    Ok(if bytes == b"null" {
+        b"{}".to_vec()
+    } else {
+        bytes
+    })
 }
 
 fn not_available(op: Operation) -> ApiError {
     ApiError {
         type_name: std::borrow::Cow::Borrowed("UnsupportedOperationException"),
         status: 400,
-        message: Some(format!("{} is not yet supported by this Gatehouse server.", op.name())),
+        message: Some(format!(
+            "{} is not yet supported by this Gatehouse server.",
+            op.name()
+        )),
         message_key: crate::error::MessageKey::Lower,
     }
 }

@@ -24,7 +24,12 @@ pub struct ApiError {
 
 impl ApiError {
     fn protocol(type_name: &'static str, status: u16, message: Option<String>) -> Self {
-        ApiError { type_name: Cow::Borrowed(type_name), status, message, message_key: MessageKey::Lower }
+        ApiError {
+            type_name: Cow::Borrowed(type_name),
+            status,
+            message,
+            message_key: MessageKey::Lower,
+        }
     }
 
     /// The target names no operation of the service. Real AWS JSON services answer without a message.
@@ -43,7 +48,11 @@ impl ApiError {
     }
 
     pub fn missing_authentication_token() -> Self {
-        Self::protocol("MissingAuthenticationTokenException", 400, Some("Missing Authentication Token".into()))
+        Self::protocol(
+            "MissingAuthenticationTokenException",
+            400,
+            Some("Missing Authentication Token".into()),
+        )
     }
 
     pub fn incomplete_signature(message: impl Into<String>) -> Self {

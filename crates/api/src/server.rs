@@ -43,7 +43,10 @@ pub struct AppState {
 /// Mounts the routes on an actix app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::post().to(handle))
-        .route("/", web::method(actix_web::http::Method::OPTIONS).to(preflight))
+        .route(
+            "/",
+            web::method(actix_web::http::Method::OPTIONS).to(preflight),
+        )
         .route("/health", web::get().to(health))
         .route("/ready", web::get().to(ready));
 }
@@ -56,7 +59,8 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     if state.readiness.ready().await {
         HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
     } else {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "database unreachable"}))
+        HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "database unreachable"}))
     }
 }
 
@@ -70,14 +74,20 @@ async fn preflight() -> HttpResponse {
         .finish()
 }
 
-async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+async fn handle(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let request_id = uuid::Uuid::new_v4().to_string();
     let target = req
         .headers()
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let op = target.strip_prefix(TARGET_PREFIX).and_then(Operation::from_name);
+    let op = target
+        .strip_prefix(TARGET_PREFIX)
+        .and_then(Operation::from_name);
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
@@ -87,7 +97,9 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
     );
     let result = async {
         let body = read_body(payload).await?;
-        let Some(op) = op else { return Err(ApiError::unknown_operation()) };
+        let Some(op) = op else {
+            return Err(ApiError::unknown_operation());
+        };
         process(&state, &req, &body, op, &request_id).await
     }
     .instrument(span.clone())
@@ -113,7 +125,8 @@ async fn handle(req: HttpRequest, payload: web::Payload, state: web::Data<AppSta
 async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::serialization("Could not read the request body"))?;
+        let chunk =
+            chunk.map_err(|_| ApiError::serialization("Could not read the request body"))?;
         if body.len() + chunk.len() > MAX_BODY {
             return Err(ApiError::serialization("Request body too large"));
         }
@@ -122,11 +135,27 @@ async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, ApiError>
     Ok(body)
 }
 
-async fn process(state: &AppState, req: &HttpRequest, body: &[u8], op: Operation, request_id: &str) -> Result<Vec<u8>, ApiError> {
+async fn process(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+    op: Operation,
+    request_id: &str,
+) -> Result<Vec<u8>, ApiError> {
     // Signed operations prove their caller first, before the body is even parsed.
     let verified = if op.is_signed() {
-        let headers: Vec<(&str, &[u8])> = req.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
-        let signed = SignedRequest { method: "POST", path: req.path(), query: req.query_string(), headers: &headers, body };
+        let headers: Vec<(&str, &[u8])> = req
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        let signed = SignedRequest {
+            method: "POST",
+            path: req.path(),
+            query: req.query_string(),
+            headers: &headers,
+            body,
+        };
         Some(state.verifier.verify(&signed, SystemTime::now())?)
     } else {
         None
@@ -135,7 +164,9 @@ async fn process(state: &AppState, req: &HttpRequest, body: &[u8], op: Operation
     let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
     } else {
-        serde_json::from_slice(body).map_err(|_| ApiError::serialization("Unexpected character found where a JSON value was expected"))?
+        serde_json::from_slice(body).map_err(|_| {
+            ApiError::serialization("Unexpected character found where a JSON value was expected")
+        })?
     };
     if !input.is_object() {
         return Err(ApiError::serialization("Expected map or null"));
@@ -172,11 +203,20 @@ async fn process(state: &AppState, req: &HttpRequest, body: &[u8], op: Operation
         }
     }
 
-    let ctx = RequestContext { region, account_id: state.account_id.clone(), request_id: request_id.to_string() };
+    let ctx = RequestContext {
+        region,
+        account_id: state.account_id.clone(),
+        request_id: request_id.to_string(),
+    };
     dispatch(state, &ctx, op, input).await
 }
 
-fn respond(status: StatusCode, body: Vec<u8>, request_id: &str, error_type: Option<&str>) -> HttpResponse {
+fn respond(
+    status: StatusCode,
+    body: Vec<u8>,
+    request_id: &str,
+    error_type: Option<&str>,
+) -> HttpResponse {
     let mut resp = HttpResponse::build(status);
     resp.insert_header(("Content-Type", CONTENT_TYPE))
         .insert_header(("x-amzn-RequestId", request_id))
@@ -207,9 +247,19 @@ pub fn error_response(e: &ApiError, request_id: &str) -> HttpResponse {
     let mut resp = respond(status, bytes, request_id, Some(&e.type_name));
     if let Some(m) = &e.message {
         // Header values cannot carry line breaks or non-visible bytes; the body has the full text.
-        let clean: String = m.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+        let clean: String = m
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
         if let Ok(v) = HeaderValue::from_str(&clean) {
-            resp.headers_mut().insert(HeaderName::from_static("x-amzn-errormessage"), v);
+            resp.headers_mut()
+                .insert(HeaderName::from_static("x-amzn-errormessage"), v);
         }
     }
     resp

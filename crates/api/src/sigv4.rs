@@ -38,7 +38,10 @@ pub struct SignedRequest<'a> {
 
 impl SignedRequest<'_> {
     fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
     }
 }
 
@@ -53,9 +56,12 @@ struct AuthHeader<'a> {
 }
 
 fn parse_auth_header(raw: &str) -> Result<AuthHeader<'_>, ApiError> {
-    let rest = raw
-        .strip_prefix("AWS4-HMAC-SHA256")
-        .ok_or_else(|| ApiError::incomplete_signature(format!("Unsupported authorization type: {}", first_word(raw))))?;
+    let rest = raw.strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| {
+        ApiError::incomplete_signature(format!(
+            "Unsupported authorization type: {}",
+            first_word(raw)
+        ))
+    })?;
     let mut credential = None;
     let mut signed_headers = None;
     let mut signature = None;
@@ -77,13 +83,21 @@ fn parse_auth_header(raw: &str) -> Result<AuthHeader<'_>, ApiError> {
         }
     }
     let mut missing = String::new();
-    for (v, name) in [(credential, "Credential"), (signature, "Signature"), (signed_headers, "SignedHeaders")] {
+    for (v, name) in [
+        (credential, "Credential"),
+        (signature, "Signature"),
+        (signed_headers, "SignedHeaders"),
+    ] {
         if v.is_none() {
-            missing.push_str(&format!("Authorization header requires '{name}' parameter. "));
+            missing.push_str(&format!(
+                "Authorization header requires '{name}' parameter. "
+            ));
         }
     }
     if !missing.is_empty() {
-        return Err(ApiError::incomplete_signature(format!("{missing}Authorization={raw}")));
+        return Err(ApiError::incomplete_signature(format!(
+            "{missing}Authorization={raw}"
+        )));
     }
     let credential = credential.unwrap_or_default();
     let scope: Vec<&str> = credential.split('/').collect();
@@ -123,14 +137,20 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(keys: Arc<AccessKeys>, regions: Vec<String>) -> Self {
-        Verifier { keys, regions, signing_keys: DashMap::new() }
+        Verifier {
+            keys,
+            regions,
+            signing_keys: DashMap::new(),
+        }
     }
 
     pub fn verify(&self, req: &SignedRequest<'_>, now: SystemTime) -> Result<Verified, ApiError> {
         let Some(raw) = req.header("authorization") else {
             return Err(ApiError::missing_authentication_token());
         };
-        let raw = std::str::from_utf8(raw).map_err(|_| ApiError::incomplete_signature("Authorization header is not valid text."))?;
+        let raw = std::str::from_utf8(raw).map_err(|_| {
+            ApiError::incomplete_signature("Authorization header is not valid text.")
+        })?;
         let auth = parse_auth_header(raw)?;
         let Some(amz_date_raw) = req.header("x-amz-date") else {
             return Err(ApiError::incomplete_signature(format!(
@@ -159,7 +179,9 @@ impl Verifier {
                 amz_date.get(..8).unwrap_or(amz_date)
             )));
         }
-        if auth.region.is_empty() || (!self.regions.is_empty() && !self.regions.iter().any(|r| r == auth.region)) {
+        if auth.region.is_empty()
+            || (!self.regions.is_empty() && !self.regions.iter().any(|r| r == auth.region))
+        {
             return Err(ApiError::invalid_signature(format!(
                 "Credential should be scoped to a valid region, not '{}'. ",
                 auth.region
@@ -204,12 +226,16 @@ impl Verifier {
             hex::encode(Sha256::digest(canonical.as_bytes()))
         );
         let signing_key = self.signing_key(&key, signed_at, auth.region);
-        let expected = aws_sigv4::sign::v4::calculate_signature(signing_key, string_to_sign.as_bytes());
+        let expected =
+            aws_sigv4::sign::v4::calculate_signature(signing_key, string_to_sign.as_bytes());
         let given = auth.signature.as_bytes();
         if expected.len() != given.len() || !bool::from(expected.as_bytes().ct_eq(given)) {
             return Err(ApiError::signature_mismatch());
         }
-        Ok(Verified { key, region: auth.region.to_string() })
+        Ok(Verified {
+            key,
+            region: auth.region.to_string(),
+        })
     }
 
     fn signing_key(&self, key: &AccessKey, signed_at: OffsetDateTime, region: &str) -> [u8; 32] {
@@ -218,7 +244,12 @@ impl Verifier {
         if let Some(k) = self.signing_keys.get(&cache_key) {
             return *k;
         }
-        let derived = aws_sigv4::sign::v4::generate_signing_key(key.secret(), SystemTime::from(signed_at), region, SERVICE);
+        let derived = aws_sigv4::sign::v4::generate_signing_key(
+            key.secret(),
+            SystemTime::from(signed_at),
+            region,
+            SERVICE,
+        );
         let mut out = [0u8; 32];
         out.copy_from_slice(&derived.as_ref()[..32]);
         // Keys from other days are useless after the skew window; keep the map small.
@@ -231,8 +262,12 @@ impl Verifier {
 }
 
 /// The canonical request of SigV4: method, URI, query, the signed headers, the payload hash.
-fn canonical_request(req: &SignedRequest<'_>, signed_names: &[&str], signed_headers: &str) -> String {
-    let mut out = String::with_capacity(256 + req.body.len().min(0));
+fn canonical_request(
+    req: &SignedRequest<'_>,
+    signed_names: &[&str],
+    signed_headers: &str,
+) -> String {
+    let mut out = String::with_capacity(512);
     out.push_str(req.method);
     out.push('\n');
     out.push_str(&canonical_uri(req.path));
@@ -243,7 +278,11 @@ fn canonical_request(req: &SignedRequest<'_>, signed_names: &[&str], signed_head
         out.push_str(name);
         out.push(':');
         let mut first = true;
-        for (n, v) in req.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        for (n, v) in req
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             let _ = n;
             if !first {
                 out.push(',');
@@ -286,7 +325,11 @@ fn canonical_query(query: &str) -> String {
         })
         .collect();
     pairs.sort();
-    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 #[cfg(test)]
@@ -299,7 +342,8 @@ mod tests {
     fn verifies_what_aws_sigv4_signs() {
         use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
         use aws_sigv4::sign::v4;
-        let creds = aws_credential_types::Credentials::new("AKIDTEST", "secretsecret", None, None, "test");
+        let creds =
+            aws_credential_types::Credentials::new("AKIDTEST", "secretsecret", None, None, "test");
         let identity = creds.into();
         let now = SystemTime::now();
         let params = v4::SigningParams::builder()
@@ -315,7 +359,10 @@ mod tests {
         let headers = [
             ("host", "127.0.0.1:9229"),
             ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", "AWSCognitoIdentityProviderService.ListUserPools"),
+            (
+                "x-amz-target",
+                "AWSCognitoIdentityProviderService.ListUserPools",
+            ),
         ];
         let signable = SignableRequest::new(
             "POST",
@@ -325,23 +372,48 @@ mod tests {
         )
         .unwrap();
         let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-        let mut all: Vec<(String, Vec<u8>)> = headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
+        let mut all: Vec<(String, Vec<u8>)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect();
         for (k, v) in instructions.headers() {
             all.push((k.to_string(), v.as_bytes().to_vec()));
         }
-        let pairs: Vec<(&str, &[u8])> = all.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
-        let keys = Arc::new(AccessKeys::new(vec![AccessKey::new("AKIDTEST", "secretsecret", "tester", vec![Policy::allow_all()])]));
+        let pairs: Vec<(&str, &[u8])> = all
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .collect();
+        let keys = Arc::new(AccessKeys::new(vec![AccessKey::new(
+            "AKIDTEST",
+            "secretsecret",
+            "tester",
+            vec![Policy::allow_all()],
+        )]));
         let verifier = Verifier::new(keys, vec![]);
-        let req = SignedRequest { method: "POST", path: "/", query: "", headers: &pairs, body };
+        let req = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &pairs,
+            body,
+        };
         let ok = verifier.verify(&req, now).unwrap();
         assert_eq!(ok.region, "eu-west-1");
         assert_eq!(ok.key.id, "AKIDTEST");
 
-        let tampered = SignedRequest { body: br#"{"MaxResults":11}"#, ..req };
-        assert_eq!(verifier.verify(&tampered, now).unwrap_err().type_name, "InvalidSignatureException");
+        let tampered = SignedRequest {
+            body: br#"{"MaxResults":11}"#,
+            ..req
+        };
+        assert_eq!(
+            verifier.verify(&tampered, now).unwrap_err().type_name,
+            "InvalidSignatureException"
+        );
 
         let late = now + Duration::from_secs(6 * 60);
-        let err = verifier.verify(&SignedRequest { body, ..tampered }, late).unwrap_err();
+        let err = verifier
+            .verify(&SignedRequest { body, ..tampered }, late)
+            .unwrap_err();
         assert!(err.message.unwrap().starts_with("Signature expired: "));
     }
 }

@@ -20,7 +20,10 @@ pub fn validate_input(value: &Value, shape: ShapeId) -> Result<(), ApiError> {
     }
     let n = v.errors.len();
     let noun = if n == 1 { "error" } else { "errors" };
-    Err(ApiError::invalid_parameter(format!("{n} validation {noun} detected: {}", v.errors.join("; "))))
+    Err(ApiError::invalid_parameter(format!(
+        "{n} validation {noun} detected: {}",
+        v.errors.join("; ")
+    )))
 }
 
 struct Validator {
@@ -35,10 +38,16 @@ fn shape(id: ShapeId) -> &'static Shape {
 fn render(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        Value::Array(items) => format!("[{}]", items.iter().map(render).collect::<Vec<_>>().join(", ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(render).collect::<Vec<_>>().join(", ")
+        ),
         Value::Object(m) => format!(
             "{{{}}}",
-            m.iter().map(|(k, v)| format!("{k}={}", render(v))).collect::<Vec<_>>().join(", ")
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", render(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         other => other.to_string(),
     }
@@ -64,7 +73,9 @@ impl Validator {
             Some(_) if sensitive => "Value".to_string(),
             Some(v) => format!("Value '{}'", render(v)),
         };
-        self.errors.push(format!("{what} at '{path}' failed to satisfy constraint: {constraint}"));
+        self.errors.push(format!(
+            "{what} at '{path}' failed to satisfy constraint: {constraint}"
+        ));
     }
 
     fn walk(&mut self, value: &Value, id: ShapeId, path: &str) -> Result<(), ApiError> {
@@ -90,28 +101,50 @@ impl Validator {
                     }
                 }
             }
-            ShapeKind::String { min, max, pattern, enum_values } => {
+            ShapeKind::String {
+                min,
+                max,
+                pattern,
+                enum_values,
+            } => {
                 let Value::String(s) = value else {
                     if value.is_object() {
-                        return Err(ApiError::serialization("Start of structure or map found where not expected."));
+                        return Err(ApiError::serialization(
+                            "Start of structure or map found where not expected.",
+                        ));
                     }
                     return Err(type_error("string"));
                 };
                 let len = s.chars().count() as u64;
                 if let Some(min) = min {
                     if len < *min {
-                        self.fail(Some(value), sh.sensitive, path, format!("Member must have length greater than or equal to {min}"));
+                        self.fail(
+                            Some(value),
+                            sh.sensitive,
+                            path,
+                            format!("Member must have length greater than or equal to {min}"),
+                        );
                     }
                 }
                 if let Some(max) = max {
                     if len > *max {
-                        self.fail(Some(value), sh.sensitive, path, format!("Member must have length less than or equal to {max}"));
+                        self.fail(
+                            Some(value),
+                            sh.sensitive,
+                            path,
+                            format!("Member must have length less than or equal to {max}"),
+                        );
                     }
                 }
                 if let Some(p) = pattern {
                     if let Some(re) = pattern_regex(id) {
                         if !re.is_match(s) {
-                            self.fail(Some(value), sh.sensitive, path, format!("Member must satisfy regular expression pattern: {p}"));
+                            self.fail(
+                                Some(value),
+                                sh.sensitive,
+                                path,
+                                format!("Member must satisfy regular expression pattern: {p}"),
+                            );
                         }
                     }
                 }
@@ -120,7 +153,10 @@ impl Validator {
                         Some(value),
                         sh.sensitive,
                         path,
-                        format!("Member must satisfy enum value set: [{}]", enum_values.join(", ")),
+                        format!(
+                            "Member must satisfy enum value set: [{}]",
+                            enum_values.join(", ")
+                        ),
                     );
                 }
             }
@@ -134,12 +170,22 @@ impl Validator {
                 }
                 if let Some(min) = min {
                     if n < *min {
-                        self.fail(Some(value), sh.sensitive, path, format!("Member must have value greater than or equal to {min}"));
+                        self.fail(
+                            Some(value),
+                            sh.sensitive,
+                            path,
+                            format!("Member must have value greater than or equal to {min}"),
+                        );
                     }
                 }
                 if let Some(max) = max {
                     if n > *max {
-                        self.fail(Some(value), sh.sensitive, path, format!("Member must have value less than or equal to {max}"));
+                        self.fail(
+                            Some(value),
+                            sh.sensitive,
+                            path,
+                            format!("Member must have value less than or equal to {max}"),
+                        );
                     }
                 }
             }
@@ -154,48 +200,92 @@ impl Validator {
                 }
             }
             ShapeKind::Blob { min, max } => {
-                let Value::String(s) = value else { return Err(type_error("blob")) };
+                let Value::String(s) = value else {
+                    return Err(type_error("blob"));
+                };
                 let len = s.len() as u64 * 3 / 4;
                 if min.is_some_and(|m| len < m) || max.is_some_and(|m| len > m) {
-                    self.fail(Some(value), true, path, "Member must have length within the allowed range".into());
+                    self.fail(
+                        Some(value),
+                        true,
+                        path,
+                        "Member must have length within the allowed range".into(),
+                    );
                 }
             }
             ShapeKind::List { member, min, max } => {
                 let Value::Array(items) = value else {
                     if value.is_object() {
-                        return Err(ApiError::serialization("Start of structure or map found where not expected."));
+                        return Err(ApiError::serialization(
+                            "Start of structure or map found where not expected.",
+                        ));
                     }
                     return Err(type_error("list"));
                 };
                 let n = items.len() as u64;
                 if let Some(min) = min {
                     if n < *min {
-                        self.fail(Some(value), sh.sensitive, path, format!("Member must have length greater than or equal to {min}"));
+                        self.fail(
+                            Some(value),
+                            sh.sensitive,
+                            path,
+                            format!("Member must have length greater than or equal to {min}"),
+                        );
                     }
                 }
                 if let Some(max) = max {
                     if n > *max {
-                        self.fail(Some(value), sh.sensitive, path, format!("Member must have length less than or equal to {max}"));
+                        self.fail(
+                            Some(value),
+                            sh.sensitive,
+                            path,
+                            format!("Member must have length less than or equal to {max}"),
+                        );
                     }
                 }
                 for (i, item) in items.iter().enumerate() {
                     if item.is_null() {
                         continue;
                     }
-                    self.walk(item, *member, &format!("{}.{}.member", if path.is_empty() { "" } else { path }, i + 1))?;
+                    self.walk(
+                        item,
+                        *member,
+                        &format!(
+                            "{}.{}.member",
+                            if path.is_empty() { "" } else { path },
+                            i + 1
+                        ),
+                    )?;
                 }
             }
-            ShapeKind::Map { key, value: val, min, max } => {
-                let Value::Object(map) = value else { return Err(ApiError::serialization("Expected map or null")) };
+            ShapeKind::Map {
+                key,
+                value: val,
+                min,
+                max,
+            } => {
+                let Value::Object(map) = value else {
+                    return Err(ApiError::serialization("Expected map or null"));
+                };
                 let n = map.len() as u64;
                 if let Some(min) = min {
                     if n < *min {
-                        self.fail(Some(value), sh.sensitive, path, format!("Member must have length greater than or equal to {min}"));
+                        self.fail(
+                            Some(value),
+                            sh.sensitive,
+                            path,
+                            format!("Member must have length greater than or equal to {min}"),
+                        );
                     }
                 }
                 if let Some(max) = max {
                     if n > *max {
-                        self.fail(Some(value), sh.sensitive, path, format!("Member must have length less than or equal to {max}"));
+                        self.fail(
+                            Some(value),
+                            sh.sensitive,
+                            path,
+                            format!("Member must have length less than or equal to {max}"),
+                        );
                     }
                 }
                 for (k, v) in map {
@@ -254,7 +344,9 @@ fn pattern_regex(id: ShapeId) -> Option<&'static JavaPattern> {
             SHAPES
                 .iter()
                 .map(|s| match &s.kind {
-                    ShapeKind::String { pattern: Some(p), .. } => compile_java_pattern(p),
+                    ShapeKind::String {
+                        pattern: Some(p), ..
+                    } => compile_java_pattern(p),
                     _ => None,
                 })
                 .collect()
@@ -302,7 +394,10 @@ pub fn compile_java_pattern(p: &str) -> Option<JavaPattern> {
         }
     }
     match Regex::new(&format!("^(?:{out})$")) {
-        Ok(regex) => Some(JavaPattern { regex, forbidden_last }),
+        Ok(regex) => Some(JavaPattern {
+            regex,
+            forbidden_last,
+        }),
         Err(e) => {
             tracing::warn!(pattern = p, error = %e, "model pattern not expressible; length and enum checks still apply");
             None
@@ -342,7 +437,9 @@ mod tests {
         let failing: Vec<&str> = SHAPES
             .iter()
             .filter_map(|s| match &s.kind {
-                ShapeKind::String { pattern: Some(p), .. } if compile_java_pattern(p).is_none() => Some(*p),
+                ShapeKind::String {
+                    pattern: Some(p), ..
+                } if compile_java_pattern(p).is_none() => Some(*p),
                 _ => None,
             })
             .collect();
@@ -367,7 +464,11 @@ mod tests {
 
     #[test]
     fn reports_pattern_and_null_like_cognito() {
-        let err = validate_input(&json!({"UserPoolId": "string"}), input("DescribeUserPoolRequest")).unwrap_err();
+        let err = validate_input(
+            &json!({"UserPoolId": "string"}),
+            input("DescribeUserPoolRequest"),
+        )
+        .unwrap_err();
         assert_eq!(
             err.message.as_deref(),
             Some("1 validation error detected: Value 'string' at 'userPoolId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w-]+_[0-9a-zA-Z]+")
@@ -395,15 +496,21 @@ mod tests {
 
     #[test]
     fn wrong_types_are_serialization_errors() {
-        let err = validate_input(&json!({"MaxResults": "10"}), input("ListUserPoolsRequest")).unwrap_err();
+        let err = validate_input(&json!({"MaxResults": "10"}), input("ListUserPoolsRequest"))
+            .unwrap_err();
         assert_eq!(err.type_name, "SerializationException");
-        let err = validate_input(&json!({"PoolName": {"a": 1}}), input("CreateUserPoolRequest")).unwrap_err();
+        let err = validate_input(
+            &json!({"PoolName": {"a": 1}}),
+            input("CreateUserPoolRequest"),
+        )
+        .unwrap_err();
         assert_eq!(err.type_name, "SerializationException");
     }
 
     #[test]
     fn ranges_and_enums() {
-        let err = validate_input(&json!({"MaxResults": 61}), input("ListUserPoolsRequest")).unwrap_err();
+        let err =
+            validate_input(&json!({"MaxResults": 61}), input("ListUserPoolsRequest")).unwrap_err();
         assert_eq!(
             err.message.as_deref(),
             Some("1 validation error detected: Value '61' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 60")
@@ -413,7 +520,10 @@ mod tests {
             input("CreateUserPoolRequest"),
         )
         .unwrap_err();
-        assert!(err.message.unwrap().contains("Member must satisfy enum value set: [OFF, ON, OPTIONAL]"));
+        assert!(err
+            .message
+            .unwrap()
+            .contains("Member must satisfy enum value set: [OFF, ON, OPTIONAL]"));
     }
 
     #[test]
@@ -424,6 +534,8 @@ mod tests {
             input("TagResourceRequest"),
         )
         .unwrap_err();
-        assert!(err.message.unwrap().contains("Map keys must satisfy constraint: [Member must have length less than or equal to 128]"));
+        assert!(err.message.unwrap().contains(
+            "Map keys must satisfy constraint: [Member must have length less than or equal to 128]"
+        ));
     }
 }

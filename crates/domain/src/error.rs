@@ -16,7 +16,10 @@ pub type ServiceResult<T> = Result<T, CognitoError>;
 
 impl CognitoError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidParameterException, message)
@@ -28,7 +31,10 @@ impl CognitoError {
         Self::resource_not_found(format!("User pool {pool_id} does not exist."))
     }
     pub fn internal() -> Self {
-        Self::new(ErrorCode::InternalErrorException, "An internal error occurred.")
+        Self::new(
+            ErrorCode::InternalErrorException,
+            "An internal error occurred.",
+        )
     }
 }
 

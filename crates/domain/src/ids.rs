@@ -6,7 +6,11 @@ use rand::Rng;
 /// `<region>_<9 alphanumerics>`, e.g. `us-east-1_AbC123xyZ`: clients split on `_` to find the
 /// region and the SRP pool name, so the shape matters.
 pub fn user_pool_id(region: &str) -> String {
-    let suffix: String = rand::thread_rng().sample_iter(&Alphanumeric).take(9).map(char::from).collect();
+    let suffix: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(9)
+        .map(char::from)
+        .collect();
     format!("{region}_{suffix}")
 }
 
@@ -33,7 +37,10 @@ pub fn parse_user_pool_arn(arn: &str) -> Option<(&str, &str, &str)> {
 
 /// The region a pool id names (the part before `_`).
 pub fn region_of_pool_id(pool_id: &str) -> Option<&str> {
-    pool_id.split_once('_').map(|(r, _)| r).filter(|r| !r.is_empty())
+    pool_id
+        .split_once('_')
+        .map(|(r, _)| r)
+        .filter(|r| !r.is_empty())
 }
 
 #[cfg(test)]
@@ -52,8 +59,14 @@ mod tests {
     #[test]
     fn arn_round_trip() {
         let arn = user_pool_arn("us-east-1", "111122223333", "us-east-1_abc");
-        assert_eq!(parse_user_pool_arn(&arn), Some(("us-east-1", "111122223333", "us-east-1_abc")));
+        assert_eq!(
+            parse_user_pool_arn(&arn),
+            Some(("us-east-1", "111122223333", "us-east-1_abc"))
+        );
         assert_eq!(parse_user_pool_arn("arn:aws:s3:::bucket"), None);
-        assert_eq!(parse_user_pool_arn("arn:aws:cognito-idp:us-east-1:1:userpool/"), None);
+        assert_eq!(
+            parse_user_pool_arn("arn:aws:cognito-idp:us-east-1:1:userpool/"),
+            None
+        );
     }
 }

@@ -54,7 +54,11 @@ pub struct UserPoolPage {
 #[async_trait]
 pub trait UserPoolStore: Send + Sync {
     /// Inserts a new pool and its tags in one transaction. `Conflict` when the id exists.
-    async fn insert_user_pool(&self, pool: &UserPoolRecord, tags: &BTreeMap<String, String>) -> StoreResult<()>;
+    async fn insert_user_pool(
+        &self,
+        pool: &UserPoolRecord,
+        tags: &BTreeMap<String, String>,
+    ) -> StoreResult<()>;
     async fn get_user_pool(&self, pool_id: &str) -> StoreResult<Option<UserPoolView>>;
     /// Replaces the pool's settings if its version is still `pool.version - 1`; replaces the tags too
     /// when given.

@@ -1,12 +1,12 @@
 //! The user pool: its stored record, the defaults Cognito fills in, and the rules for its settings.
 
 use cognito_model::shapes::{
-    AdminCreateUserConfigType, AttributeDataType, DeletionProtectionType, EmailConfigurationType,
-    EmailMfaConfigType, EmailSendingAccountType, LambdaConfigType, NumberAttributeConstraintsType,
-    PasswordPolicyType, SchemaAttributeType, SignInPolicyType, SmsMfaConfigType,
-    SoftwareTokenMfaConfigType, StringAttributeConstraintsType, UserPoolMfaType, UserPoolPolicyType,
-    UserPoolType, VerificationMessageTemplateType, WebAuthnConfigurationType,
-    DefaultEmailOptionType, AuthFactorType, UserPoolTierType,
+    AdminCreateUserConfigType, AttributeDataType, AuthFactorType, DefaultEmailOptionType,
+    DeletionProtectionType, EmailConfigurationType, EmailMfaConfigType, EmailSendingAccountType,
+    LambdaConfigType, NumberAttributeConstraintsType, PasswordPolicyType, SchemaAttributeType,
+    SignInPolicyType, SmsMfaConfigType, SoftwareTokenMfaConfigType, StringAttributeConstraintsType,
+    UserPoolMfaType, UserPoolPolicyType, UserPoolTierType, UserPoolType,
+    VerificationMessageTemplateType, WebAuthnConfigurationType,
 };
 use serde::{Deserialize, Serialize};
 
@@ -73,7 +73,9 @@ pub fn default_password_policy() -> PasswordPolicyType {
 pub fn default_policies() -> UserPoolPolicyType {
     UserPoolPolicyType {
         password_policy: Some(default_password_policy()),
-        sign_in_policy: Some(SignInPolicyType { allowed_first_auth_factors: Some(vec![AuthFactorType::Password]) }),
+        sign_in_policy: Some(SignInPolicyType {
+            allowed_first_auth_factors: Some(vec![AuthFactorType::Password]),
+        }),
     }
 }
 
@@ -99,7 +101,13 @@ pub fn default_email_configuration() -> EmailConfigurationType {
     }
 }
 
-fn string_attr(name: &str, mutable: bool, required: bool, min: &str, max: &str) -> SchemaAttributeType {
+fn string_attr(
+    name: &str,
+    mutable: bool,
+    required: bool,
+    min: &str,
+    max: &str,
+) -> SchemaAttributeType {
     SchemaAttributeType {
         name: Some(name.to_string()),
         attribute_data_type: Some(AttributeDataType::String),
@@ -169,9 +177,26 @@ pub fn is_standard_attribute(name: &str) -> bool {
 }
 
 pub const STANDARD_ATTRIBUTE_NAMES: &[&str] = &[
-    "sub", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile",
-    "picture", "website", "email", "email_verified", "gender", "birthdate", "zoneinfo", "locale",
-    "phone_number", "phone_number_verified", "address", "updated_at",
+    "sub",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "email",
+    "email_verified",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "phone_number",
+    "phone_number_verified",
+    "address",
+    "updated_at",
 ];
 
 /// The settings every pool starts from before the request's own values are applied.

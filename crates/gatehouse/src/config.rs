@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
 #[derive(Parser, Debug)]
-#[command(name = "gatehouse", version, about = "A self-hostable identity server that speaks the Amazon Cognito User Pools API")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "A self-hostable identity server that speaks the Amazon Cognito User Pools API"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -130,13 +134,22 @@ impl Config {
     pub fn load(o: &Overrides) -> Result<Config, String> {
         let file = match &o.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                toml::from_str::<FileConfig>(&text).map_err(|e| format!("invalid configuration {}: {e}", path.display()))?
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .map_err(|e| format!("invalid configuration {}: {e}", path.display()))?
             }
             None => FileConfig::default(),
         };
-        let listen = o.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
-        let data_dir = o.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("data"));
+        let listen = o
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
+        let data_dir = o
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
         let database_url = o
             .database_url
             .clone()
@@ -153,18 +166,42 @@ impl Config {
         if let Some(spec) = &o.access_keys {
             access_keys.extend(parse_access_keys(spec)?);
         }
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         let config = Config {
             listen,
             data_dir,
             database_url,
             public_url,
-            region: o.region.clone().or(file.region).unwrap_or_else(|| "us-east-1".into()),
-            account_id: o.account_id.clone().or(file.account_id).unwrap_or_else(|| DEFAULT_ACCOUNT_ID.into()),
-            regions: o.regions.clone().or(file.regions).unwrap_or_default().into_iter().filter(|r| !r.is_empty()).collect(),
+            region: o
+                .region
+                .clone()
+                .or(file.region)
+                .unwrap_or_else(|| "us-east-1".into()),
+            account_id: o
+                .account_id
+                .clone()
+                .or(file.account_id)
+                .unwrap_or_else(|| DEFAULT_ACCOUNT_ID.into()),
+            regions: o
+                .regions
+                .clone()
+                .or(file.regions)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| !r.is_empty())
+                .collect(),
             log_format: o.log_format.or(file.log_format).unwrap_or_default(),
-            log_level: o.log_level.clone().or(file.log_level).unwrap_or_else(|| "info".into()),
-            database_max_connections: o.database_max_connections.or(file.database_max_connections).unwrap_or(16),
+            log_level: o
+                .log_level
+                .clone()
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".into()),
+            database_max_connections: o
+                .database_max_connections
+                .or(file.database_max_connections)
+                .unwrap_or(16),
             workers: o.workers.or(file.workers).unwrap_or(cores).max(1),
             access_keys,
         };
@@ -174,9 +211,16 @@ impl Config {
 
     fn check(&self) -> Result<(), String> {
         if self.account_id.len() != 12 || !self.account_id.chars().all(|c| c.is_ascii_digit()) {
-            return Err(format!("account_id must be 12 digits, got '{}'", self.account_id));
+            return Err(format!(
+                "account_id must be 12 digits, got '{}'",
+                self.account_id
+            ));
         }
-        let region_ok = |r: &str| !r.is_empty() && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let region_ok = |r: &str| {
+            !r.is_empty()
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
         if !region_ok(&self.region) {
             return Err(format!("invalid region '{}'", self.region));
         }
@@ -185,10 +229,16 @@ impl Config {
         }
         for k in &self.access_keys {
             if k.id.len() < 16 || !k.id.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(format!("access key id '{}' must be at least 16 letters and digits", k.id));
+                return Err(format!(
+                    "access key id '{}' must be at least 16 letters and digits",
+                    k.id
+                ));
             }
             if k.secret.len() < 16 {
-                return Err(format!("the secret of access key '{}' is too short (16 characters at least)", k.id));
+                return Err(format!(
+                    "the secret of access key '{}' is too short (16 characters at least)",
+                    k.id
+                ));
             }
         }
         Ok(())
@@ -204,11 +254,15 @@ pub fn parse_access_keys(spec: &str) -> Result<Vec<AccessKeyConfig>, String> {
     spec.split(',')
         .filter(|s| !s.trim().is_empty())
         .map(|pair| {
-            let (id, secret) = pair
-                .trim()
-                .split_once(':')
-                .ok_or_else(|| "GATEHOUSE_ACCESS_KEYS must look like ID:SECRET[,ID:SECRET...]".to_string())?;
-            Ok(AccessKeyConfig { id: id.to_string(), secret: secret.to_string(), name: None, allow: vec![] })
+            let (id, secret) = pair.trim().split_once(':').ok_or_else(|| {
+                "GATEHOUSE_ACCESS_KEYS must look like ID:SECRET[,ID:SECRET...]".to_string()
+            })?;
+            Ok(AccessKeyConfig {
+                id: id.to_string(),
+                secret: secret.to_string(),
+                name: None,
+                allow: vec![],
+            })
         })
         .collect()
 }
@@ -246,20 +300,33 @@ resources = ["arn:aws:cognito-idp:eu-west-1:111122223333:userpool/*"]
 "#,
         )
         .unwrap();
-        let o = Overrides { config: Some(path), region: Some("ap-south-1".into()), ..Default::default() };
+        let o = Overrides {
+            config: Some(path),
+            region: Some("ap-south-1".into()),
+            ..Default::default()
+        };
         let c = Config::load(&o).unwrap();
         assert_eq!(c.region, "ap-south-1");
         assert_eq!(c.account_id, "111122223333");
         assert_eq!(c.access_keys.len(), 1);
-        assert_eq!(c.access_keys[0].allow[0].actions, vec!["cognito-idp:Describe*"]);
+        assert_eq!(
+            c.access_keys[0].allow[0].actions,
+            vec!["cognito-idp:Describe*"]
+        );
     }
 
     #[test]
     fn access_keys_from_env_form() {
-        let keys = parse_access_keys("AKIDAAAAAAAAAAAAAAA1:secretsecretsecret1,AKIDAAAAAAAAAAAAAAA2:secretsecretsecret2").unwrap();
+        let keys = parse_access_keys(
+            "AKIDAAAAAAAAAAAAAAA1:secretsecretsecret1,AKIDAAAAAAAAAAAAAAA2:secretsecretsecret2",
+        )
+        .unwrap();
         assert_eq!(keys.len(), 2);
         assert!(parse_access_keys("nocolon").is_err());
-        let bad = Overrides { account_id: Some("12".into()), ..Default::default() };
+        let bad = Overrides {
+            account_id: Some("12".into()),
+            ..Default::default()
+        };
         assert!(Config::load(&bad).is_err());
     }
 }

@@ -20,9 +20,13 @@ pub fn credentials_path(data_dir: &Path) -> PathBuf {
 pub fn ensure_admin_key(data_dir: &Path) -> Result<(AccessKeyConfig, bool), String> {
     let path = credentials_path(data_dir);
     if path.exists() {
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         return parse_profile(&text).map(|k| (k, false)).ok_or_else(|| {
-            format!("{} has no [{PROFILE}] profile with aws_access_key_id and aws_secret_access_key", path.display())
+            format!(
+                "{} has no [{PROFILE}] profile with aws_access_key_id and aws_secret_access_key",
+                path.display()
+            )
         });
     }
     let mut rng = rand::thread_rng();
@@ -32,12 +36,24 @@ pub fn ensure_admin_key(data_dir: &Path) -> Result<(AccessKeyConfig, bool), Stri
     })
     .take(18)
     .collect();
-    let secret: String = (&mut rng).sample_iter(&Alphanumeric).take(40).map(char::from).collect();
-    let key = AccessKeyConfig { id: format!("GH{id}"), secret, name: Some("admin".into()), allow: vec![] };
-    write_private(&path, &format!(
-        "[{PROFILE}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-        key.id, key.secret
-    ))?;
+    let secret: String = (&mut rng)
+        .sample_iter(&Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect();
+    let key = AccessKeyConfig {
+        id: format!("GH{id}"),
+        secret,
+        name: Some("admin".into()),
+        allow: vec![],
+    };
+    write_private(
+        &path,
+        &format!(
+            "[{PROFILE}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            key.id, key.secret
+        ),
+    )?;
     Ok((key, true))
 }
 
@@ -49,8 +65,11 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    f.write_all(text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let mut f = opts
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 fn parse_profile(text: &str) -> Option<AccessKeyConfig> {
@@ -72,7 +91,12 @@ fn parse_profile(text: &str) -> Option<AccessKeyConfig> {
             }
         }
     }
-    Some(AccessKeyConfig { id: id?, secret: secret?, name: Some("admin".into()), allow: vec![] })
+    Some(AccessKeyConfig {
+        id: id?,
+        secret: secret?,
+        name: Some("admin".into()),
+        allow: vec![],
+    })
 }
 
 #[cfg(test)]
@@ -81,7 +105,11 @@ mod tests {
 
     #[test]
     fn creates_once_with_private_mode_and_reloads() {
-        let dir = std::env::temp_dir().join(format!("gh-cred-{}-{}", std::process::id(), rand::random::<u32>()));
+        let dir = std::env::temp_dir().join(format!(
+            "gh-cred-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let (k1, created) = ensure_admin_key(&dir).unwrap();
         assert!(created);
@@ -90,13 +118,33 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(credentials_path(&dir)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(credentials_path(&dir))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let (k2, created) = ensure_admin_key(&dir).unwrap();
         assert!(!created);
         assert_eq!((k1.id, k1.secret), (k2.id, k2.secret));
-        let (k3, _) = ensure_admin_key(&std::env::temp_dir().join(format!("gh-cred-other-{}", rand::random::<u32>())).join("missing")).map_err(|_| ()).unwrap_or((AccessKeyConfig{ id: String::new(), secret: String::new(), name: None, allow: vec![]}, false));
-        assert!(k3.id.is_empty(), "a missing directory must fail, not invent a key");
+        let (k3, _) = ensure_admin_key(
+            &std::env::temp_dir()
+                .join(format!("gh-cred-other-{}", rand::random::<u32>()))
+                .join("missing"),
+        )
+        .map_err(|_| ())
+        .unwrap_or((
+            AccessKeyConfig {
+                id: String::new(),
+                secret: String::new(),
+                name: None,
+                allow: vec![],
+            },
+            false,
+        ));
+        assert!(
+            k3.id.is_empty(),
+            "a missing directory must fail, not invent a key"
+        );
     }
 }

@@ -27,7 +27,9 @@ impl Readiness for DbReadiness {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -36,13 +38,20 @@ fn init_logging(config: &Config) {
 
 async fn open_store(config: &Config) -> Result<SqlStore, String> {
     if config.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            format!(
+                "cannot create data directory {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
     }
     let store = SqlStore::connect(&config.database_url, config.database_max_connections)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
-    store.migrate().await.map_err(|e| format!("migrations failed: {e}"))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("migrations failed: {e}"))?;
     Ok(store)
 }
 
@@ -50,8 +59,12 @@ async fn open_store(config: &Config) -> Result<SqlStore, String> {
 fn access_keys(config: &Config) -> Result<AccessKeys, String> {
     let mut configured = config.access_keys.clone();
     if configured.is_empty() {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            format!(
+                "cannot create data directory {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
         let (key, created) = credentials::ensure_admin_key(&config.data_dir)?;
         let path = credentials::credentials_path(&config.data_dir);
         if created {
@@ -73,7 +86,11 @@ fn access_keys(config: &Config) -> Result<AccessKeys, String> {
             .into_iter()
             .map(|k| {
                 let name = k.name.clone().unwrap_or_else(|| k.id.clone());
-                let policies = if k.allow.is_empty() { vec![Policy::allow_all()] } else { k.allow.clone() };
+                let policies = if k.allow.is_empty() {
+                    vec![Policy::allow_all()]
+                } else {
+                    k.allow.clone()
+                };
                 AccessKey::new(k.id, k.secret, name, policies)
             })
             .collect(),
@@ -105,7 +122,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
     } else {
         tracing::info!(database = %storage::redact(&config.database_url), "data kept in Postgres");
     }
-    server.run().await.map_err(|e| format!("server failed: {e}"))
+    server
+        .run()
+        .await
+        .map_err(|e| format!("server failed: {e}"))
 }
 
 pub async fn run(cli: Cli) -> Result<(), String> {

@@ -37,7 +37,8 @@ impl PoolCache {
     /// Stores a value read from the database when no invalidation happened since `read_generation`.
     pub fn put_if_current(&self, pool_id: &str, view: UserPoolView, read_generation: u64) {
         if self.generation() == read_generation {
-            self.entries.insert(pool_id.to_string(), (view, Instant::now()));
+            self.entries
+                .insert(pool_id.to_string(), (view, Instant::now()));
             // An invalidation may have slipped in between the check and the insert.
             if self.generation() != read_generation {
                 self.entries.remove(pool_id);

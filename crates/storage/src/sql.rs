@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use domain::ports::{StoreError, StoreResult, TagOutcome, UserPoolPage, UserPoolStore, UserPoolView, WriteOutcome};
+use domain::ports::{
+    StoreError, StoreResult, TagOutcome, UserPoolPage, UserPoolStore, UserPoolView, WriteOutcome,
+};
 use domain::user_pool::{PoolSettings, UserPoolRecord};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row, Transaction};
@@ -50,8 +52,9 @@ impl SqlStore {
     /// Connects to `postgres://...` or `sqlite://...`; a SQLite file is created when missing.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<SqlStore> {
         sqlx::any::install_default_drivers();
-        let backend = Backend::of_url(url)
-            .ok_or_else(|| StoreError::Backend(format!("unsupported database URL scheme: {}", redact(url))))?;
+        let backend = Backend::of_url(url).ok_or_else(|| {
+            StoreError::Backend(format!("unsupported database URL scheme: {}", redact(url)))
+        })?;
         let mut opts = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10));
@@ -59,9 +62,15 @@ impl SqlStore {
             // Each pooled connection waits for the single SQLite writer instead of failing at once.
             opts = opts.after_connect(|conn, _| {
                 Box::pin(async move {
-                    sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
-                    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA busy_timeout = 10000")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             });
@@ -74,9 +83,17 @@ impl SqlStore {
         let pool = opts.connect(&url_for_pool).await.map_err(backend_err)?;
         if backend == Backend::Sqlite {
             // WAL lets readers proceed while one writer commits; the setting is kept in the file.
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await.map_err(backend_err)?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await
+                .map_err(backend_err)?;
         }
-        Ok(SqlStore { pool, backend, url: url.to_string(), cache: Arc::new(PoolCache::default()) })
+        Ok(SqlStore {
+            pool,
+            backend,
+            url: url.to_string(),
+            cache: Arc::new(PoolCache::default()),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -89,12 +106,18 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("../../migrations/postgres"),
             Backend::Sqlite => sqlx::migrate!("../../migrations/sqlite"),
         };
-        migrator.run(&self.pool).await.map_err(|e| StoreError::Backend(e.to_string()))
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))
     }
 
     /// Reachability, for `/ready`.
     pub async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(backend_err)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
         Ok(())
     }
 
@@ -152,7 +175,11 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn commit_and_invalidate(&self, tx: Transaction<'static, Any>, pool_id: &str) -> StoreResult<()> {
+    async fn commit_and_invalidate(
+        &self,
+        tx: Transaction<'static, Any>,
+        pool_id: &str,
+    ) -> StoreResult<()> {
         tx.commit().await.map_err(backend_err)?;
         self.cache.invalidate(pool_id);
         Ok(())
@@ -169,16 +196,21 @@ impl SqlStore {
         .map_err(backend_err)?;
         let Some(row) = row else { return Ok(None) };
         let record = record_of(&row)?;
-        let tag_rows = sqlx::query("SELECT key, value FROM user_pool_tags WHERE pool_id = $1 ORDER BY key")
-            .bind(pool_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_err)?;
+        let tag_rows =
+            sqlx::query("SELECT key, value FROM user_pool_tags WHERE pool_id = $1 ORDER BY key")
+                .bind(pool_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_err)?;
         let mut tags = BTreeMap::new();
         for r in tag_rows {
             tags.insert(get::<String>(&r, "key")?, get::<String>(&r, "value")?);
         }
-        Ok(Some(UserPoolView { record, tags, estimated_users: 0 }))
+        Ok(Some(UserPoolView {
+            record,
+            tags,
+            estimated_users: 0,
+        }))
     }
 }
 
@@ -208,8 +240,8 @@ where
 
 fn record_of(row: &AnyRow) -> StoreResult<UserPoolRecord> {
     let settings: String = get(row, "settings")?;
-    let settings: PoolSettings =
-        serde_json::from_str(&settings).map_err(|e| StoreError::Backend(format!("corrupt pool settings: {e}")))?;
+    let settings: PoolSettings = serde_json::from_str(&settings)
+        .map_err(|e| StoreError::Backend(format!("corrupt pool settings: {e}")))?;
     Ok(UserPoolRecord {
         id: get(row, "id")?,
         account_id: get(row, "account_id")?,
@@ -242,7 +274,11 @@ pub fn redact(url: &str) -> String {
 
 #[async_trait]
 impl UserPoolStore for SqlStore {
-    async fn insert_user_pool(&self, pool: &UserPoolRecord, tags: &BTreeMap<String, String>) -> StoreResult<()> {
+    async fn insert_user_pool(
+        &self,
+        pool: &UserPoolRecord,
+        tags: &BTreeMap<String, String>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let r = sqlx::query(
             "INSERT INTO user_pools (id, account_id, region, name, created_ms, modified_ms, version, settings) \
@@ -260,7 +296,10 @@ impl UserPoolStore for SqlStore {
         .await
         .map_err(backend_err)?;
         if r.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!("user pool {} exists", pool.id)));
+            return Err(StoreError::Conflict(format!(
+                "user pool {} exists",
+                pool.id
+            )));
         }
         insert_tags(&mut tx, &pool.id, tags).await?;
         self.commit_and_invalidate(tx, &pool.id).await
@@ -355,10 +394,17 @@ impl UserPoolStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend_err)?;
-        let mut pools = rows.iter().map(record_of).collect::<StoreResult<Vec<_>>>()?;
+        let mut pools = rows
+            .iter()
+            .map(record_of)
+            .collect::<StoreResult<Vec<_>>>()?;
         let more = pools.len() > limit as usize;
         pools.truncate(limit as usize);
-        let last_key = if more { pools.last().map(|p| p.id.clone()) } else { None };
+        let last_key = if more {
+            pools.last().map(|p| p.id.clone())
+        } else {
+            None
+        };
         Ok(UserPoolPage { pools, last_key })
     }
 
@@ -418,7 +464,11 @@ impl UserPoolStore for SqlStore {
     }
 }
 
-async fn insert_tags(tx: &mut Transaction<'static, Any>, pool_id: &str, tags: &BTreeMap<String, String>) -> StoreResult<()> {
+async fn insert_tags(
+    tx: &mut Transaction<'static, Any>,
+    pool_id: &str,
+    tags: &BTreeMap<String, String>,
+) -> StoreResult<()> {
     for (k, v) in tags {
         sqlx::query("INSERT INTO user_pool_tags (pool_id, key, value) VALUES ($1, $2, $3)")
             .bind(pool_id)
@@ -444,7 +494,10 @@ mod tests {
 
     #[test]
     fn redacts_password() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
     }
 }

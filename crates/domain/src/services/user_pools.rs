@@ -8,9 +8,9 @@ use cognito_model::shapes::{
     DeletionProtectionType, DescribeUserPoolRequest, DescribeUserPoolResponse,
     GetUserPoolMfaConfigRequest, GetUserPoolMfaConfigResponse, ListTagsForResourceRequest,
     ListTagsForResourceResponse, ListUserPoolsRequest, ListUserPoolsResponse, SchemaAttributeType,
-    SetUserPoolMfaConfigRequest, SetUserPoolMfaConfigResponse, TagResourceRequest, TagResourceResponse,
-    UntagResourceRequest, UntagResourceResponse, UpdateUserPoolRequest, UpdateUserPoolResponse,
-    UserPoolDescriptionType, UserPoolMfaType, UserPoolType,
+    SetUserPoolMfaConfigRequest, SetUserPoolMfaConfigResponse, TagResourceRequest,
+    TagResourceResponse, UntagResourceRequest, UntagResourceResponse, UpdateUserPoolRequest,
+    UpdateUserPoolResponse, UserPoolDescriptionType, UserPoolMfaType, UserPoolType,
 };
 
 use crate::context::RequestContext;
@@ -38,12 +38,18 @@ impl UserPoolService {
     /// Loads a pool the caller's account and region can see; any other pool does not exist for it.
     pub async fn load(&self, ctx: &RequestContext, pool_id: &str) -> ServiceResult<UserPoolView> {
         match self.store.get_user_pool(pool_id).await? {
-            Some(v) if v.record.region == ctx.region && v.record.account_id == ctx.account_id => Ok(v),
+            Some(v) if v.record.region == ctx.region && v.record.account_id == ctx.account_id => {
+                Ok(v)
+            }
             _ => Err(CognitoError::pool_not_found(pool_id)),
         }
     }
 
-    pub async fn create(&self, ctx: &RequestContext, req: CreateUserPoolRequest) -> ServiceResult<CreateUserPoolResponse> {
+    pub async fn create(
+        &self,
+        ctx: &RequestContext,
+        req: CreateUserPoolRequest,
+    ) -> ServiceResult<CreateUserPoolResponse> {
         let name = req.pool_name.clone().unwrap_or_default();
         let mut s = user_pool::default_settings();
         if req.username_attributes.is_some() && req.alias_attributes.is_some() {
@@ -72,12 +78,21 @@ impl UserPoolService {
                 created_ms: now,
                 modified_ms: now,
                 version: 1,
-                settings: PoolSettings { pool: s.clone(), mfa: mfa.clone() },
+                settings: PoolSettings {
+                    pool: s.clone(),
+                    mfa: mfa.clone(),
+                },
             };
             match self.store.insert_user_pool(&record, &tags).await {
                 Ok(()) => {
-                    let view = UserPoolView { record, tags, estimated_users: 0 };
-                    return Ok(CreateUserPoolResponse { user_pool: Some(describe_view(&view)) });
+                    let view = UserPoolView {
+                        record,
+                        tags,
+                        estimated_users: 0,
+                    };
+                    return Ok(CreateUserPoolResponse {
+                        user_pool: Some(describe_view(&view)),
+                    });
                 }
                 Err(crate::ports::StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
@@ -86,14 +101,26 @@ impl UserPoolService {
         Err(CognitoError::internal())
     }
 
-    pub async fn describe(&self, ctx: &RequestContext, req: DescribeUserPoolRequest) -> ServiceResult<DescribeUserPoolResponse> {
-        let view = self.load(ctx, req.user_pool_id.as_deref().unwrap_or_default()).await?;
-        Ok(DescribeUserPoolResponse { user_pool: Some(describe_view(&view)) })
+    pub async fn describe(
+        &self,
+        ctx: &RequestContext,
+        req: DescribeUserPoolRequest,
+    ) -> ServiceResult<DescribeUserPoolResponse> {
+        let view = self
+            .load(ctx, req.user_pool_id.as_deref().unwrap_or_default())
+            .await?;
+        Ok(DescribeUserPoolResponse {
+            user_pool: Some(describe_view(&view)),
+        })
     }
 
     /// UpdateUserPool replaces every setting it can change: what the request omits goes back to
     /// Cognito's default. Schema, username/alias attributes and the domain are not updatable here.
-    pub async fn update(&self, ctx: &RequestContext, req: UpdateUserPoolRequest) -> ServiceResult<UpdateUserPoolResponse> {
+    pub async fn update(
+        &self,
+        ctx: &RequestContext,
+        req: UpdateUserPoolRequest,
+    ) -> ServiceResult<UpdateUserPoolResponse> {
         let pool_id = req.user_pool_id.clone().unwrap_or_default();
         for _ in 0..WRITE_RETRIES {
             let view = self.load(ctx, &pool_id).await?;
@@ -127,7 +154,11 @@ impl UserPoolService {
         Err(concurrent_modification())
     }
 
-    pub async fn delete(&self, ctx: &RequestContext, req: DeleteUserPoolRequest) -> ServiceResult<()> {
+    pub async fn delete(
+        &self,
+        ctx: &RequestContext,
+        req: DeleteUserPoolRequest,
+    ) -> ServiceResult<()> {
         let pool_id = req.user_pool_id.unwrap_or_default();
         let view = self.load(ctx, &pool_id).await?;
         if view.record.settings.pool.deletion_protection == Some(DeletionProtectionType::Active) {
@@ -141,9 +172,17 @@ impl UserPoolService {
         Ok(())
     }
 
-    pub async fn list(&self, ctx: &RequestContext, req: ListUserPoolsRequest) -> ServiceResult<ListUserPoolsResponse> {
+    pub async fn list(
+        &self,
+        ctx: &RequestContext,
+        req: ListUserPoolsRequest,
+    ) -> ServiceResult<ListUserPoolsResponse> {
         let limit = req.max_results.unwrap_or(60).clamp(1, 60) as u32;
-        let after = req.next_token.as_deref().map(pagination::decode).transpose()?;
+        let after = req
+            .next_token
+            .as_deref()
+            .map(pagination::decode)
+            .transpose()?;
         let page = self
             .store
             .list_user_pools(&ctx.account_id, &ctx.region, after.as_deref(), limit)
@@ -160,18 +199,31 @@ impl UserPoolService {
                 ..Default::default()
             })
             .collect();
-        Ok(ListUserPoolsResponse { user_pools: Some(pools), next_token: page.last_key.as_deref().map(pagination::encode) })
+        Ok(ListUserPoolsResponse {
+            user_pools: Some(pools),
+            next_token: page.last_key.as_deref().map(pagination::encode),
+        })
     }
 
     fn pool_of_arn<'a>(&self, ctx: &RequestContext, arn: &'a str) -> ServiceResult<&'a str> {
         match ids::parse_user_pool_arn(arn) {
-            Some((region, account, pool_id)) if region == ctx.region && account == ctx.account_id => Ok(pool_id),
+            Some((region, account, pool_id))
+                if region == ctx.region && account == ctx.account_id =>
+            {
+                Ok(pool_id)
+            }
             Some((_, _, pool_id)) => Err(CognitoError::pool_not_found(pool_id)),
-            None => Err(CognitoError::invalid_parameter(format!("Invalid ARN: {arn}"))),
+            None => Err(CognitoError::invalid_parameter(format!(
+                "Invalid ARN: {arn}"
+            ))),
         }
     }
 
-    pub async fn tag(&self, ctx: &RequestContext, req: TagResourceRequest) -> ServiceResult<TagResourceResponse> {
+    pub async fn tag(
+        &self,
+        ctx: &RequestContext,
+        req: TagResourceRequest,
+    ) -> ServiceResult<TagResourceResponse> {
         let arn = req.resource_arn.unwrap_or_default();
         let pool_id = self.pool_of_arn(ctx, &arn)?;
         self.load(ctx, pool_id).await?;
@@ -183,7 +235,11 @@ impl UserPoolService {
         }
     }
 
-    pub async fn untag(&self, ctx: &RequestContext, req: UntagResourceRequest) -> ServiceResult<UntagResourceResponse> {
+    pub async fn untag(
+        &self,
+        ctx: &RequestContext,
+        req: UntagResourceRequest,
+    ) -> ServiceResult<UntagResourceResponse> {
         let arn = req.resource_arn.unwrap_or_default();
         let pool_id = self.pool_of_arn(ctx, &arn)?;
         self.load(ctx, pool_id).await?;
@@ -194,15 +250,27 @@ impl UserPoolService {
         Ok(UntagResourceResponse {})
     }
 
-    pub async fn list_tags(&self, ctx: &RequestContext, req: ListTagsForResourceRequest) -> ServiceResult<ListTagsForResourceResponse> {
+    pub async fn list_tags(
+        &self,
+        ctx: &RequestContext,
+        req: ListTagsForResourceRequest,
+    ) -> ServiceResult<ListTagsForResourceResponse> {
         let arn = req.resource_arn.unwrap_or_default();
         let pool_id = self.pool_of_arn(ctx, &arn)?;
         let view = self.load(ctx, pool_id).await?;
-        Ok(ListTagsForResourceResponse { tags: Some(view.tags) })
+        Ok(ListTagsForResourceResponse {
+            tags: Some(view.tags),
+        })
     }
 
-    pub async fn get_mfa_config(&self, ctx: &RequestContext, req: GetUserPoolMfaConfigRequest) -> ServiceResult<GetUserPoolMfaConfigResponse> {
-        let view = self.load(ctx, req.user_pool_id.as_deref().unwrap_or_default()).await?;
+    pub async fn get_mfa_config(
+        &self,
+        ctx: &RequestContext,
+        req: GetUserPoolMfaConfigRequest,
+    ) -> ServiceResult<GetUserPoolMfaConfigResponse> {
+        let view = self
+            .load(ctx, req.user_pool_id.as_deref().unwrap_or_default())
+            .await?;
         let s = &view.record.settings;
         Ok(GetUserPoolMfaConfigResponse {
             sms_mfa_configuration: s.mfa.sms.clone(),
@@ -215,7 +283,11 @@ impl UserPoolService {
 
     /// SetUserPoolMfaConfig stores the MFA factors and the pool's MFA mode. Enforcing MFA at sign-in
     /// arrives with the MFA flows; this keeps the configuration exact now.
-    pub async fn set_mfa_config(&self, ctx: &RequestContext, req: SetUserPoolMfaConfigRequest) -> ServiceResult<SetUserPoolMfaConfigResponse> {
+    pub async fn set_mfa_config(
+        &self,
+        ctx: &RequestContext,
+        req: SetUserPoolMfaConfigRequest,
+    ) -> ServiceResult<SetUserPoolMfaConfigResponse> {
         let pool_id = req.user_pool_id.clone().unwrap_or_default();
         for _ in 0..WRITE_RETRIES {
             let view = self.load(ctx, &pool_id).await?;
@@ -271,7 +343,12 @@ impl UserPoolService {
 
 fn any_mfa_factor(s: &PoolSettings) -> bool {
     let sms = s.mfa.sms.is_some() || s.pool.sms_configuration.is_some();
-    let totp = s.mfa.software_token.as_ref().and_then(|t| t.enabled).unwrap_or(false);
+    let totp = s
+        .mfa
+        .software_token
+        .as_ref()
+        .and_then(|t| t.enabled)
+        .unwrap_or(false);
     let email = s.mfa.email.is_some();
     sms || totp || email
 }
@@ -303,9 +380,11 @@ struct MutableSettings<'a> {
     sms_verification_message: &'a Option<String>,
     email_verification_message: &'a Option<String>,
     email_verification_subject: &'a Option<String>,
-    verification_message_template: &'a Option<cognito_model::shapes::VerificationMessageTemplateType>,
+    verification_message_template:
+        &'a Option<cognito_model::shapes::VerificationMessageTemplateType>,
     sms_authentication_message: &'a Option<String>,
-    user_attribute_update_settings: &'a Option<cognito_model::shapes::UserAttributeUpdateSettingsType>,
+    user_attribute_update_settings:
+        &'a Option<cognito_model::shapes::UserAttributeUpdateSettingsType>,
     mfa_configuration: Option<UserPoolMfaType>,
     device_configuration: &'a Option<cognito_model::shapes::DeviceConfigurationType>,
     email_configuration: &'a Option<cognito_model::shapes::EmailConfigurationType>,
@@ -365,7 +444,9 @@ fn apply_mutable_settings(s: &mut UserPoolType, m: MutableSettings<'_>) {
                 require_numbers: pp.require_numbers.or(Some(false)),
                 require_symbols: pp.require_symbols.or(Some(false)),
                 password_history_size: pp.password_history_size,
-                temporary_password_validity_days: pp.temporary_password_validity_days.or(d.temporary_password_validity_days),
+                temporary_password_validity_days: pp
+                    .temporary_password_validity_days
+                    .or(d.temporary_password_validity_days),
             });
         }
         if let Some(sp) = &p.sign_in_policy {
@@ -385,7 +466,8 @@ fn apply_mutable_settings(s: &mut UserPoolType, m: MutableSettings<'_>) {
     s.email_verification_subject = m.email_verification_subject.clone();
     let mut vmt = m.verification_message_template.clone().unwrap_or_default();
     if vmt.default_email_option.is_none() {
-        vmt.default_email_option = Some(cognito_model::shapes::DefaultEmailOptionType::ConfirmWithCode);
+        vmt.default_email_option =
+            Some(cognito_model::shapes::DefaultEmailOptionType::ConfirmWithCode);
     }
     // The older top-level message settings and the template describe the same messages; Cognito
     // reports each through both.
@@ -414,7 +496,8 @@ fn apply_mutable_settings(s: &mut UserPoolType, m: MutableSettings<'_>) {
     if let Some(v) = m.email_configuration {
         let mut e = v.clone();
         if e.email_sending_account.is_none() {
-            e.email_sending_account = Some(cognito_model::shapes::EmailSendingAccountType::CognitoDefault);
+            e.email_sending_account =
+                Some(cognito_model::shapes::EmailSendingAccountType::CognitoDefault);
         }
         s.email_configuration = Some(e);
     }
@@ -422,8 +505,12 @@ fn apply_mutable_settings(s: &mut UserPoolType, m: MutableSettings<'_>) {
     if let Some(v) = m.admin_create_user_config {
         let d = user_pool::default_admin_create_user_config();
         s.admin_create_user_config = Some(cognito_model::shapes::AdminCreateUserConfigType {
-            allow_admin_create_user_only: v.allow_admin_create_user_only.or(d.allow_admin_create_user_only),
-            unused_account_validity_days: v.unused_account_validity_days.or(d.unused_account_validity_days),
+            allow_admin_create_user_only: v
+                .allow_admin_create_user_only
+                .or(d.allow_admin_create_user_only),
+            unused_account_validity_days: v
+                .unused_account_validity_days
+                .or(d.unused_account_validity_days),
             invite_message_template: v.invite_message_template.clone(),
         });
     }
@@ -469,9 +556,14 @@ pub fn build_schema(requested: &[SchemaAttributeType]) -> ServiceResult<Vec<Sche
     for attr in requested {
         let raw = attr.name.clone().unwrap_or_default();
         if !seen.insert(raw.clone()) {
-            return Err(CognitoError::invalid_parameter(format!("Duplicate attribute name: {raw}")));
+            return Err(CognitoError::invalid_parameter(format!(
+                "Duplicate attribute name: {raw}"
+            )));
         }
-        if let Some(std) = schema.iter_mut().find(|a| a.name.as_deref() == Some(raw.as_str())) {
+        if let Some(std) = schema
+            .iter_mut()
+            .find(|a| a.name.as_deref() == Some(raw.as_str()))
+        {
             if raw == "sub" {
                 // sub is always required and immutable; Cognito ignores attempts to change it.
                 continue;
@@ -509,17 +601,30 @@ pub fn build_schema(requested: &[SchemaAttributeType]) -> ServiceResult<Vec<Sche
 }
 
 /// A custom attribute definition, validated and normalised the way Cognito reports it.
-pub fn custom_attribute(attr: &SchemaAttributeType, raw: &str) -> ServiceResult<SchemaAttributeType> {
+pub fn custom_attribute(
+    attr: &SchemaAttributeType,
+    raw: &str,
+) -> ServiceResult<SchemaAttributeType> {
     let bare = raw.strip_prefix("custom:").unwrap_or(raw);
     if bare.is_empty() || bare.chars().count() > 20 {
-        return Err(CognitoError::invalid_parameter(format!("Invalid custom attribute name: {raw}")));
+        return Err(CognitoError::invalid_parameter(format!(
+            "Invalid custom attribute name: {raw}"
+        )));
     }
     if attr.required == Some(true) {
-        return Err(CognitoError::invalid_parameter("Required custom attributes are not supported currently."));
+        return Err(CognitoError::invalid_parameter(
+            "Required custom attributes are not supported currently.",
+        ));
     }
-    let data_type = attr.attribute_data_type.unwrap_or(AttributeDataType::String);
+    let data_type = attr
+        .attribute_data_type
+        .unwrap_or(AttributeDataType::String);
     let developer_only = attr.developer_only_attribute.unwrap_or(false);
-    let name = if developer_only { format!("dev:custom:{bare}") } else { format!("custom:{bare}") };
+    let name = if developer_only {
+        format!("dev:custom:{bare}")
+    } else {
+        format!("custom:{bare}")
+    };
     let mut out = SchemaAttributeType {
         name: Some(name),
         attribute_data_type: Some(data_type),
@@ -531,7 +636,10 @@ pub fn custom_attribute(attr: &SchemaAttributeType, raw: &str) -> ServiceResult<
     };
     match data_type {
         AttributeDataType::String => {
-            let c = attr.string_attribute_constraints.clone().unwrap_or_default();
+            let c = attr
+                .string_attribute_constraints
+                .clone()
+                .unwrap_or_default();
             let min = parse_bound(c.min_length.as_deref(), "MinLength")?;
             let max = parse_bound(c.max_length.as_deref(), "MaxLength")?;
             if let (Some(a), Some(b)) = (min, max) {
@@ -542,12 +650,17 @@ pub fn custom_attribute(attr: &SchemaAttributeType, raw: &str) -> ServiceResult<
                 }
             }
             if max.is_some_and(|m| m > 2048) {
-                return Err(CognitoError::invalid_parameter("Invalid string constraints: MaxLength must be at most 2048."));
+                return Err(CognitoError::invalid_parameter(
+                    "Invalid string constraints: MaxLength must be at most 2048.",
+                ));
             }
             out.string_attribute_constraints = Some(c);
         }
         AttributeDataType::Number => {
-            let c = attr.number_attribute_constraints.clone().unwrap_or_default();
+            let c = attr
+                .number_attribute_constraints
+                .clone()
+                .unwrap_or_default();
             let min = parse_bound(c.min_value.as_deref(), "MinValue")?;
             let max = parse_bound(c.max_value.as_deref(), "MaxValue")?;
             if let (Some(a), Some(b)) = (min, max) {
@@ -567,10 +680,9 @@ pub fn custom_attribute(attr: &SchemaAttributeType, raw: &str) -> ServiceResult<
 fn parse_bound(v: Option<&str>, what: &str) -> ServiceResult<Option<i64>> {
     match v {
         None => Ok(None),
-        Some(s) => s
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| CognitoError::invalid_parameter(format!("Invalid {what}: {s} is not a number."))),
+        Some(s) => s.parse::<i64>().map(Some).map_err(|_| {
+            CognitoError::invalid_parameter(format!("Invalid {what}: {s} is not a number."))
+        }),
     }
 }
 
