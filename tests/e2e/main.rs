@@ -5,5 +5,6 @@ mod harness;
 mod raw;
 
 mod dispatch_all;
+mod nodes;
 mod protocol;
 mod user_pools;

@@ -100,6 +100,12 @@ async fn create_and_describe_fill_cognito_defaults(backend: Backend) {
     );
     assert!(p.creation_date().is_some() && p.last_modified_date().is_some());
     assert_eq!(p.user_pool_tier().map(|t| t.as_str()), Some("ESSENTIALS"));
+    assert!(p
+        .user_attribute_update_settings()
+        .unwrap()
+        .attributes_require_verification_before_update()
+        .is_empty());
+    assert!(p.user_pool_tags().unwrap().is_empty());
 
     let missing = c
         .describe_user_pool()

@@ -78,3 +78,31 @@ fn not_available(op: Operation) -> ApiError {
         message_key: crate::error::MessageKey::Lower,
     }
 }
+
+#[cfg(test)]
+mod compatibility {
+    use super::*;
+
+    /// docs/compatibility.md lists every operation once, and says "Supported" exactly for those
+    /// the dispatcher serves.
+    #[test]
+    fn compatibility_table_matches_dispatch() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/compatibility.md"
+        ))
+        .expect("docs/compatibility.md");
+        for op in Operation::ALL {
+            let prefix = format!("| {} |", op.name());
+            let rows: Vec<&str> = doc.lines().filter(|l| l.starts_with(&prefix)).collect();
+            assert_eq!(rows.len(), 1, "{} must have exactly one row", op.name());
+            let status = rows[0].split('|').nth(3).unwrap_or("").trim();
+            let expected = if is_available(op) {
+                "Supported"
+            } else {
+                "Not yet"
+            };
+            assert_eq!(status, expected, "{}: table says {status}", op.name());
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Storage adapters: the domain's ports on Postgres (production) and SQLite (the embedded default).
 //!
 //! Both backends run through sqlx's `Any` driver with one set of SQL statements written to the
-//! common dialect (`$n` placeholders, `ON CONFLICT`, `RETURNING`), so the two cannot drift apart;
+//! common dialect (`$n` placeholders, `ON CONFLICT`), so the two cannot drift apart;
 //! what differs (migrations, cross-node invalidation through LISTEN/NOTIFY) is chosen by [`Backend`].
 
 mod cache;

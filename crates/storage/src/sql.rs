@@ -100,16 +100,36 @@ impl SqlStore {
         self.backend
     }
 
-    /// Applies the backend's migrations (idempotent; concurrent nodes serialise on sqlx's lock).
+    /// Applies the backend's migrations. Idempotent. On Postgres, concurrent nodes serialise on
+    /// sqlx's advisory lock. sqlx's SQLite migrator takes no lock, so there callers in this process
+    /// queue on a mutex, and a run that lost a race with another process is retried: the retry
+    /// finds the winner's migrations recorded and has nothing left to do.
     pub async fn migrate(&self) -> StoreResult<()> {
-        let migrator = match self.backend {
-            Backend::Postgres => sqlx::migrate!("../../migrations/postgres"),
-            Backend::Sqlite => sqlx::migrate!("../../migrations/sqlite"),
-        };
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))
+        static SQLITE_MIGRATIONS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        match self.backend {
+            Backend::Postgres => sqlx::migrate!("../../migrations/postgres")
+                .run(&self.pool)
+                .await
+                .map_err(|e| StoreError::Backend(e.to_string())),
+            Backend::Sqlite => {
+                let _guard = SQLITE_MIGRATIONS.lock().await;
+                let mut attempt = 0;
+                loop {
+                    match sqlx::migrate!("../../migrations/sqlite")
+                        .run(&self.pool)
+                        .await
+                    {
+                        Ok(()) => return Ok(()),
+                        Err(e) if attempt < 5 => {
+                            attempt += 1;
+                            tracing::warn!(error = %e, attempt, "SQLite migration raced another process; retrying");
+                            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                        }
+                        Err(e) => return Err(StoreError::Backend(e.to_string())),
+                    }
+                }
+            }
+        }
     }
 
     /// Reachability, for `/ready`.

@@ -488,7 +488,13 @@ fn apply_mutable_settings(s: &mut UserPoolType, m: MutableSettings<'_>) {
     }
     s.verification_message_template = Some(vmt);
     s.sms_authentication_message = m.sms_authentication_message.clone();
-    s.user_attribute_update_settings = m.user_attribute_update_settings.clone();
+    // Cognito reports an empty list rather than leaving the setting out.
+    s.user_attribute_update_settings =
+        Some(m.user_attribute_update_settings.clone().unwrap_or_else(|| {
+            cognito_model::shapes::UserAttributeUpdateSettingsType {
+                attributes_require_verification_before_update: Some(vec![]),
+            }
+        }));
     if let Some(v) = m.mfa_configuration {
         s.mfa_configuration = Some(v);
     }

@@ -1,0 +1,166 @@
+//! Several stateless nodes on one Postgres: each keeps a per-node pool cache, and a write on one
+//! node is visible on every other at once (LISTEN/NOTIFY invalidation), never stale.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_cognitoidentityprovider::types::{DeletionProtectionType, UserPoolMfaType};
+
+use crate::harness::{error_code, Backend, Options, Server};
+
+async fn two_nodes() -> Option<(Server, Server)> {
+    let backend = Backend::postgres()?;
+    let account = crate::harness::random_account();
+    let mut a = Options::new(backend.clone());
+    a.account_id = Some(account.clone());
+    let mut b = Options::new(backend);
+    b.account_id = Some(account);
+    Some((Server::start_with(a).await, Server::start_with(b).await))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_on_one_node_is_seen_by_the_other() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let (ca, cb) = (a.client(), b.client());
+    let id = ca
+        .create_user_pool()
+        .pool_name("shared")
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    // Node B reads (and caches) the pool.
+    let before = cb
+        .describe_user_pool()
+        .user_pool_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(before.user_pool().unwrap().name(), Some("shared"));
+
+    for round in 0..5 {
+        let name = format!("renamed-{round}");
+        ca.update_user_pool()
+            .user_pool_id(&id)
+            .pool_name(&name)
+            .send()
+            .await
+            .unwrap();
+        // Invalidation travels through Postgres NOTIFY; allow it a moment, never a stale answer for long.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let seen = cb
+                .describe_user_pool()
+                .user_pool_id(&id)
+                .send()
+                .await
+                .unwrap();
+            if seen.user_pool().unwrap().name() == Some(name.as_str()) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node B still serves a stale pool after 2 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    // Tags and MFA settings written on B are seen on A.
+    let arn = a.pool_arn("us-east-1", &id);
+    cb.tag_resource()
+        .resource_arn(&arn)
+        .tags("from", "b")
+        .send()
+        .await
+        .unwrap();
+    cb.set_user_pool_mfa_config()
+        .user_pool_id(&id)
+        .software_token_mfa_configuration(
+            aws_sdk_cognitoidentityprovider::types::SoftwareTokenMfaConfigType::builder()
+                .enabled(true)
+                .build(),
+        )
+        .mfa_configuration(UserPoolMfaType::Optional)
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let p = ca
+            .describe_user_pool()
+            .user_pool_id(&id)
+            .send()
+            .await
+            .unwrap()
+            .user_pool
+            .unwrap();
+        let tagged = p
+            .user_pool_tags()
+            .and_then(|t| t.get("from"))
+            .map(String::as_str)
+            == Some("b");
+        if tagged && p.mfa_configuration() == Some(&UserPoolMfaType::Optional) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node A did not see node B's writes"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // A deletion on A is a deletion on B.
+    ca.update_user_pool()
+        .user_pool_id(&id)
+        .deletion_protection(DeletionProtectionType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    ca.delete_user_pool()
+        .user_pool_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match cb.describe_user_pool().user_pool_id(&id).send().await {
+            Err(e) if error_code(&e) == "ResourceNotFoundException" => break,
+            _ => assert!(
+                Instant::now() < deadline,
+                "node B still serves a deleted pool"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_regions_can_be_restricted() {
+    let mut opts = Options::new(Backend::Sqlite);
+    opts.extra_args = vec!["--regions".into(), "us-east-1,eu-central-1".into()];
+    let server = Server::start_with(opts).await;
+    server
+        .client()
+        .list_user_pools()
+        .max_results(1)
+        .send()
+        .await
+        .expect("us-east-1 is accepted");
+    let other = server.client_for(
+        "ap-south-1",
+        crate::harness::ADMIN_KEY_ID,
+        crate::harness::ADMIN_SECRET,
+    );
+    let err = other
+        .list_user_pools()
+        .max_results(1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidSignatureException");
+}
