@@ -1,64 +1,72 @@
 //! Operation dispatch: a validated input becomes a typed request, the service answers, the typed
 //! output becomes the JSON body. Every operation of the model is routed; those not built yet answer
-//! `UnsupportedOperationException` naming the operation.
+//! `UnsupportedOperationException` naming the operation. Each Cognito resource has its routes in
+//! `crate::routes::<resource>`.
+
+use std::future::Future;
 
 use cognito_model::operations::Operation;
-use domain::RequestContext;
+use domain::services::Services;
+use domain::{RequestContext, ServiceResult};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::routes;
 
 /// Runs one operation. The input was validated against the model already.
 pub async fn dispatch(
-    state: &AppState,
+    services: &Services,
     ctx: &RequestContext,
     op: Operation,
     input: Value,
 ) -> Result<Vec<u8>, ApiError> {
-    macro_rules! call {
-        ($svc:expr, $method:ident) => {{
-            let req = serde_json::from_value(input)
-                .map_err(|e| ApiError::serialization(e.to_string()))?;
-            let out = $svc.$method(ctx, req).await?;
-            body_of(&out)
-        }};
-    }
-    let pools = &state.user_pools;
-    match op {
-        Operation::CreateUserPool => call!(pools, create),
-        Operation::DescribeUserPool => call!(pools, describe),
-        Operation::UpdateUserPool => call!(pools, update),
-        Operation::DeleteUserPool => call!(pools, delete),
-        Operation::ListUserPools => call!(pools, list),
-        Operation::TagResource => call!(pools, tag),
-        Operation::UntagResource => call!(pools, untag),
-        Operation::ListTagsForResource => call!(pools, list_tags),
-        Operation::GetUserPoolMfaConfig => call!(pools, get_mfa_config),
-        Operation::SetUserPoolMfaConfig => call!(pools, set_mfa_config),
-        other => Err(not_available(other)),
+    let input = match routes::user_pools::route(services, ctx, op, input).await {
+        Ok(answer) => return answer,
+        Err(input) => input,
+    };
+    let input = match routes::app_clients::route(services, ctx, op, input).await {
+        Ok(answer) => return answer,
+        Err(input) => input,
+    };
+    let input = match routes::directory::route(services, ctx, op, input).await {
+        Ok(answer) => return answer,
+        Err(input) => input,
+    };
+    match routes::identity_providers::route(services, ctx, op, input).await {
+        Ok(answer) => answer,
+        Err(_) => Err(not_available(op)),
     }
 }
 
-/// Whether Gatehouse serves this operation (used by the compatibility table's test too).
+/// Whether Gatehouse serves this operation (the compatibility table is checked against it).
 pub fn is_available(op: Operation) -> bool {
-    matches!(
-        op,
-        Operation::CreateUserPool
-            | Operation::DescribeUserPool
-            | Operation::UpdateUserPool
-            | Operation::DeleteUserPool
-            | Operation::ListUserPools
-            | Operation::TagResource
-            | Operation::UntagResource
-            | Operation::ListTagsForResource
-            | Operation::GetUserPoolMfaConfig
-            | Operation::SetUserPoolMfaConfig
-    )
+    [
+        routes::user_pools::OPERATIONS,
+        routes::app_clients::OPERATIONS,
+        routes::directory::OPERATIONS,
+        routes::identity_providers::OPERATIONS,
+    ]
+    .iter()
+    .any(|ops| ops.contains(&op))
+}
+
+/// Deserialises the request, runs the service call, serialises its answer.
+pub async fn call<Req, Resp, F, Fut>(input: Value, f: F) -> Result<Vec<u8>, ApiError>
+where
+    Req: DeserializeOwned,
+    Resp: Serialize,
+    F: FnOnce(Req) -> Fut,
+    Fut: Future<Output = ServiceResult<Resp>>,
+{
+    let req = serde_json::from_value(input).map_err(|e| ApiError::serialization(e.to_string()))?;
+    let out = f(req).await?;
+    body_of(&out)
 }
 
 /// Operations without an output shape answer `{}`, which every client accepts.
-fn body_of<T: serde::Serialize>(out: &T) -> Result<Vec<u8>, ApiError> {
+fn body_of<T: Serialize>(out: &T) -> Result<Vec<u8>, ApiError> {
     let bytes = serde_json::to_vec(out).map_err(|_| ApiError::internal())?;
     Ok(if bytes == b"null" {
         b"{}".to_vec()

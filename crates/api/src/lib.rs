@@ -4,6 +4,7 @@
 pub mod access;
 pub mod dispatch;
 pub mod error;
+pub mod routes;
 pub mod server;
 pub mod sigv4;
 pub mod validate;

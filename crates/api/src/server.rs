@@ -9,7 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use async_trait::async_trait;
 use cognito_model::operations::Operation;
-use domain::services::UserPoolService;
+use domain::services::Services;
 use domain::RequestContext;
 use futures::StreamExt;
 use serde_json::Value;
@@ -32,7 +32,7 @@ pub trait Readiness: Send + Sync {
 }
 
 pub struct AppState {
-    pub user_pools: UserPoolService,
+    pub services: Services,
     pub verifier: Verifier,
     pub account_id: String,
     /// Region for unsigned requests that name nothing carrying a region.
@@ -208,7 +208,7 @@ async fn process(
         account_id: state.account_id.clone(),
         request_id: request_id.to_string(),
     };
-    dispatch(state, &ctx, op, input).await
+    dispatch(&state.services, &ctx, op, input).await
 }
 
 fn respond(

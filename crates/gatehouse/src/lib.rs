@@ -10,7 +10,7 @@ use api::access::{AccessKey, AccessKeys, Policy};
 use api::sigv4::Verifier;
 use api::{AppState, Readiness};
 use domain::ports::SystemClock;
-use domain::services::UserPoolService;
+use domain::services::Services;
 use storage::SqlStore;
 
 use crate::config::{Cli, Command, Config, LogFormat};
@@ -103,7 +103,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let keys = Arc::new(access_keys(&config)?);
     let shared_store: Arc<dyn domain::ports::Store> = Arc::new(store.clone());
     let state = web::Data::new(AppState {
-        user_pools: UserPoolService::new(shared_store, Arc::new(SystemClock)),
+        services: Services::new(shared_store, Arc::new(SystemClock)),
         verifier: Verifier::new(keys, config.regions.clone()),
         account_id: config.account_id.clone(),
         default_region: config.region.clone(),

@@ -1,6 +1,38 @@
-//! The admin services, one module per Cognito resource.
+//! The admin and self-service services, one module per Cognito resource. Each takes the generated
+//! request shape and answers the generated response shape or a `CognitoError`.
 
+pub mod app_clients;
+pub mod directory;
+pub mod identity_providers;
 pub mod pagination;
 pub mod user_pools;
 
+use std::sync::Arc;
+
+pub use app_clients::AppClientService;
+pub use directory::DirectoryService;
+pub use identity_providers::IdentityProviderService;
 pub use user_pools::UserPoolService;
+
+use crate::ports::{Clock, Store};
+
+/// Every service, wired to one store and one clock.
+#[derive(Clone)]
+pub struct Services {
+    pub user_pools: UserPoolService,
+    pub app_clients: AppClientService,
+    pub directory: DirectoryService,
+    pub identity_providers: IdentityProviderService,
+}
+
+impl Services {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        let user_pools = UserPoolService::new(store.clone(), clock.clone());
+        Services {
+            app_clients: AppClientService::new(store.clone(), clock.clone(), user_pools.clone()),
+            directory: DirectoryService::new(store.clone(), clock.clone(), user_pools.clone()),
+            identity_providers: IdentityProviderService::new(store, clock, user_pools.clone()),
+            user_pools,
+        }
+    }
+}

@@ -25,6 +25,7 @@ pub const MAX_CUSTOM_ATTRIBUTES: usize = 50;
 /// How often a write retries after losing an optimistic-concurrency race.
 const WRITE_RETRIES: usize = 8;
 
+#[derive(Clone)]
 pub struct UserPoolService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,

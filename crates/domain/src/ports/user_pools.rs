@@ -1,22 +1,11 @@
-//! The ports: what services need from the outside world. Adapters (storage, notify) implement them.
+//! Storage port for user pools and their tags.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
+use super::StoreResult;
 use crate::user_pool::UserPoolRecord;
-
-/// A storage failure. `Conflict` is a unique-key clash the service can act on; everything else is
-/// the backend's problem and surfaces to clients as an internal error.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("conflict: {0}")]
-    Conflict(String),
-    #[error("backend: {0}")]
-    Backend(String),
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A pool with what hangs directly off it, as DescribeUserPool shows it.
 #[derive(Clone, Debug)]
@@ -85,26 +74,4 @@ pub trait UserPoolStore: Send + Sync {
     ) -> StoreResult<TagOutcome>;
     /// Removes the given tag keys. False when the pool does not exist.
     async fn untag_user_pool(&self, pool_id: &str, keys: &[String]) -> StoreResult<bool>;
-}
-
-/// Everything the services need from storage. Split into per-resource traits as resources arrive.
-pub trait Store: UserPoolStore {}
-impl<T: UserPoolStore> Store for T {}
-
-/// Time, as a port so tests can pin it. Milliseconds since the Unix epoch.
-pub trait Clock: Send + Sync {
-    fn now_ms(&self) -> i64;
-}
-
-/// The wall clock.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        d.as_millis() as i64
-    }
 }
