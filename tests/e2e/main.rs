@@ -4,7 +4,10 @@
 mod harness;
 mod raw;
 
+mod app_clients;
+mod directory;
 mod dispatch_all;
+mod identity_providers;
 mod nodes;
 mod protocol;
 mod user_pools;

@@ -1,0 +1,1 @@
+//! App clients and their secrets through the SDK.

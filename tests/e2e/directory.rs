@@ -1,0 +1,1 @@
+//! The user directory through the SDK: users, attributes, aliases, groups.

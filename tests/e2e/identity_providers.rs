@@ -1,0 +1,1 @@
+//! Resource servers and identity providers through the SDK.
