@@ -8,6 +8,7 @@ mod app_clients;
 mod directory;
 mod dispatch_all;
 mod identity_providers;
+mod logs;
 mod nodes;
 mod protocol;
 mod user_pools;
