@@ -7,6 +7,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DUR="${1:-20}"
 BIN="$ROOT/target/release/gatehouse"
 [ -x "$BIN" ] || cargo build --release -p gatehouse --manifest-path "$ROOT/Cargo.toml"
+export GATEHOUSE_KEY_ENCRYPTION_KEY=YmVuY2htYXJrIGtleSBlbmNyeXB0aW9uIGtleSAzMmI=
 KEY=AKIDBENCHMARK0000001
 SECRET=benchmark-secret-0123456789abcdef
 PORT=${BENCH_PORT:-9339}

@@ -10,6 +10,8 @@ use cognito::config::{BehaviorVersion, Credentials, Region};
 
 pub const ADMIN_KEY_ID: &str = "AKIDGATEHOUSETEST01";
 pub const ADMIN_SECRET: &str = "gatehouse-test-secret-0123456789";
+/// The key-encryption key every test node shares (nodes of one database must hold the same key).
+pub const TEST_KEK: &str = "R2F0ZWhvdXNlIHRlc3Qga2V5LCBub3QgYSBzZWNyZXQ=";
 pub const LIMITED_KEY_ID: &str = "AKIDGATEHOUSELIMITED";
 pub const LIMITED_SECRET: &str = "gatehouse-limited-secret-012345";
 
@@ -120,6 +122,7 @@ impl Server {
                 .env_remove("GATEHOUSE_ACCESS_KEYS")
                 .env_remove("DATABASE_URL")
                 .env("GATEHOUSE_LOG_LEVEL", "warn")
+                .env("GATEHOUSE_KEY_ENCRYPTION_KEY", TEST_KEK)
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit());
             if let Some(toml) = &opts.config_toml {

@@ -164,3 +164,103 @@ async fn accepted_regions_can_be_restricted() {
         .unwrap_err();
     assert_eq!(error_code(&err), "InvalidSignatureException");
 }
+
+/// Runs `gatehouse migrate` with the given key-encryption key (None: unset) and returns
+/// (success, stderr).
+fn migrate_with_key(database_url: &str, kek: Option<&str>) -> (bool, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    cmd.args(["migrate", "--database-url", database_url])
+        .arg("--data-dir")
+        .arg(tmp.path())
+        .env_remove("GATEHOUSE_KEY_ENCRYPTION_KEY")
+        .env_remove("GATEHOUSE_PREVIOUS_KEY_ENCRYPTION_KEYS");
+    if let Some(k) = kek {
+        cmd.env("GATEHOUSE_KEY_ENCRYPTION_KEY", k);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn postgres_requires_a_shared_key_encryption_key() {
+    let Some(Backend::Postgres(url)) = Backend::postgres() else {
+        return;
+    };
+    let (ok, err) = migrate_with_key(&url, None);
+    assert!(
+        !ok,
+        "Postgres without a key-encryption key must refuse to start"
+    );
+    assert!(
+        err.contains("a key-encryption key is required with Postgres"),
+        "{err}"
+    );
+    let (ok, err) = migrate_with_key(&url, Some(crate::harness::TEST_KEK));
+    assert!(ok, "{err}");
+    // A node with another key would fail on the first secret it reads; it refuses at start instead.
+    let other = "b3RoZXIga2V5IG90aGVyIGtleSBvdGhlciBrZXkgMTI=";
+    let (ok, err) = migrate_with_key(&url, Some(other));
+    assert!(!ok);
+    assert!(
+        err.contains("does not open this database's secrets"),
+        "{err}"
+    );
+    // Rotation: the new key with the old one listed as previous opens the database.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = cmd
+        .args(["migrate", "--database-url", &url])
+        .arg("--data-dir")
+        .arg(tmp.path())
+        .env("GATEHOUSE_KEY_ENCRYPTION_KEY", other)
+        .env(
+            "GATEHOUSE_PREVIOUS_KEY_ENCRYPTION_KEYS",
+            crate::harness::TEST_KEK,
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn embedded_sqlite_generates_its_key_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", tmp.path().join("g.db").display());
+    let data = tmp.path().join("data");
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(["migrate", "--database-url", &url])
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("GATEHOUSE_KEY_ENCRYPTION_KEY")
+            .output()
+            .unwrap()
+    };
+    assert!(run().status.success());
+    let key_file = data.join("key-encryption-key");
+    let first = std::fs::read_to_string(&key_file).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    assert!(run().status.success(), "the second start reuses the key");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), first);
+    std::fs::write(&key_file, "b3RoZXIga2V5IG90aGVyIGtleSBvdGhlciBrZXkgMTI=\n").unwrap();
+    let out = run();
+    assert!(
+        !out.status.success(),
+        "a replaced key must not silently open the database"
+    );
+}

@@ -69,6 +69,17 @@ pub struct Overrides {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "GATEHOUSE_WORKERS")]
     pub workers: Option<usize>,
+    /// Base64 of 32 random bytes sealing secrets at rest; the same on every node.
+    #[arg(long, env = "GATEHOUSE_KEY_ENCRYPTION_KEY", hide_env_values = true)]
+    pub key_encryption_key: Option<String>,
+    /// Comma-separated retired key-encryption keys that still open older secrets.
+    #[arg(
+        long,
+        env = "GATEHOUSE_PREVIOUS_KEY_ENCRYPTION_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub previous_key_encryption_keys: Option<Vec<String>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -106,6 +117,8 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     pub database_max_connections: Option<u32>,
     pub workers: Option<usize>,
+    pub key_encryption_key: Option<String>,
+    pub previous_key_encryption_keys: Option<Vec<String>>,
     #[serde(default)]
     pub access_keys: Vec<AccessKeyConfig>,
 }
@@ -124,6 +137,9 @@ pub struct Config {
     pub log_level: String,
     pub database_max_connections: u32,
     pub workers: usize,
+    /// None: generated into the data directory (embedded SQLite only).
+    pub key_encryption_key: Option<String>,
+    pub previous_key_encryption_keys: Vec<String>,
     pub access_keys: Vec<AccessKeyConfig>,
 }
 
@@ -203,6 +219,19 @@ impl Config {
                 .or(file.database_max_connections)
                 .unwrap_or(16),
             workers: o.workers.or(file.workers).unwrap_or(cores).max(1),
+            key_encryption_key: o
+                .key_encryption_key
+                .clone()
+                .or(file.key_encryption_key)
+                .filter(|k| !k.trim().is_empty()),
+            previous_key_encryption_keys: o
+                .previous_key_encryption_keys
+                .clone()
+                .or(file.previous_key_encryption_keys)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|k| !k.trim().is_empty())
+                .collect(),
             access_keys,
         };
         config.check()?;

@@ -57,6 +57,21 @@ pub fn ensure_admin_key(data_dir: &Path) -> Result<(AccessKeyConfig, bool), Stri
     Ok((key, true))
 }
 
+/// The generated key-encryption key of an embedded deployment (`<data dir>/key-encryption-key`).
+pub fn ensure_key_encryption_key(data_dir: &Path) -> Result<(storage::Kek, bool), String> {
+    let path = data_dir.join("key-encryption-key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        return storage::Kek::from_base64(&text)
+            .map(|k| (k, false))
+            .map_err(|e| format!("{}: {e}", path.display()));
+    }
+    let kek = storage::Kek::generate();
+    write_private(&path, &format!("{}\n", kek.to_base64()))?;
+    Ok((kek, true))
+}
+
 fn write_private(path: &Path, text: &str) -> Result<(), String> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);

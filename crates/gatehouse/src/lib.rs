@@ -11,7 +11,7 @@ use api::sigv4::Verifier;
 use api::{AppState, Readiness};
 use domain::ports::SystemClock;
 use domain::services::Services;
-use storage::SqlStore;
+use storage::{Kek, Sealer, SqlStore};
 
 use crate::config::{Cli, Command, Config, LogFormat};
 
@@ -45,14 +45,46 @@ async fn open_store(config: &Config) -> Result<SqlStore, String> {
             )
         })?;
     }
+    let sealer = sealer(config)?;
     let store = SqlStore::connect(&config.database_url, config.database_max_connections)
         .await
-        .map_err(|e| format!("cannot open the database: {e}"))?;
+        .map_err(|e| format!("cannot open the database: {e}"))?
+        .with_sealer(sealer);
     store
         .migrate()
         .await
         .map_err(|e| format!("migrations failed: {e}"))?;
+    store.check_sealing_key().await.map_err(|e| e.to_string())?;
     Ok(store)
+}
+
+/// The key-encryption keys: configured, or (embedded SQLite only) generated once into the data
+/// directory. With Postgres every node must hold the same key, so it must be configured.
+fn sealer(config: &Config) -> Result<Sealer, String> {
+    let retired = config
+        .previous_key_encryption_keys
+        .iter()
+        .map(|k| Kek::from_base64(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let current = match &config.key_encryption_key {
+        Some(k) => Kek::from_base64(k)?,
+        None if config.database_url.starts_with("sqlite:") => {
+            std::fs::create_dir_all(&config.data_dir)
+                .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+            let (kek, created) = credentials::ensure_key_encryption_key(&config.data_dir)?;
+            if created {
+                tracing::info!(key_id = %kek.id(), "generated a key-encryption key in the data directory; back it up with the database");
+            }
+            kek
+        }
+        None => {
+            return Err("a key-encryption key is required with Postgres: set GATEHOUSE_KEY_ENCRYPTION_KEY to 32 random \
+                        bytes in base64 (for example `openssl rand -base64 32`), the same on every node"
+                .into())
+        }
+    };
+    tracing::info!(key_id = %current.id(), retired = retired.len(), "secrets at rest are sealed with AES-256-GCM");
+    Ok(Sealer::new(&current, &retired))
 }
 
 /// The keys this node accepts: configured ones, or the generated admin key.

@@ -5,7 +5,9 @@
 //! what differs (migrations, cross-node invalidation through LISTEN/NOTIFY) is chosen by [`Backend`].
 
 mod cache;
+mod sealing;
 mod sql;
 
 pub use cache::PoolCache;
+pub use sealing::{Kek, Sealer};
 pub use sql::{redact, Backend, SqlStore};

@@ -11,6 +11,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 use crate::cache::PoolCache;
+use crate::sealing::Sealer;
 
 mod app_clients;
 mod directory;
@@ -44,6 +45,8 @@ pub struct SqlStore {
     backend: Backend,
     url: String,
     cache: Arc<PoolCache>,
+    /// Seals secrets before they are written and opens them when read (see `sealing`).
+    sealer: Arc<Sealer>,
 }
 
 fn backend_err(e: sqlx::Error) -> StoreError {
@@ -95,7 +98,43 @@ impl SqlStore {
             backend,
             url: url.to_string(),
             cache: Arc::new(PoolCache::default()),
+            // Until a configured key is given, secrets are sealed with a key that dies with the process.
+            sealer: Arc::new(Sealer::ephemeral()),
         })
+    }
+
+    /// Uses the configured key-encryption keys for secrets at rest.
+    pub fn with_sealer(mut self, sealer: Sealer) -> Self {
+        self.sealer = Arc::new(sealer);
+        self
+    }
+
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
+    /// Proves this node's key-encryption key is the one the database's secrets were sealed with:
+    /// the first node seals a check value; every later start must be able to open it.
+    pub async fn check_sealing_key(&self) -> StoreResult<()> {
+        const CONTEXT: &str = "gatehouse-meta/kek-check";
+        sqlx::query("INSERT INTO gatehouse_meta (key, value) VALUES ('kek_check', $1) ON CONFLICT (key) DO NOTHING")
+            .bind(self.sealer.seal(CONTEXT, b"gatehouse"))
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        let row = sqlx::query("SELECT value FROM gatehouse_meta WHERE key = 'kek_check'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        let sealed: String = get(&row, "value")?;
+        match self.sealer.open(CONTEXT, &sealed) {
+            Ok(v) if v == b"gatehouse" => Ok(()),
+            _ => Err(StoreError::Backend(format!(
+                "the key-encryption key (id {}) does not open this database's secrets; start with the key it was \
+                 created with, and list retired keys as previous keys",
+                self.sealer.current_key_id()
+            ))),
+        }
     }
 
     pub fn backend(&self) -> Backend {
