@@ -26,6 +26,7 @@ crate::backend_tests!(
     identity_providers_list_pages_without_gaps,
     delete_identity_provider,
     concurrent_creates_have_one_winner,
+    concurrent_updates_of_different_members_both_survive,
     unknown_pool_is_not_found,
 );
 
@@ -1634,4 +1635,68 @@ async fn unknown_pool_is_not_found(backend: Backend) {
         error_message(&e),
         format!("User pool {real} does not exist.")
     );
+}
+
+async fn concurrent_updates_of_different_members_both_survive(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = new_pool(&c).await;
+    create_oidc(&c, &pool, "Corp").await;
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let c = c.clone();
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            let req = c
+                .update_identity_provider()
+                .user_pool_id(pool)
+                .provider_name("Corp");
+            let req = if i % 2 == 0 {
+                req.attribute_mapping("name", format!("name-{i}"))
+            } else {
+                req.idp_identifiers(format!("corp-{i}"))
+            };
+            req.send().await.map(|_| ())
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let p = c
+        .describe_identity_provider()
+        .user_pool_id(&pool)
+        .provider_name("Corp")
+        .send()
+        .await
+        .unwrap()
+        .identity_provider
+        .unwrap();
+    // The last mapping writer and the last identifier writer both left their mark.
+    let name = p
+        .attribute_mapping()
+        .unwrap()
+        .get("name")
+        .cloned()
+        .unwrap_or_default();
+    assert!(name.starts_with("name-"), "mapping kept: {name}");
+    assert_eq!(p.idp_identifiers().len(), 1);
+    assert!(p.idp_identifiers()[0].starts_with("corp-"));
+    assert_eq!(
+        p.provider_details()
+            .unwrap()
+            .get("client_id")
+            .map(String::as_str),
+        Some("oidc-client")
+    );
+    // The identifier index agrees with the provider.
+    let by_id = c
+        .get_identity_provider_by_identifier()
+        .user_pool_id(&pool)
+        .idp_identifier(&p.idp_identifiers()[0])
+        .send()
+        .await
+        .unwrap()
+        .identity_provider
+        .unwrap();
+    assert_eq!(by_id, p);
 }
