@@ -35,3 +35,19 @@ CREATE TABLE identity_provider_identifiers (
 );
 CREATE INDEX identity_provider_identifiers_provider
     ON identity_provider_identifiers (pool_id, provider_name, position);
+
+-- AdminLinkProviderForUser: an external identity (provider, attribute name, value) linked to a pool
+-- user. The username is stored as given; the users table arrives separately, so there is no key to it
+-- yet. A provider's links go with the provider, and a pool's with the pool.
+CREATE TABLE provider_user_links (
+    pool_id         TEXT NOT NULL,
+    provider_name   TEXT NOT NULL,
+    attribute_name  TEXT NOT NULL,
+    attribute_value TEXT NOT NULL,
+    username        TEXT NOT NULL,
+    created_ms      BIGINT NOT NULL,
+    PRIMARY KEY (pool_id, provider_name, attribute_name, attribute_value),
+    FOREIGN KEY (pool_id, provider_name)
+        REFERENCES identity_providers (pool_id, provider_name) ON DELETE CASCADE
+);
+CREATE INDEX provider_user_links_user ON provider_user_links (pool_id, username);

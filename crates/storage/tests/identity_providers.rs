@@ -2,12 +2,21 @@
 //! `GATEHOUSE_TEST_DATABASE_URL` is set) Postgres. Every check makes its own pools with random ids.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use cognito_model::shapes::{IdentityProviderTypeType, ResourceServerScopeType};
-use domain::ports::{
-    ChildWrite, IdentityProviderRecord, IdentityProviderStore, ResourceServerRecord, UserPoolStore,
+use cognito_model::errors::ErrorCode;
+use cognito_model::shapes::{
+    AdminDisableProviderForUserRequest, AdminLinkProviderForUserRequest,
+    CreateIdentityProviderRequest, CreateUserPoolRequest, IdentityProviderTypeType,
+    ProviderUserIdentifierType, ResourceServerScopeType,
 };
+use domain::ports::{
+    ChildWrite, IdentityProviderRecord, IdentityProviderStore, ProviderLinkRecord,
+    ResourceServerRecord, SystemClock, UserPoolStore,
+};
+use domain::services::Services;
 use domain::user_pool::{default_settings, PoolSettings, UserPoolRecord};
+use domain::RequestContext;
 use storage::SqlStore;
 
 const NOW_MS: i64 = 1_700_000_000_123;
@@ -47,6 +56,8 @@ suite!(
     round_trips_and_keeps_pools_apart,
     concurrent_identifier_claims_have_one_winner,
     update_is_version_guarded,
+    links_store_one_user_per_identity,
+    link_service_checks_the_source_side,
 );
 
 async fn connect(url: &str) -> SqlStore {
@@ -320,5 +331,308 @@ async fn update_is_version_guarded(store: SqlStore) {
             .await
             .unwrap(),
         ChildWrite::NotFound
+    );
+}
+
+fn link(pool: &str, provider: &str, value: &str, user: &str) -> ProviderLinkRecord {
+    ProviderLinkRecord {
+        pool_id: pool.into(),
+        provider_name: provider.into(),
+        attribute_name: "Cognito_Subject".into(),
+        attribute_value: value.into(),
+        username: user.into(),
+        created_ms: NOW_MS,
+    }
+}
+
+async fn links_store_one_user_per_identity(store: SqlStore) {
+    let pool = new_pool(&store).await;
+    store
+        .insert_identity_provider(&provider(&pool, "Corp", &[]), 300)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .insert_provider_link(&link(&pool, "Corp", "s1", "alice"), 5)
+            .await
+            .unwrap(),
+        ChildWrite::Written
+    );
+    // Again for the same user: a no-op; for another user: refused.
+    assert_eq!(
+        store
+            .insert_provider_link(&link(&pool, "Corp", "s1", "alice"), 5)
+            .await
+            .unwrap(),
+        ChildWrite::Written
+    );
+    assert_eq!(
+        store
+            .insert_provider_link(&link(&pool, "Corp", "s1", "bob"), 5)
+            .await
+            .unwrap(),
+        ChildWrite::Duplicate
+    );
+    assert_eq!(
+        store
+            .insert_provider_link(&link(&pool, "Nobody", "s1", "bob"), 5)
+            .await
+            .unwrap(),
+        ChildWrite::NotFound
+    );
+    for i in 2..=5 {
+        assert_eq!(
+            store
+                .insert_provider_link(&link(&pool, "Corp", &format!("s{i}"), "alice"), 5)
+                .await
+                .unwrap(),
+            ChildWrite::Written
+        );
+    }
+    assert_eq!(
+        store
+            .insert_provider_link(&link(&pool, "Corp", "s6", "alice"), 5)
+            .await
+            .unwrap(),
+        ChildWrite::LimitExceeded
+    );
+    assert_eq!(
+        store
+            .provider_links_of_user(&pool, "alice")
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        store
+            .delete_provider_link(&pool, "Corp", "Cognito_Subject", "s5")
+            .await
+            .unwrap(),
+        ChildWrite::Written
+    );
+    assert_eq!(
+        store
+            .delete_provider_link(&pool, "Corp", "Cognito_Subject", "s5")
+            .await
+            .unwrap(),
+        ChildWrite::NotFound
+    );
+    // Deleting the provider removes its links; deleting the pool removes the rest.
+    assert_eq!(
+        store.delete_identity_provider(&pool, "Corp").await.unwrap(),
+        ChildWrite::Written
+    );
+    assert!(store
+        .provider_links_of_user(&pool, "alice")
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .insert_identity_provider(&provider(&pool, "Corp", &[]), 300)
+        .await
+        .unwrap();
+    store
+        .insert_provider_link(&link(&pool, "Corp", "s1", "alice"), 5)
+        .await
+        .unwrap();
+    assert!(store.delete_user_pool(&pool).await.unwrap());
+    assert!(store
+        .provider_links_of_user(&pool, "alice")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+fn identity(provider: &str, attr: &str, value: &str) -> Option<ProviderUserIdentifierType> {
+    Some(ProviderUserIdentifierType {
+        provider_name: Some(provider.into()),
+        provider_attribute_name: Some(attr.into()),
+        provider_attribute_value: Some(value.into()),
+    })
+}
+
+fn link_req(
+    pool: &str,
+    dest: Option<ProviderUserIdentifierType>,
+    src: Option<ProviderUserIdentifierType>,
+) -> AdminLinkProviderForUserRequest {
+    AdminLinkProviderForUserRequest {
+        user_pool_id: Some(pool.into()),
+        destination_user: dest,
+        source_user: src,
+    }
+}
+
+async fn link_service_checks_the_source_side(store: SqlStore) {
+    let services = Services::new(Arc::new(store.clone()), Arc::new(SystemClock));
+    let ctx = RequestContext {
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        request_id: "test".into(),
+    };
+    let pool = services
+        .user_pools
+        .create(
+            &ctx,
+            CreateUserPoolRequest {
+                pool_name: Some("links".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    let idp = &services.identity_providers;
+    for (name, t, d) in [
+        (
+            "Google",
+            IdentityProviderTypeType::Google,
+            vec![
+                ("client_id", "c"),
+                ("client_secret", "s"),
+                ("authorize_scopes", "openid"),
+            ],
+        ),
+        (
+            "Corp",
+            IdentityProviderTypeType::Oidc,
+            vec![
+                ("client_id", "c"),
+                ("authorize_scopes", "openid"),
+                ("oidc_issuer", "https://i.example.com"),
+                ("attributes_request_method", "GET"),
+            ],
+        ),
+    ] {
+        idp.create_identity_provider(
+            &ctx,
+            CreateIdentityProviderRequest {
+                user_pool_id: Some(pool.clone()),
+                provider_name: Some(name.into()),
+                provider_type: Some(t),
+                provider_details: Some(
+                    d.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+                attribute_mapping: Some([("email".to_string(), "mail".to_string())].into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let alice = identity("Cognito", "", "alice");
+    // Social providers take Cognito_Subject only; OIDC also a mapped pool attribute.
+    idp.admin_link_provider_for_user(
+        &ctx,
+        link_req(
+            &pool,
+            alice.clone(),
+            identity("Google", "Cognito_Subject", "g-1"),
+        ),
+    )
+    .await
+    .unwrap();
+    let e = idp
+        .admin_link_provider_for_user(
+            &ctx,
+            link_req(
+                &pool,
+                alice.clone(),
+                identity("Google", "email", "a@example.com"),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidParameterException);
+    idp.admin_link_provider_for_user(
+        &ctx,
+        link_req(
+            &pool,
+            alice.clone(),
+            identity("Corp", "email", "a@example.com"),
+        ),
+    )
+    .await
+    .unwrap();
+    let e = idp
+        .admin_link_provider_for_user(
+            &ctx,
+            link_req(&pool, alice.clone(), identity("Corp", "phone_number", "1")),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidParameterException);
+    // The destination must be a Cognito user; the source provider must exist.
+    let e = idp
+        .admin_link_provider_for_user(
+            &ctx,
+            link_req(
+                &pool,
+                identity("Google", "", "alice"),
+                identity("Corp", "Cognito_Subject", "x"),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidParameterException);
+    let e = idp
+        .admin_link_provider_for_user(
+            &ctx,
+            link_req(
+                &pool,
+                alice.clone(),
+                identity("Nobody", "Cognito_Subject", "x"),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ResourceNotFoundException);
+    // One user per identity.
+    let e = idp
+        .admin_link_provider_for_user(
+            &ctx,
+            link_req(
+                &pool,
+                identity("Cognito", "", "bob"),
+                identity("Google", "Cognito_Subject", "g-1"),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidParameterException);
+    assert_eq!(
+        store
+            .provider_links_of_user(&pool, "alice")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // Disabling removes the link; a second time there is nothing to disable.
+    let disable = AdminDisableProviderForUserRequest {
+        user_pool_id: Some(pool.clone()),
+        user: identity("Google", "Cognito_Subject", "g-1"),
+    };
+    idp.admin_disable_provider_for_user(&ctx, disable.clone())
+        .await
+        .unwrap();
+    let e = idp
+        .admin_disable_provider_for_user(&ctx, disable)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::UserNotFoundException);
+    assert_eq!(
+        store
+            .provider_links_of_user(&pool, "alice")
+            .await
+            .unwrap()
+            .len(),
+        1
     );
 }

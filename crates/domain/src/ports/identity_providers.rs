@@ -48,6 +48,18 @@ impl std::fmt::Debug for IdentityProviderRecord {
     }
 }
 
+/// An external identity linked to a pool user (AdminLinkProviderForUser).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderLinkRecord {
+    pub pool_id: String,
+    pub provider_name: String,
+    pub attribute_name: String,
+    pub attribute_value: String,
+    /// The destination user's username, as given.
+    pub username: String,
+    pub created_ms: i64,
+}
+
 /// The outcome of a write to a pool's resource servers or identity providers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChildWrite {
@@ -137,4 +149,27 @@ pub trait IdentityProviderStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<ChildPage<IdentityProviderRecord>>;
+
+    /// Links an external identity to a user. Linking it again to the same user is a no-op;
+    /// `Duplicate` when it is linked to another user, `NotFound` when the provider is gone,
+    /// `LimitExceeded` when the user already has `max_per_user` links.
+    async fn insert_provider_link(
+        &self,
+        link: &ProviderLinkRecord,
+        max_per_user: usize,
+    ) -> StoreResult<ChildWrite>;
+    /// Removes one link; `NotFound` when there is none.
+    async fn delete_provider_link(
+        &self,
+        pool_id: &str,
+        provider_name: &str,
+        attribute_name: &str,
+        attribute_value: &str,
+    ) -> StoreResult<ChildWrite>;
+    /// The links of one user, in (provider, attribute name, value) order.
+    async fn provider_links_of_user(
+        &self,
+        pool_id: &str,
+        username: &str,
+    ) -> StoreResult<Vec<ProviderLinkRecord>>;
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use domain::ports::{
-    ChildPage, ChildWrite, IdentityProviderRecord, IdentityProviderStore, ResourceServerRecord,
-    StoreError, StoreResult,
+    ChildPage, ChildWrite, IdentityProviderRecord, IdentityProviderStore, ProviderLinkRecord,
+    ResourceServerRecord, StoreError, StoreResult,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
@@ -400,14 +400,16 @@ impl IdentityProviderStore for SqlStore {
             return Ok(ChildWrite::PoolNotFound);
         }
         // Children first, explicitly, whatever the backend's foreign-key settings.
-        sqlx::query(
-            "DELETE FROM identity_provider_identifiers WHERE pool_id = $1 AND provider_name = $2",
-        )
-        .bind(pool_id)
-        .bind(provider_name)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_err)?;
+        for table in ["identity_provider_identifiers", "provider_user_links"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE pool_id = $1 AND provider_name = $2"
+            ))
+            .bind(pool_id)
+            .bind(provider_name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        }
         let r =
             sqlx::query("DELETE FROM identity_providers WHERE pool_id = $1 AND provider_name = $2")
                 .bind(pool_id)
@@ -449,5 +451,132 @@ impl IdentityProviderStore for SqlStore {
             None
         };
         Ok(ChildPage { items, last_key })
+    }
+
+    async fn insert_provider_link(
+        &self,
+        link: &ProviderLinkRecord,
+        max_per_user: usize,
+    ) -> StoreResult<ChildWrite> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_pool(&mut tx, &link.pool_id).await? {
+            return Ok(ChildWrite::PoolNotFound);
+        }
+        let provider = sqlx::query(
+            "SELECT 1 AS one FROM identity_providers WHERE pool_id = $1 AND provider_name = $2",
+        )
+        .bind(&link.pool_id)
+        .bind(&link.provider_name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        if provider.is_none() {
+            return Ok(ChildWrite::NotFound);
+        }
+        let existing = sqlx::query(
+            "SELECT username FROM provider_user_links WHERE pool_id = $1 AND provider_name = $2 \
+             AND attribute_name = $3 AND attribute_value = $4",
+        )
+        .bind(&link.pool_id)
+        .bind(&link.provider_name)
+        .bind(&link.attribute_name)
+        .bind(&link.attribute_value)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        if let Some(row) = existing {
+            let owner: String = get(&row, "username")?;
+            return Ok(if owner == link.username {
+                ChildWrite::Written
+            } else {
+                ChildWrite::Duplicate
+            });
+        }
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM provider_user_links WHERE pool_id = $1 AND username = $2",
+        )
+        .bind(&link.pool_id)
+        .bind(&link.username)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend_err)
+        .and_then(|r| get(&r, "n"))?;
+        if n as usize >= max_per_user {
+            return Ok(ChildWrite::LimitExceeded);
+        }
+        sqlx::query(
+            "INSERT INTO provider_user_links \
+             (pool_id, provider_name, attribute_name, attribute_value, username, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&link.pool_id)
+        .bind(&link.provider_name)
+        .bind(&link.attribute_name)
+        .bind(&link.attribute_value)
+        .bind(&link.username)
+        .bind(link.created_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        tx.commit().await.map_err(backend_err)?;
+        Ok(ChildWrite::Written)
+    }
+
+    async fn delete_provider_link(
+        &self,
+        pool_id: &str,
+        provider_name: &str,
+        attribute_name: &str,
+        attribute_value: &str,
+    ) -> StoreResult<ChildWrite> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_pool(&mut tx, pool_id).await? {
+            return Ok(ChildWrite::PoolNotFound);
+        }
+        let r = sqlx::query(
+            "DELETE FROM provider_user_links WHERE pool_id = $1 AND provider_name = $2 \
+             AND attribute_name = $3 AND attribute_value = $4",
+        )
+        .bind(pool_id)
+        .bind(provider_name)
+        .bind(attribute_name)
+        .bind(attribute_value)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        if r.rows_affected() == 0 {
+            return Ok(ChildWrite::NotFound);
+        }
+        tx.commit().await.map_err(backend_err)?;
+        Ok(ChildWrite::Written)
+    }
+
+    async fn provider_links_of_user(
+        &self,
+        pool_id: &str,
+        username: &str,
+    ) -> StoreResult<Vec<ProviderLinkRecord>> {
+        let rows = sqlx::query(
+            "SELECT pool_id, provider_name, attribute_name, attribute_value, username, created_ms \
+             FROM provider_user_links WHERE pool_id = $1 AND username = $2 \
+             ORDER BY provider_name, attribute_name, attribute_value",
+        )
+        .bind(pool_id)
+        .bind(username)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ProviderLinkRecord {
+                    pool_id: get(r, "pool_id")?,
+                    provider_name: get(r, "provider_name")?,
+                    attribute_name: get(r, "attribute_name")?,
+                    attribute_value: get(r, "attribute_value")?,
+                    username: get(r, "username")?,
+                    created_ms: get(r, "created_ms")?,
+                })
+            })
+            .collect()
     }
 }

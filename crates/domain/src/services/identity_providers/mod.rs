@@ -1,6 +1,7 @@
 //! Resource servers and federated identity providers of a user pool.
 
 mod details;
+mod links;
 mod providers;
 mod resource_servers;
 mod saml;
