@@ -69,7 +69,12 @@ async fn pool_with_schema(c: &cognito::Client) -> String {
         .unwrap()
 }
 
-async fn new_client(c: &cognito::Client, pool: &str, name: &str, secret: bool) -> UserPoolClientType {
+async fn new_client(
+    c: &cognito::Client,
+    pool: &str,
+    name: &str,
+    secret: bool,
+) -> UserPoolClientType {
     c.create_user_pool_client()
         .user_pool_id(pool)
         .client_name(name)
@@ -131,7 +136,10 @@ async fn create_and_describe_fill_cognito_defaults(backend: Backend) {
     assert_eq!(created.refresh_token_rotation(), None);
     assert_eq!(created.analytics_configuration(), None);
     let made = created.creation_date().unwrap().as_secs_f64();
-    assert!((made - before).abs() < 60.0, "creation date {made} vs {before}");
+    assert!(
+        (made - before).abs() < 60.0,
+        "creation date {made} vs {before}"
+    );
     assert_eq!(created.creation_date(), created.last_modified_date());
 
     let described = c
@@ -183,7 +191,11 @@ async fn generated_and_custom_secrets_at_create(backend: Backend) {
     let (prefix, stamp) = sid.split_once("--").unwrap();
     assert_eq!(prefix, id, "secret id is <client-id>--<epoch-create-time>");
     assert!(stamp.parse::<u64>().is_ok(), "{sid}");
-    assert_eq!(secrets[0].client_secret_value(), None, "values are never listed");
+    assert_eq!(
+        secrets[0].client_secret_value(),
+        None,
+        "values are never listed"
+    );
     assert!(secrets[0].client_secret_create_date().is_some());
 
     let custom = "my_own_secret_value_0123456789";
@@ -319,7 +331,10 @@ async fn every_setting_round_trips(backend: Backend) {
         Some(&PreventUserExistenceErrorTypes::Enabled)
     );
     assert_eq!(d.enable_token_revocation(), Some(false));
-    assert_eq!(d.enable_propagate_additional_user_context_data(), Some(true));
+    assert_eq!(
+        d.enable_propagate_additional_user_context_data(),
+        Some(true)
+    );
     assert_eq!(d.auth_session_validity(), Some(15));
     assert_eq!(d.refresh_token_rotation(), Some(&rotation));
 
@@ -401,9 +416,16 @@ async fn update_resets_what_it_omits(backend: Backend) {
         .user_pool_client
         .unwrap();
     assert_eq!(updated.client_name(), Some("before"), "the name is kept");
-    assert_eq!(updated.client_secret(), created.client_secret(), "the secret is kept");
+    assert_eq!(
+        updated.client_secret(),
+        created.client_secret(),
+        "the secret is kept"
+    );
     assert_eq!(updated.creation_date(), created.creation_date());
-    assert!(updated.last_modified_date().unwrap().as_secs_f64() >= created.last_modified_date().unwrap().as_secs_f64());
+    assert!(
+        updated.last_modified_date().unwrap().as_secs_f64()
+            >= created.last_modified_date().unwrap().as_secs_f64()
+    );
     assert_eq!(updated.id_token_validity(), Some(3));
     assert_eq!(updated.access_token_validity(), None, "reset");
     assert_eq!(updated.refresh_token_validity(), 30, "reset to the default");
@@ -435,7 +457,10 @@ async fn update_resets_what_it_omits(backend: Backend) {
         .unwrap()
         .user_pool_client
         .unwrap();
-    assert_eq!(described, updated, "UpdateUserPoolClient answers what is stored");
+    assert_eq!(
+        described, updated,
+        "UpdateUserPoolClient answers what is stored"
+    );
 
     let renamed = c
         .update_user_pool_client()
@@ -474,7 +499,12 @@ async fn invalid_settings_get_cognito_errors(backend: Backend) {
     let server = Server::start(backend).await;
     let c = server.client();
     let pool = pool_with_schema(&c).await;
-    let range = || bad("InvalidParameterException", "Invalid range for token validity.");
+    let range = || {
+        bad(
+            "InvalidParameterException",
+            "Invalid range for token validity.",
+        )
+    };
     let units = |a: TimeUnitsType, r: TimeUnitsType| {
         TokenValidityUnitsType::builder()
             .access_token(a.clone())
@@ -895,7 +925,12 @@ async fn list_user_pool_clients_pages_without_gaps(backend: Backend) {
         .unwrap();
     let victim = seen
         .iter()
-        .filter(|id| !first.user_pool_clients().iter().any(|d| d.client_id() == Some(id.as_str())))
+        .filter(|id| {
+            !first
+                .user_pool_clients()
+                .iter()
+                .any(|d| d.client_id() == Some(id.as_str()))
+        })
         .max()
         .unwrap()
         .clone();
@@ -916,7 +951,11 @@ async fn list_user_pool_clients_pages_without_gaps(backend: Backend) {
             .send()
             .await
             .unwrap();
-        rest.extend(page.user_pool_clients().iter().map(|d| d.client_id().unwrap().to_string()));
+        rest.extend(
+            page.user_pool_clients()
+                .iter()
+                .map(|d| d.client_id().unwrap().to_string()),
+        );
         token = page.next_token().map(str::to_string);
     }
     assert_eq!(first.user_pool_clients().len() + rest.len(), 22);
@@ -1043,7 +1082,11 @@ async fn secret_rotation_lifecycle(backend: Backend) {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(error_code(&err), "InvalidParameterException", "the last secret stays");
+    assert_eq!(
+        error_code(&err),
+        "InvalidParameterException",
+        "the last secret stays"
+    );
 
     // A caller-supplied secret is accepted and never echoed back.
     let custom = c
@@ -1068,7 +1111,11 @@ async fn secret_rotation_lifecycle(backend: Backend) {
         .unwrap()
         .user_pool_client
         .unwrap();
-    assert_eq!(d.client_secret(), Some(second_value.as_str()), "the oldest secret is shown");
+    assert_eq!(
+        d.client_secret(),
+        Some(second_value.as_str()),
+        "the oldest secret is shown"
+    );
 
     // An updated client keeps its secrets.
     c.update_user_pool_client()
@@ -1090,9 +1137,11 @@ async fn secret_rotation_lifecycle(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(error_code(&err), "InvalidParameterException");
-    assert!(list(c.clone(), pool.clone(), public.client_id.clone().unwrap())
-        .await
-        .is_empty());
+    assert!(
+        list(c.clone(), pool.clone(), public.client_id.clone().unwrap())
+            .await
+            .is_empty()
+    );
 
     // Secrets shorter than 24 characters are refused by the model's constraints.
     let err = c
@@ -1192,7 +1241,10 @@ async fn deleting_a_client_or_its_pool_removes_it(backend: Backend) {
             .message()
             .map(str::to_string),
     ] {
-        assert_eq!(err, Some(format!("User pool client {a_id} does not exist.")));
+        assert_eq!(
+            err,
+            Some(format!("User pool client {a_id} does not exist."))
+        );
     }
     let listed = c
         .list_user_pool_clients()
@@ -1204,7 +1256,11 @@ async fn deleting_a_client_or_its_pool_removes_it(backend: Backend) {
     assert_eq!(listed.user_pool_clients()[0].client_id(), b.client_id());
 
     // Deleting the pool takes its clients (and their secrets) with it.
-    c.delete_user_pool().user_pool_id(&pool).send().await.unwrap();
+    c.delete_user_pool()
+        .user_pool_id(&pool)
+        .send()
+        .await
+        .unwrap();
     let err = c
         .describe_user_pool_client()
         .user_pool_id(&pool)
@@ -1213,5 +1269,8 @@ async fn deleting_a_client_or_its_pool_removes_it(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(error_code(&err), "ResourceNotFoundException");
-    assert_eq!(error_message(&err), format!("User pool {pool} does not exist."));
+    assert_eq!(
+        error_message(&err),
+        format!("User pool {pool} does not exist.")
+    );
 }

@@ -341,7 +341,12 @@ fn build_settings(
     check_urls(logout_urls.as_deref().unwrap_or_default(), "LogoutURL")?;
     if let Some(d) = inp.default_redirect_uri {
         check_urls(std::slice::from_ref(&d.to_string()), "DefaultRedirectURI")?;
-        if !callback_urls.as_deref().unwrap_or_default().iter().any(|u| u == d) {
+        if !callback_urls
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(|u| u == d)
+        {
             return Err(CognitoError::invalid_parameter(
                 "DefaultRedirectURI must be one of the CallbackURLs.",
             ));
@@ -509,11 +514,7 @@ impl AppClientService {
                 modified_ms: now,
                 settings: settings.clone(),
             };
-            match self
-                .store
-                .insert_app_client(&record, secret.as_ref())
-                .await
-            {
+            match self.store.insert_app_client(&record, secret.as_ref()).await {
                 Ok(InsertClientOutcome::Inserted) => {
                     let view = AppClientView {
                         record,

@@ -77,12 +77,13 @@ async fn client_exists(
     pool_id: &str,
     client_id: &str,
 ) -> StoreResult<bool> {
-    let row = sqlx::query("SELECT client_id FROM app_clients WHERE pool_id = $1 AND client_id = $2")
-        .bind(pool_id)
-        .bind(client_id)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(backend_err)?;
+    let row =
+        sqlx::query("SELECT client_id FROM app_clients WHERE pool_id = $1 AND client_id = $2")
+            .bind(pool_id)
+            .bind(client_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(backend_err)?;
     Ok(row.is_some())
 }
 
@@ -160,7 +161,10 @@ impl AppClientStore for SqlStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(backend_err)?;
-        let secrets = rows.iter().map(secret_of).collect::<StoreResult<Vec<_>>>()?;
+        let secrets = rows
+            .iter()
+            .map(secret_of)
+            .collect::<StoreResult<Vec<_>>>()?;
         tx.rollback().await.map_err(backend_err)?;
         Ok(Some(AppClientView { record, secrets }))
     }
@@ -231,7 +235,10 @@ impl AppClientStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend_err)?;
-        let mut clients = rows.iter().map(client_of).collect::<StoreResult<Vec<_>>>()?;
+        let mut clients = rows
+            .iter()
+            .map(client_of)
+            .collect::<StoreResult<Vec<_>>>()?;
         let more = clients.len() > limit as usize;
         clients.truncate(limit as usize);
         let last_key = if more {
@@ -250,7 +257,9 @@ impl AppClientStore for SqlStore {
         max: usize,
     ) -> StoreResult<AddSecretOutcome> {
         let mut tx = self.begin().await?;
-        if !Self::lock_pool(&mut tx, pool_id).await? || !client_exists(&mut tx, pool_id, client_id).await? {
+        if !Self::lock_pool(&mut tx, pool_id).await?
+            || !client_exists(&mut tx, pool_id, client_id).await?
+        {
             tx.rollback().await.map_err(backend_err)?;
             return Ok(AddSecretOutcome::ClientNotFound);
         }
@@ -275,7 +284,9 @@ impl AppClientStore for SqlStore {
         secret_id: &str,
     ) -> StoreResult<DeleteSecretOutcome> {
         let mut tx = self.begin().await?;
-        if !Self::lock_pool(&mut tx, pool_id).await? || !client_exists(&mut tx, pool_id, client_id).await? {
+        if !Self::lock_pool(&mut tx, pool_id).await?
+            || !client_exists(&mut tx, pool_id, client_id).await?
+        {
             tx.rollback().await.map_err(backend_err)?;
             return Ok(DeleteSecretOutcome::ClientNotFound);
         }
