@@ -9,7 +9,8 @@ use cognito::types::{
     TimeUnitsType, TokenValidityUnitsType, UserPoolClientType,
 };
 
-use crate::harness::{error_code, error_message, Backend, Server};
+use crate::harness::{error_code, error_message, Backend, Server, ADMIN_KEY_ID, ADMIN_SECRET};
+use crate::raw::{post, target, Signing};
 
 crate::backend_tests!(
     create_and_describe_fill_cognito_defaults,
@@ -22,6 +23,7 @@ crate::backend_tests!(
     secret_rotation_lifecycle,
     concurrent_add_secret_keeps_the_two_secret_limit,
     deleting_a_client_or_its_pool_removes_it,
+    default_client_on_the_wire_has_cognito_members_only,
 );
 
 fn is_lower_alnum(s: &str) -> bool {
@@ -109,19 +111,11 @@ async fn create_and_describe_fill_cognito_defaults(backend: Backend) {
         Some(&TokenValidityUnitsType::builder().build()),
         "TokenValidityUnits is {{}} when not given"
     );
-    assert_eq!(
-        created.explicit_auth_flows(),
-        &[
-            ExplicitAuthFlowsType::AllowRefreshTokenAuth,
-            ExplicitAuthFlowsType::AllowUserSrpAuth,
-            ExplicitAuthFlowsType::AllowCustomAuth,
-        ]
-    );
+    // Cognito applies its default flows (refresh, SRP, custom) without listing them, and leaves
+    // PreventUserExistenceErrors out (LEGACY behaviour) for clients made through the API.
+    assert_eq!(created.explicit_auth_flows, None);
     assert_eq!(created.allowed_o_auth_flows_user_pool_client(), Some(false));
-    assert_eq!(
-        created.prevent_user_existence_errors(),
-        Some(&PreventUserExistenceErrorTypes::Legacy)
-    );
+    assert_eq!(created.prevent_user_existence_errors(), None);
     assert_eq!(created.enable_token_revocation(), Some(true));
     assert_eq!(
         created.enable_propagate_additional_user_context_data(),
@@ -430,21 +424,14 @@ async fn update_resets_what_it_omits(backend: Backend) {
     assert_eq!(updated.access_token_validity(), None, "reset");
     assert_eq!(updated.refresh_token_validity(), 30, "reset to the default");
     assert_eq!(
-        updated.explicit_auth_flows(),
-        &[
-            ExplicitAuthFlowsType::AllowRefreshTokenAuth,
-            ExplicitAuthFlowsType::AllowUserSrpAuth,
-            ExplicitAuthFlowsType::AllowCustomAuth,
-        ]
+        updated.explicit_auth_flows, None,
+        "back to the unlisted defaults"
     );
     assert!(updated.callback_urls().is_empty());
     assert!(updated.allowed_o_auth_flows().is_empty());
     assert!(updated.allowed_o_auth_scopes().is_empty());
     assert_eq!(updated.allowed_o_auth_flows_user_pool_client(), Some(false));
-    assert_eq!(
-        updated.prevent_user_existence_errors(),
-        Some(&PreventUserExistenceErrorTypes::Legacy)
-    );
+    assert_eq!(updated.prevent_user_existence_errors(), None);
     assert_eq!(updated.enable_token_revocation(), Some(true));
     assert_eq!(updated.auth_session_validity(), Some(3));
 
@@ -1273,4 +1260,60 @@ async fn deleting_a_client_or_its_pool_removes_it(backend: Backend) {
         error_message(&err),
         format!("User pool {pool} does not exist.")
     );
+}
+
+/// The JSON Cognito answers for a client made with a name only (captures of real responses list
+/// exactly these members; TokenValidityUnits is an empty object).
+async fn default_client_on_the_wire_has_cognito_members_only(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = new_pool(&c, "wire").await;
+    let client = new_client(&c, &pool, "plain", false).await;
+    let body = serde_json::json!({
+        "UserPoolId": pool,
+        "ClientId": client.client_id().unwrap(),
+    })
+    .to_string();
+    let t = target("DescribeUserPoolClient");
+    let r = post(
+        &server.base_url,
+        &[
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", &t),
+        ],
+        body.as_bytes(),
+        Some(Signing {
+            key_id: ADMIN_KEY_ID,
+            secret: ADMIN_SECRET,
+            region: "us-east-1",
+            service: "cognito-idp",
+            time: std::time::SystemTime::now(),
+        }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let upc = r.body["UserPoolClient"].as_object().unwrap();
+    let mut keys: Vec<&str> = upc.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "AllowedOAuthFlowsUserPoolClient",
+            "AuthSessionValidity",
+            "ClientId",
+            "ClientName",
+            "CreationDate",
+            "EnablePropagateAdditionalUserContextData",
+            "EnableTokenRevocation",
+            "LastModifiedDate",
+            "RefreshTokenValidity",
+            "TokenValidityUnits",
+            "UserPoolId",
+        ]
+    );
+    assert_eq!(upc["TokenValidityUnits"], serde_json::json!({}));
+    assert_eq!(upc["RefreshTokenValidity"], serde_json::json!(30));
+    assert_eq!(upc["AuthSessionValidity"], serde_json::json!(3));
+    assert_eq!(upc["EnableTokenRevocation"], serde_json::json!(true));
+    assert!(upc["CreationDate"].is_number(), "epoch seconds on the wire");
 }

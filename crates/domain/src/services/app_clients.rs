@@ -187,13 +187,28 @@ fn in_seconds(value: i32, unit: TimeUnitsType) -> i64 {
     }
 }
 
-/// Cognito's defaults: ALLOW_REFRESH_TOKEN_AUTH, ALLOW_USER_SRP_AUTH and ALLOW_CUSTOM_AUTH.
+/// Cognito's defaults when a client names no flows: ALLOW_REFRESH_TOKEN_AUTH, ALLOW_USER_SRP_AUTH
+/// and ALLOW_CUSTOM_AUTH. They apply but are not shown by DescribeUserPoolClient.
 pub fn default_explicit_auth_flows() -> Vec<ExplicitAuthFlowsType> {
     vec![
         ExplicitAuthFlowsType::AllowRefreshTokenAuth,
         ExplicitAuthFlowsType::AllowUserSrpAuth,
         ExplicitAuthFlowsType::AllowCustomAuth,
     ]
+}
+
+/// The flows a client allows: its own list, or Cognito's defaults when it has none.
+pub fn effective_explicit_auth_flows(client: &UserPoolClientType) -> Vec<ExplicitAuthFlowsType> {
+    client
+        .explicit_auth_flows
+        .clone()
+        .filter(|f| !f.is_empty())
+        .unwrap_or_else(default_explicit_auth_flows)
+}
+
+/// Whether the client hides user existence: ENABLED only when set so (API default LEGACY).
+pub fn prevents_user_existence_errors(client: &UserPoolClientType) -> bool {
+    client.prevent_user_existence_errors == Some(PreventUserExistenceErrorTypes::Enabled)
 }
 
 fn is_legacy_flow(f: &ExplicitAuthFlowsType) -> bool {
@@ -284,7 +299,11 @@ fn build_settings(
     let id = short_lived(inp.id_token_validity, units.id_token)?;
 
     // Explicit auth flows: legacy names or ALLOW_ names, never both; ALLOW_ lists must allow refresh.
-    let flows = non_empty(inp.explicit_auth_flows).unwrap_or_else(default_explicit_auth_flows);
+    // Omitted, they stay absent from the client (as Cognito shows it) and mean the default flows.
+    let given_flows = non_empty(inp.explicit_auth_flows);
+    let flows = given_flows
+        .clone()
+        .unwrap_or_else(default_explicit_auth_flows);
     let legacy = flows.iter().filter(|f| is_legacy_flow(f)).count();
     if legacy > 0 && legacy < flows.len() {
         return Err(CognitoError::invalid_parameter(
@@ -401,7 +420,7 @@ fn build_settings(
         token_validity_units: Some(units),
         read_attributes: read,
         write_attributes: write,
-        explicit_auth_flows: Some(flows),
+        explicit_auth_flows: given_flows,
         supported_identity_providers: non_empty(inp.supported_identity_providers),
         callback_urls,
         logout_urls,
@@ -412,10 +431,8 @@ fn build_settings(
             inp.allowed_o_auth_flows_user_pool_client.unwrap_or(false),
         ),
         analytics_configuration: inp.analytics_configuration.cloned(),
-        prevent_user_existence_errors: Some(
-            inp.prevent_user_existence_errors
-                .unwrap_or(PreventUserExistenceErrorTypes::Legacy),
-        ),
+        // Omitted, Cognito leaves it out and behaves as LEGACY.
+        prevent_user_existence_errors: inp.prevent_user_existence_errors,
         enable_token_revocation: Some(inp.enable_token_revocation.unwrap_or(true)),
         enable_propagate_additional_user_context_data: Some(propagate),
         auth_session_validity: Some(
