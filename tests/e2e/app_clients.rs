@@ -654,6 +654,18 @@ async fn invalid_settings_get_cognito_errors(backend: Backend) {
             ),
         ),
         (
+            "client_credentials with a standard scope",
+            base()
+                .generate_secret(true)
+                .allowed_o_auth_flows(OAuthFlowType::ClientCredentials)
+                .allowed_o_auth_scopes("api.example.com/read")
+                .allowed_o_auth_scopes("openid"),
+            bad(
+                "InvalidOAuthFlowException",
+                "openid is not supported with client_credentials flow",
+            ),
+        ),
+        (
             "code flow without callbacks",
             base().allowed_o_auth_flows(OAuthFlowType::Code),
             bad(

@@ -404,6 +404,23 @@ fn build_settings(
         ));
     }
 
+    // Machine-to-machine tokens carry resource-server scopes only.
+    if oauth_flows
+        .as_deref()
+        .is_some_and(|f| f.contains(&OAuthFlowType::ClientCredentials))
+    {
+        if let Some(s) = scopes
+            .iter()
+            .flatten()
+            .find(|s| STANDARD_SCOPES.contains(&s.as_str()))
+        {
+            return Err(CognitoError::new(
+                ErrorCode::InvalidOAuthFlowException,
+                format!("{s} is not supported with client_credentials flow"),
+            ));
+        }
+    }
+
     let propagate = inp
         .enable_propagate_additional_user_context_data
         .unwrap_or(false);
