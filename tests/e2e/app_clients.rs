@@ -1158,15 +1158,18 @@ async fn concurrent_add_secret_keeps_the_two_secret_limit(backend: Backend) {
     let server = Server::start(backend).await;
     let c = server.client();
     let pool = new_pool(&c, "race").await;
-    for round in 0..2 {
+    for round in 0..4 {
         let client = new_client(&c, &pool, &format!("racer{round}"), true).await;
         let id = client.client_id().unwrap().to_string();
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(12));
         let mut tasks = Vec::new();
         for _ in 0..12 {
             let c = c.clone();
             let pool = pool.clone();
             let id = id.clone();
+            let start = start.clone();
             tasks.push(tokio::spawn(async move {
+                start.wait().await;
                 c.add_user_pool_client_secret()
                     .user_pool_id(pool)
                     .client_id(id)

@@ -263,39 +263,45 @@ async fn deleting_the_pool_deletes_client_and_secret_rows(store: SqlStore, url: 
 
 async fn concurrent_secret_adds_respect_the_limit(store: SqlStore, _url: String) {
     let pool = new_pool(&store).await;
-    let c = client(&pool);
-    store
-        .insert_app_client(&c, Some(&secret(&c.client_id, 0)))
-        .await
-        .unwrap();
     let store = Arc::new(store);
-    let mut tasks = Vec::new();
-    for n in 1..=16 {
-        let store = store.clone();
-        let pool = pool.clone();
-        let id = c.client_id.clone();
-        tasks.push(tokio::spawn(async move {
-            store
-                .add_client_secret(&pool, &id, &secret(&id, n), 2)
-                .await
-                .unwrap()
-        }));
-    }
-    let mut added = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            AddSecretOutcome::Added => added += 1,
-            AddSecretOutcome::LimitExceeded => {}
-            other => panic!("unexpected {other:?}"),
+    // Several rounds, each racing 16 writers for the one free place, so a missing lock shows.
+    for _round in 0..8 {
+        let c = client(&pool);
+        store
+            .insert_app_client(&c, Some(&secret(&c.client_id, 0)))
+            .await
+            .unwrap();
+        let start = Arc::new(tokio::sync::Barrier::new(16));
+        let mut tasks = Vec::new();
+        for n in 1..=16 {
+            let store = store.clone();
+            let pool = pool.clone();
+            let id = c.client_id.clone();
+            let start = start.clone();
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                store
+                    .add_client_secret(&pool, &id, &secret(&id, n), 2)
+                    .await
+                    .unwrap()
+            }));
         }
+        let mut added = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                AddSecretOutcome::Added => added += 1,
+                AddSecretOutcome::LimitExceeded => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(added, 1);
+        let view = store
+            .get_app_client(&pool, &c.client_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(view.secrets.len(), 2);
     }
-    assert_eq!(added, 1);
-    let view = store
-        .get_app_client(&pool, &c.client_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(view.secrets.len(), 2);
 }
 
 async fn secret_deletion_rules(store: SqlStore, _url: String) {
