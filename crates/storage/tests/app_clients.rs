@@ -160,6 +160,9 @@ async fn client_round_trips_with_its_secret(store: SqlStore, _url: String) {
         .await
         .unwrap()
         .is_none());
+    let found = store.find_app_client(&c.client_id).await.unwrap().unwrap();
+    assert_eq!(found.record.pool_id, pool);
+    assert!(store.find_app_client("nobody").await.unwrap().is_none());
 
     let mut changed = c.clone();
     changed.name = "renamed".into();

@@ -102,6 +102,9 @@ pub trait AppClientStore: Send + Sync {
         pool_id: &str,
         client_id: &str,
     ) -> StoreResult<Option<AppClientView>>;
+    /// The client with that id in whichever pool holds it, for calls that name the client alone
+    /// (InitiateAuth, SignUp, the token endpoint).
+    async fn find_app_client(&self, client_id: &str) -> StoreResult<Option<AppClientView>>;
     /// Replaces name, settings and modification time. False when the client does not exist.
     async fn update_app_client(&self, client: &AppClientRecord) -> StoreResult<bool>;
     /// Deletes the client and its secrets. False when it did not exist.

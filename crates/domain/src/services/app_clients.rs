@@ -513,6 +513,25 @@ impl AppClientService {
             .ok_or_else(|| client_not_found(client_id))
     }
 
+    /// Loads a client named by its id alone (sign-in and token calls), if its pool is one the
+    /// caller's account and region can see. Unknown clients answer Cognito's not-found error.
+    pub async fn load_by_id(
+        &self,
+        ctx: &RequestContext,
+        client_id: &str,
+    ) -> ServiceResult<AppClientView> {
+        let view = self
+            .store
+            .find_app_client(client_id)
+            .await?
+            .ok_or_else(|| client_not_found(client_id))?;
+        self.pools
+            .load(ctx, &view.record.pool_id)
+            .await
+            .map_err(|_| client_not_found(client_id))?;
+        Ok(view)
+    }
+
     pub async fn create(
         &self,
         ctx: &RequestContext,

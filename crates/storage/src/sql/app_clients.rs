@@ -138,12 +138,18 @@ impl AppClientStore for SqlStore {
         pool_id: &str,
         client_id: &str,
     ) -> StoreResult<Option<AppClientView>> {
+        match self.find_app_client(client_id).await? {
+            Some(v) if v.record.pool_id == pool_id => Ok(Some(v)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn find_app_client(&self, client_id: &str) -> StoreResult<Option<AppClientView>> {
         // One transaction, so the client and its secrets are read from the same snapshot.
         let mut tx = self.begin().await?;
         let row = sqlx::query(&format!(
-            "SELECT {CLIENT_COLUMNS} FROM app_clients WHERE pool_id = $1 AND client_id = $2"
+            "SELECT {CLIENT_COLUMNS} FROM app_clients WHERE client_id = $1"
         ))
-        .bind(pool_id)
         .bind(client_id)
         .fetch_optional(&mut *tx)
         .await
