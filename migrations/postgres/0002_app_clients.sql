@@ -11,8 +11,8 @@ CREATE TABLE app_clients (
 -- ListUserPoolClients pages by (pool, client id) without OFFSET.
 CREATE INDEX app_clients_pool ON app_clients (pool_id, client_id);
 
--- Client secrets (at most two per client, checked under the pool lock). Stored in plain text until a
--- key-encryption key exists.
+-- Client secrets (at most two per client, checked under the pool lock). `secret` holds the value
+-- sealed with the key-encryption key (AES-256-GCM, bound to client and secret id), never plain text.
 CREATE TABLE app_client_secrets (
     client_id  TEXT NOT NULL REFERENCES app_clients (client_id) ON DELETE CASCADE,
     secret_id  TEXT NOT NULL,

@@ -184,7 +184,7 @@ mod tests {
         let old = Kek::generate();
         let new = Kek::generate();
         let before = Sealer::new(&old, &[]).seal("x", b"v");
-        let rotated = Sealer::new(&new, &[old.clone()]);
+        let rotated = Sealer::new(&new, std::slice::from_ref(&old));
         assert_eq!(rotated.open("x", &before).unwrap(), b"v");
         assert!(rotated.seal("x", b"v").contains(&new.id()));
         assert!(

@@ -53,6 +53,7 @@ suite!(
     deleting_the_pool_deletes_client_and_secret_rows,
     concurrent_secret_adds_respect_the_limit,
     secret_deletion_rules,
+    secrets_are_sealed_at_rest,
 );
 
 fn sqlite_url(dir: &Path) -> String {
@@ -366,5 +367,47 @@ async fn secret_deletion_rules(store: SqlStore, _url: String) {
             .await
             .unwrap(),
         AddSecretOutcome::ClientNotFound
+    );
+}
+
+/// The row holds only the sealed value; the plaintext opens only through the store, and a store
+/// with another key-encryption key cannot read it.
+async fn secrets_are_sealed_at_rest(store: SqlStore, url: String) {
+    let pool = new_pool(&store).await;
+    let c = client(&pool);
+    let sec = secret(&c.client_id, 7);
+    store
+        .insert_app_client(&c, Some(&sec))
+        .await
+        .expect("insert");
+    sqlx::any::install_default_drivers();
+    let raw = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .expect("raw connect");
+    let stored: String = sqlx::query("SELECT secret FROM app_client_secrets WHERE client_id = $1")
+        .bind(&c.client_id)
+        .fetch_one(&raw)
+        .await
+        .expect("row")
+        .try_get("secret")
+        .expect("secret");
+    raw.close().await;
+    assert!(stored.starts_with("gh1."), "sealed format: {stored}");
+    assert!(
+        !stored.contains(sec.value.expose()),
+        "plaintext must not be stored"
+    );
+    let read = store
+        .find_app_client(&c.client_id)
+        .await
+        .expect("find")
+        .expect("client");
+    assert_eq!(read.secrets[0].value.expose(), sec.value.expose());
+    let other = SqlStore::connect(&url, 2).await.expect("connect");
+    assert!(
+        other.find_app_client(&c.client_id).await.is_err(),
+        "another key does not open it"
     );
 }

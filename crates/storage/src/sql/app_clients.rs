@@ -14,6 +14,8 @@ use domain::ports::{
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
+use crate::sealing::Sealer;
+
 use super::{backend_err, get, SqlStore};
 
 const CLIENT_COLUMNS: &str = "client_id, pool_id, name, created_ms, modified_ms, settings";
@@ -32,10 +34,18 @@ fn client_of(row: &AnyRow) -> StoreResult<AppClientRecord> {
     })
 }
 
-fn secret_of(row: &AnyRow) -> StoreResult<ClientSecretRecord> {
+/// Where a client secret lives, bound into its sealing so a sealed value cannot be moved to another row.
+fn secret_context(client_id: &str, secret_id: &str) -> String {
+    format!("client-secret/{client_id}/{secret_id}")
+}
+
+fn secret_of(sealer: &Sealer, client_id: &str, row: &AnyRow) -> StoreResult<ClientSecretRecord> {
+    let secret_id: String = get(row, "secret_id")?;
+    let sealed: String = get(row, "secret")?;
+    let value = sealer.open_string(&secret_context(client_id, &secret_id), &sealed)?;
     Ok(ClientSecretRecord {
-        secret_id: get(row, "secret_id")?,
-        value: SecretValue::new(get(row, "secret")?),
+        secret_id,
+        value: SecretValue::new(value),
         created_ms: get(row, "created_ms")?,
         generated: get::<i64>(row, "generated")? != 0,
     })
@@ -47,6 +57,7 @@ fn settings_json(c: &AppClientRecord) -> StoreResult<String> {
 
 async fn insert_secret(
     tx: &mut Transaction<'static, Any>,
+    sealer: &Sealer,
     client_id: &str,
     s: &ClientSecretRecord,
 ) -> StoreResult<()> {
@@ -56,7 +67,10 @@ async fn insert_secret(
     )
     .bind(client_id)
     .bind(&s.secret_id)
-    .bind(s.value.expose())
+    .bind(sealer.seal(
+        &secret_context(client_id, &s.secret_id),
+        s.value.expose().as_bytes(),
+    ))
     .bind(i64::from(s.generated))
     .bind(s.created_ms)
     .execute(&mut **tx)
@@ -127,7 +141,7 @@ impl AppClientStore for SqlStore {
             )));
         }
         if let Some(s) = secret {
-            insert_secret(&mut tx, &client.client_id, s).await?;
+            insert_secret(&mut tx, self.sealer(), &client.client_id, s).await?;
         }
         tx.commit().await.map_err(backend_err)?;
         Ok(InsertClientOutcome::Inserted)
@@ -169,7 +183,7 @@ impl AppClientStore for SqlStore {
         .map_err(backend_err)?;
         let secrets = rows
             .iter()
-            .map(secret_of)
+            .map(|r| secret_of(self.sealer(), client_id, r))
             .collect::<StoreResult<Vec<_>>>()?;
         tx.rollback().await.map_err(backend_err)?;
         Ok(Some(AppClientView { record, secrets }))
@@ -278,7 +292,7 @@ impl AppClientStore for SqlStore {
             tx.rollback().await.map_err(backend_err)?;
             return Ok(AddSecretOutcome::LimitExceeded);
         }
-        insert_secret(&mut tx, client_id, secret).await?;
+        insert_secret(&mut tx, self.sealer(), client_id, secret).await?;
         tx.commit().await.map_err(backend_err)?;
         Ok(AddSecretOutcome::Added)
     }
