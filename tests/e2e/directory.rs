@@ -1,1 +1,887 @@
 //! The user directory through the SDK: users, attributes, aliases, groups.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_sdk_cognitoidentityprovider as cognito;
+use cognito::types::{
+    AliasAttributeType, AttributeDataType, AttributeType, MessageActionType, PasswordPolicyType,
+    SchemaAttributeType, StringAttributeConstraintsType, UserPoolPolicyType, UserStatusType,
+    UsernameAttributeType, UsernameConfigurationType,
+};
+
+use crate::harness::{error_code, error_message, Backend, Server};
+
+crate::backend_tests!(
+    create_and_get_user,
+    temporary_password_and_policy,
+    schema_rules,
+    attribute_updates_and_status_changes,
+    password_history,
+    alias_attributes_rules,
+    username_attributes_rules,
+    username_case_sensitivity,
+    concurrent_alias_claims_one_winner,
+);
+
+fn attr(name: &str, value: &str) -> AttributeType {
+    AttributeType::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .unwrap()
+}
+
+fn is_uuid_v4(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && s.char_indices().all(|(i, ch)| match i {
+            8 | 13 | 18 | 23 => ch == '-',
+            _ => ch.is_ascii_hexdigit() && !ch.is_ascii_uppercase(),
+        })
+        && b[14] == b'4'
+        && matches!(b[19], b'8' | b'9' | b'a' | b'b')
+}
+
+fn attrs_of(list: &[AttributeType]) -> HashMap<String, String> {
+    list.iter()
+        .map(|a| {
+            (
+                a.name().to_string(),
+                a.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn pool_with(
+    c: &cognito::Client,
+    f: impl FnOnce(
+        cognito::operation::create_user_pool::builders::CreateUserPoolFluentBuilder,
+    ) -> cognito::operation::create_user_pool::builders::CreateUserPoolFluentBuilder,
+) -> String {
+    f(c.create_user_pool().pool_name("directory"))
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap()
+}
+
+async fn plain_pool(c: &cognito::Client) -> String {
+    pool_with(c, |b| b).await
+}
+
+async fn create(
+    c: &cognito::Client,
+    pool: &str,
+    username: &str,
+    attributes: &[(&str, &str)],
+) -> cognito::types::UserType {
+    let mut b = c
+        .admin_create_user()
+        .user_pool_id(pool)
+        .username(username)
+        .message_action(MessageActionType::Suppress);
+    for (n, v) in attributes {
+        b = b.user_attributes(attr(n, v));
+    }
+    b.send().await.unwrap().user.unwrap()
+}
+
+async fn get_user(
+    c: &cognito::Client,
+    pool: &str,
+    username: &str,
+) -> cognito::operation::admin_get_user::AdminGetUserOutput {
+    c.admin_get_user()
+        .user_pool_id(pool)
+        .username(username)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn create_and_get_user(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = plain_pool(&c).await;
+    let u = create(
+        &c,
+        &pool,
+        "alice",
+        &[("email", "alice@example.com"), ("name", "Alice")],
+    )
+    .await;
+    assert_eq!(u.username(), Some("alice"));
+    assert_eq!(u.user_status(), Some(&UserStatusType::ForceChangePassword));
+    assert!(u.enabled());
+    assert!(u.user_create_date().is_some() && u.user_last_modified_date().is_some());
+    assert!(u.mfa_options().is_empty());
+    let a = attrs_of(u.attributes());
+    let sub = a.get("sub").expect("sub attribute").clone();
+    assert!(is_uuid_v4(&sub), "sub {sub} is a UUID v4");
+    assert_eq!(u.attributes()[0].name(), "sub");
+    assert_eq!(
+        a.get("email").map(String::as_str),
+        Some("alice@example.com")
+    );
+    assert_eq!(a.get("name").map(String::as_str), Some("Alice"));
+
+    let g = get_user(&c, &pool, "alice").await;
+    assert_eq!(g.username(), "alice");
+    assert_eq!(attrs_of(g.user_attributes()), a);
+    assert_eq!(g.user_status(), Some(&UserStatusType::ForceChangePassword));
+    assert!(g.enabled());
+    assert!(g.mfa_options().is_empty());
+    assert_eq!(g.user_create_date(), u.user_create_date());
+
+    // The same username again.
+    let err = c
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("alice")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "UsernameExistsException");
+    assert_eq!(error_message(&err), "User account already exists");
+
+    // RESEND for a user still in FORCE_CHANGE_PASSWORD answers that user.
+    let again = c
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("alice")
+        .message_action(MessageActionType::Resend)
+        .send()
+        .await
+        .unwrap()
+        .user
+        .unwrap();
+    assert_eq!(attrs_of(again.attributes()).get("sub"), Some(&sub));
+    // RESEND for nobody.
+    let err = c
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("nobody")
+        .message_action(MessageActionType::Resend)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "UserNotFoundException");
+
+    let err = c
+        .admin_get_user()
+        .user_pool_id(&pool)
+        .username("nobody")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "UserNotFoundException");
+    assert_eq!(error_message(&err), "User does not exist.");
+
+    let err = c
+        .admin_get_user()
+        .user_pool_id("us-east-1_nopenope1")
+        .username("alice")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceNotFoundException");
+
+    let d = c
+        .describe_user_pool()
+        .user_pool_id(&pool)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.user_pool().unwrap().estimated_number_of_users(), 1);
+
+    c.admin_delete_user()
+        .user_pool_id(&pool)
+        .username("alice")
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .admin_delete_user()
+        .user_pool_id(&pool)
+        .username("alice")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "UserNotFoundException");
+    // The username is free again, with a new sub.
+    let again = create(&c, &pool, "alice", &[]).await;
+    assert_ne!(attrs_of(again.attributes()).get("sub"), Some(&sub));
+}
+
+async fn temporary_password_and_policy(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = plain_pool(&c).await;
+    for (pw, why) in [
+        ("Ab1!", "Password not long enough"),
+        ("ABCDEFGH1!", "Password must have lowercase characters"),
+        ("abcdefgh1!", "Password must have uppercase characters"),
+        ("Abcdefghi!", "Password must have numeric characters"),
+        ("Abcdefgh12", "Password must have symbol characters"),
+    ] {
+        let err = c
+            .admin_create_user()
+            .user_pool_id(&pool)
+            .username("weak")
+            .temporary_password(pw)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&err), "InvalidPasswordException", "{pw}");
+        assert_eq!(
+            error_message(&err),
+            format!("Password does not conform to policy: {why}")
+        );
+    }
+    let u = c
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("strong")
+        .temporary_password("Str0ng-Passw0rd")
+        .desired_delivery_mediums(cognito::types::DeliveryMediumType::Email)
+        .validation_data(attr("anything", "goes"))
+        .client_metadata("k", "v")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        u.user.unwrap().user_status(),
+        Some(&UserStatusType::ForceChangePassword)
+    );
+
+    // A relaxed policy accepts what the default one rejects.
+    let relaxed = pool_with(&c, |b| {
+        b.policies(
+            UserPoolPolicyType::builder()
+                .password_policy(
+                    PasswordPolicyType::builder()
+                        .minimum_length(6)
+                        .require_uppercase(false)
+                        .require_lowercase(false)
+                        .require_numbers(false)
+                        .require_symbols(false)
+                        .build(),
+                )
+                .build(),
+        )
+    })
+    .await;
+    c.admin_create_user()
+        .user_pool_id(&relaxed)
+        .username("easy")
+        .temporary_password("simple")
+        .send()
+        .await
+        .unwrap();
+
+    // AdminSetUserPassword enforces the policy and sets the status.
+    let err = c
+        .admin_set_user_password()
+        .user_pool_id(&pool)
+        .username("strong")
+        .password("short")
+        .permanent(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidPasswordException");
+    assert_eq!(
+        error_message(&err),
+        "Password does not conform to policy: Password not long enough"
+    );
+    c.admin_set_user_password()
+        .user_pool_id(&pool)
+        .username("strong")
+        .password("N3w-Passw0rd!")
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get_user(&c, &pool, "strong").await.user_status(),
+        Some(&UserStatusType::Confirmed)
+    );
+    c.admin_set_user_password()
+        .user_pool_id(&pool)
+        .username("strong")
+        .password("N3w-Passw0rd!2")
+        .permanent(false)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get_user(&c, &pool, "strong").await.user_status(),
+        Some(&UserStatusType::ForceChangePassword)
+    );
+}
+
+async fn schema_rules(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = pool_with(&c, |b| {
+        b.schema(
+            SchemaAttributeType::builder()
+                .name("email")
+                .attribute_data_type(AttributeDataType::String)
+                .required(true)
+                .build(),
+        )
+        .schema(
+            SchemaAttributeType::builder()
+                .name("tier")
+                .attribute_data_type(AttributeDataType::String)
+                .mutable(false)
+                .string_attribute_constraints(
+                    StringAttributeConstraintsType::builder()
+                        .min_length("1")
+                        .max_length("5")
+                        .build(),
+                )
+                .build(),
+        )
+        .schema(
+            SchemaAttributeType::builder()
+                .name("secret")
+                .attribute_data_type(AttributeDataType::String)
+                .developer_only_attribute(true)
+                .build(),
+        )
+    })
+    .await;
+    let try_create = |attrs: Vec<(&'static str, &'static str)>| {
+        let c = c.clone();
+        let pool = pool.clone();
+        async move {
+            let mut b = c.admin_create_user().user_pool_id(&pool).username("u1");
+            for (n, v) in attrs {
+                b = b.user_attributes(attr(n, v));
+            }
+            b.send().await
+        }
+    };
+    let err = try_create(vec![("email", "u1@example.com"), ("custom:nope", "x")])
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    assert_eq!(
+        error_message(&err),
+        "Attributes did not conform to the schema: custom:nope: Attribute does not exist in the schema.\n"
+    );
+    let err = try_create(vec![("name", "No Email")]).await.unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    assert_eq!(
+        error_message(&err),
+        "Attributes did not conform to the schema: email: The attribute is required\n"
+    );
+    let err = try_create(vec![("email", "not-an-email")])
+        .await
+        .unwrap_err();
+    assert_eq!(error_message(&err), "Invalid email address format.");
+    let err = try_create(vec![("email", "u1@example.com"), ("phone_number", "0123")])
+        .await
+        .unwrap_err();
+    assert_eq!(error_message(&err), "Invalid phone number format.");
+    let err = try_create(vec![
+        ("email", "u1@example.com"),
+        ("custom:tier", "toolong"),
+    ])
+    .await
+    .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    assert!(
+        error_message(&err).starts_with("Attributes did not conform to the schema: custom:tier:"),
+        "{}",
+        error_message(&err)
+    );
+    let err = try_create(vec![("email", "u1@example.com"), ("email_verified", "yes")])
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+
+    // Admins may write developer-only and immutable attributes at creation.
+    try_create(vec![
+        ("email", "u1@example.com"),
+        ("custom:tier", "gold"),
+        ("dev:custom:secret", "s"),
+        ("phone_number", "+14155550100"),
+        ("email_verified", "True"),
+    ])
+    .await
+    .unwrap();
+    let a = attrs_of(get_user(&c, &pool, "u1").await.user_attributes());
+    assert_eq!(a.get("email_verified").map(String::as_str), Some("true"));
+    assert_eq!(a.get("dev:custom:secret").map(String::as_str), Some("s"));
+
+    // Immutable attributes cannot change afterwards; required ones cannot be deleted.
+    let err = c
+        .admin_update_user_attributes()
+        .user_pool_id(&pool)
+        .username("u1")
+        .user_attributes(attr("custom:tier", "blue"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    assert_eq!(
+        error_message(&err),
+        "Cannot modify the non-mutable attribute custom:tier"
+    );
+    let err = c
+        .admin_delete_user_attributes()
+        .user_pool_id(&pool)
+        .username("u1")
+        .user_attribute_names("email")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_message(&err),
+        "Attributes did not conform to the schema: email: The attribute is required\n"
+    );
+    let err = c
+        .admin_update_user_attributes()
+        .user_pool_id(&pool)
+        .username("u1")
+        .user_attributes(attr("sub", "x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+}
+
+async fn attribute_updates_and_status_changes(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = plain_pool(&c).await;
+    let u = create(
+        &c,
+        &pool,
+        "bob",
+        &[
+            ("email", "bob@example.com"),
+            ("email_verified", "true"),
+            ("name", "Bob"),
+        ],
+    )
+    .await;
+    let before = u.user_last_modified_date().unwrap().as_secs_f64();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    c.admin_update_user_attributes()
+        .user_pool_id(&pool)
+        .username("bob")
+        .user_attributes(attr("email", "robert@example.com"))
+        .user_attributes(attr("given_name", "Robert"))
+        .client_metadata("k", "v")
+        .send()
+        .await
+        .unwrap();
+    let g = get_user(&c, &pool, "bob").await;
+    let a = attrs_of(g.user_attributes());
+    assert_eq!(
+        a.get("email").map(String::as_str),
+        Some("robert@example.com")
+    );
+    assert_eq!(
+        a.get("email_verified").map(String::as_str),
+        Some("false"),
+        "a changed email is no longer verified"
+    );
+    assert_eq!(a.get("given_name").map(String::as_str), Some("Robert"));
+    assert!(g.user_last_modified_date().unwrap().as_secs_f64() > before);
+
+    c.admin_delete_user_attributes()
+        .user_pool_id(&pool)
+        .username("bob")
+        .user_attribute_names("name")
+        .user_attribute_names("given_name")
+        .send()
+        .await
+        .unwrap();
+    let a = attrs_of(get_user(&c, &pool, "bob").await.user_attributes());
+    assert!(!a.contains_key("name") && !a.contains_key("given_name"));
+    assert!(a.contains_key("sub"));
+
+    c.admin_disable_user()
+        .user_pool_id(&pool)
+        .username("bob")
+        .send()
+        .await
+        .unwrap();
+    assert!(!get_user(&c, &pool, "bob").await.enabled());
+    c.admin_enable_user()
+        .user_pool_id(&pool)
+        .username("bob")
+        .send()
+        .await
+        .unwrap();
+    assert!(get_user(&c, &pool, "bob").await.enabled());
+
+    // No verified channel: the reset cannot deliver a code.
+    let err = c
+        .admin_reset_user_password()
+        .user_pool_id(&pool)
+        .username("bob")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    c.admin_update_user_attributes()
+        .user_pool_id(&pool)
+        .username("bob")
+        .user_attributes(attr("email_verified", "true"))
+        .send()
+        .await
+        .unwrap();
+    c.admin_reset_user_password()
+        .user_pool_id(&pool)
+        .username("bob")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get_user(&c, &pool, "bob").await.user_status(),
+        Some(&UserStatusType::ResetRequired)
+    );
+
+    c.admin_set_user_password()
+        .user_pool_id(&pool)
+        .username("bob")
+        .password("Perm4nent!Pass")
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .admin_confirm_sign_up()
+        .user_pool_id(&pool)
+        .username("bob")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "NotAuthorizedException");
+    assert_eq!(
+        error_message(&err),
+        "User cannot be confirmed. Current status is CONFIRMED"
+    );
+    let err = c
+        .admin_enable_user()
+        .user_pool_id(&pool)
+        .username("ghost")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "UserNotFoundException");
+}
+
+async fn password_history(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = pool_with(&c, |b| {
+        b.policies(
+            UserPoolPolicyType::builder()
+                .password_policy(
+                    PasswordPolicyType::builder()
+                        .minimum_length(8)
+                        .require_uppercase(true)
+                        .require_lowercase(true)
+                        .require_numbers(true)
+                        .require_symbols(true)
+                        .password_history_size(2)
+                        .build(),
+                )
+                .build(),
+        )
+    })
+    .await;
+    create(&c, &pool, "carol", &[]).await;
+    let set = |pw: &'static str| {
+        let c = c.clone();
+        let pool = pool.clone();
+        async move {
+            c.admin_set_user_password()
+                .user_pool_id(&pool)
+                .username("carol")
+                .password(pw)
+                .permanent(true)
+                .send()
+                .await
+        }
+    };
+    set("First-Pass1").await.unwrap();
+    let err = set("First-Pass1").await.unwrap_err();
+    assert_eq!(error_code(&err), "PasswordHistoryPolicyViolationException");
+    set("Second-Pass2").await.unwrap();
+    let err = set("First-Pass1").await.unwrap_err();
+    assert_eq!(error_code(&err), "PasswordHistoryPolicyViolationException");
+    set("Third-Pass3").await.unwrap();
+    // Two passwords later the first one is usable again.
+    set("First-Pass1").await.unwrap();
+}
+
+async fn alias_attributes_rules(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = pool_with(&c, |b| {
+        b.alias_attributes(AliasAttributeType::Email)
+            .alias_attributes(AliasAttributeType::PreferredUsername)
+    })
+    .await;
+    let err = c
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("dave@example.com")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    assert_eq!(
+        error_message(&err),
+        "Username cannot be of email format, since user pool is configured for email alias."
+    );
+    let dave = create(
+        &c,
+        &pool,
+        "dave",
+        &[
+            ("email", "dave@example.com"),
+            ("email_verified", "true"),
+            ("preferred_username", "davey"),
+        ],
+    )
+    .await;
+    // Admin APIs accept the verified email and preferred_username in Username.
+    assert_eq!(
+        get_user(&c, &pool, "dave@example.com").await.username(),
+        "dave"
+    );
+    assert_eq!(get_user(&c, &pool, "davey").await.username(), "dave");
+
+    // Unverified duplicates are fine and are not aliases.
+    create(&c, &pool, "erin", &[("email", "dave@example.com")]).await;
+    assert_eq!(
+        get_user(&c, &pool, "dave@example.com").await.username(),
+        "dave"
+    );
+
+    let err = c
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("frank")
+        .user_attributes(attr("email", "dave@example.com"))
+        .user_attributes(attr("email_verified", "true"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "AliasExistsException");
+    assert_eq!(
+        error_message(&err),
+        "An account with the given email already exists."
+    );
+    let err = c
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("frank")
+        .user_attributes(attr("preferred_username", "davey"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "AliasExistsException");
+    // Verifying erin's copy of the email clashes too.
+    let err = c
+        .admin_update_user_attributes()
+        .user_pool_id(&pool)
+        .username("erin")
+        .user_attributes(attr("email_verified", "true"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "AliasExistsException");
+
+    // ForceAliasCreation moves the alias to the new user.
+    c.admin_create_user()
+        .user_pool_id(&pool)
+        .username("frank")
+        .user_attributes(attr("email", "dave@example.com"))
+        .user_attributes(attr("email_verified", "true"))
+        .force_alias_creation(true)
+        .message_action(MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get_user(&c, &pool, "dave@example.com").await.username(),
+        "frank"
+    );
+    let old = attrs_of(get_user(&c, &pool, "dave").await.user_attributes());
+    assert_eq!(old.get("email_verified").map(String::as_str), Some("false"));
+    assert_eq!(
+        attrs_of(dave.attributes()).get("sub"),
+        old.get("sub"),
+        "still the same user"
+    );
+
+    // Deleting the holder frees the alias.
+    c.admin_delete_user()
+        .user_pool_id(&pool)
+        .username("dave@example.com")
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .admin_get_user()
+        .user_pool_id(&pool)
+        .username("dave@example.com")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "UserNotFoundException");
+}
+
+async fn username_attributes_rules(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = pool_with(&c, |b| b.username_attributes(UsernameAttributeType::Email)).await;
+    let err = c
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("plainname")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    assert_eq!(error_message(&err), "Username should be an email.");
+    let u = create(&c, &pool, "gina@example.com", &[("name", "Gina")]).await;
+    let a = attrs_of(u.attributes());
+    assert_eq!(
+        u.username(),
+        a.get("sub").map(String::as_str),
+        "username is the sub"
+    );
+    assert_eq!(a.get("email").map(String::as_str), Some("gina@example.com"));
+    let g = get_user(&c, &pool, "gina@example.com").await;
+    assert_eq!(Some(g.username()), u.username());
+    let err = c
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("gina@example.com")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "UsernameExistsException");
+    assert_eq!(
+        error_message(&err),
+        "An account with the given email already exists."
+    );
+
+    let both = pool_with(&c, |b| {
+        b.username_attributes(UsernameAttributeType::Email)
+            .username_attributes(UsernameAttributeType::PhoneNumber)
+    })
+    .await;
+    let err = c
+        .admin_create_user()
+        .user_pool_id(&both)
+        .username("plainname")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_message(&err),
+        "Username should be either an email or a phone number."
+    );
+    let p = create(&c, &both, "+14155550123", &[]).await;
+    assert_eq!(
+        attrs_of(p.attributes())
+            .get("phone_number")
+            .map(String::as_str),
+        Some("+14155550123")
+    );
+    get_user(&c, &both, "+14155550123").await;
+}
+
+async fn username_case_sensitivity(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let insensitive = pool_with(&c, |b| {
+        b.username_configuration(
+            UsernameConfigurationType::builder()
+                .case_sensitive(false)
+                .build()
+                .unwrap(),
+        )
+    })
+    .await;
+    create(&c, &insensitive, "Harry", &[]).await;
+    assert_eq!(
+        get_user(&c, &insensitive, "harry").await.username(),
+        "Harry"
+    );
+    let err = c
+        .admin_create_user()
+        .user_pool_id(&insensitive)
+        .username("HARRY")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "UsernameExistsException");
+
+    // Without UsernameConfiguration the API creates case-sensitive pools.
+    let sensitive = plain_pool(&c).await;
+    create(&c, &sensitive, "Harry", &[]).await;
+    create(&c, &sensitive, "harry", &[]).await;
+    let err = c
+        .admin_get_user()
+        .user_pool_id(&sensitive)
+        .username("HARRY")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "UserNotFoundException");
+}
+
+async fn concurrent_alias_claims_one_winner(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = pool_with(&c, |b| b.alias_attributes(AliasAttributeType::Email)).await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let c = c.clone();
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            c.admin_create_user()
+                .user_pool_id(&pool)
+                .username(format!("racer{i}"))
+                .user_attributes(attr("email", "same@example.com"))
+                .user_attributes(attr("email_verified", "true"))
+                .message_action(MessageActionType::Suppress)
+                .send()
+                .await
+        }));
+    }
+    let mut winners = 0;
+    let mut codes = BTreeSet::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => winners += 1,
+            Err(e) => {
+                codes.insert(error_code(&e));
+            }
+        }
+    }
+    assert_eq!(winners, 1, "exactly one create claims the verified email");
+    assert_eq!(
+        codes.into_iter().collect::<Vec<_>>(),
+        vec!["AliasExistsException".to_string()]
+    );
+    let holder = get_user(&c, &pool, "same@example.com").await;
+    assert!(holder.username().starts_with("racer"));
+}
