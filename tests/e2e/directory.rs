@@ -21,6 +21,8 @@ crate::backend_tests!(
     username_attributes_rules,
     username_case_sensitivity,
     concurrent_alias_claims_one_winner,
+    list_users_filters,
+    list_users_pages_stay_complete_under_churn,
 );
 
 fn attr(name: &str, value: &str) -> AttributeType {
@@ -884,4 +886,314 @@ async fn concurrent_alias_claims_one_winner(backend: Backend) {
     );
     let holder = get_user(&c, &pool, "same@example.com").await;
     assert!(holder.username().starts_with("racer"));
+}
+
+async fn list(
+    c: &cognito::Client,
+    pool: &str,
+    filter: Option<&str>,
+) -> Result<Vec<String>, cognito::error::SdkError<cognito::operation::list_users::ListUsersError>> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let r = c
+            .list_users()
+            .user_pool_id(pool)
+            .set_filter(filter.map(str::to_string))
+            .limit(2)
+            .set_pagination_token(token.clone())
+            .send()
+            .await?;
+        out.extend(
+            r.users()
+                .iter()
+                .filter_map(|u| u.username().map(str::to_string)),
+        );
+        token = r.pagination_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+async fn list_users_filters(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = plain_pool(&c).await;
+    let alice = create(
+        &c,
+        &pool,
+        "alice",
+        &[
+            ("email", "alice@example.com"),
+            ("name", "Alice Smith"),
+            ("given_name", "Alice"),
+            ("family_name", "Smith"),
+            ("phone_number", "+14155550101"),
+            ("preferred_username", "ally"),
+        ],
+    )
+    .await;
+    create(
+        &c,
+        &pool,
+        "alan",
+        &[("email", "alan@example.org"), ("name", "Zoë Alan")],
+    )
+    .await;
+    create(
+        &c,
+        &pool,
+        "bob",
+        &[("email", "bob@example.com"), ("family_name", "Smith")],
+    )
+    .await;
+    create(&c, &pool, "carl", &[]).await;
+    c.admin_disable_user()
+        .user_pool_id(&pool)
+        .username("bob")
+        .send()
+        .await
+        .unwrap();
+    c.admin_set_user_password()
+        .user_pool_id(&pool)
+        .username("carl")
+        .password("Carl-Passw0rd")
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
+    let sub = attrs_of(alice.attributes()).get("sub").unwrap().clone();
+    let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    assert_eq!(
+        list(&c, &pool, None).await.unwrap(),
+        v(&["alan", "alice", "bob", "carl"])
+    );
+    assert_eq!(
+        list(&c, &pool, Some("")).await.unwrap(),
+        v(&["alan", "alice", "bob", "carl"])
+    );
+    for (filter, mut want) in [
+        ("username = \"alice\"", v(&["alice"])),
+        ("username ^= \"al\"", v(&["alan", "alice"])),
+        ("username^=\"b\"", v(&["bob"])),
+        ("email ^= \"al\"", v(&["alan", "alice"])),
+        ("email = \"bob@example.com\"", v(&["bob"])),
+        ("email = \"BOB@example.com\"", v(&[])),
+        ("name ^= \"Zo\"", v(&["alan"])),
+        ("name ^= \"Zoë\"", v(&["alan"])),
+        ("given_name = \"Alice\"", v(&["alice"])),
+        ("family_name = \"Smith\"", v(&["alice", "bob"])),
+        ("phone_number ^= \"+1415\"", v(&["alice"])),
+        ("preferred_username = \"ally\"", v(&["alice"])),
+        ("status = \"Disabled\"", v(&["bob"])),
+        ("status = \"Enabled\"", v(&["alan", "alice", "carl"])),
+        ("cognito:user_status = \"CONFIRMED\"", v(&["carl"])),
+        (
+            "cognito:user_status = \"force_change_password\"",
+            v(&["alan", "alice", "bob"]),
+        ),
+        ("cognito:user_status = \"UNCONFIRMED\"", v(&[])),
+    ] {
+        // Cognito promises no order for filtered results.
+        let mut got = list(&c, &pool, Some(filter)).await.unwrap();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{filter}");
+    }
+    let by_sub = format!("sub = \"{sub}\"");
+    assert_eq!(list(&c, &pool, Some(&by_sub)).await.unwrap(), v(&["alice"]));
+    let by_sub_prefix = format!("sub ^= \"{}\"", &sub[..13]);
+    assert_eq!(
+        list(&c, &pool, Some(&by_sub_prefix)).await.unwrap(),
+        v(&["alice"])
+    );
+
+    for bad in [
+        "email = alice",
+        "email",
+        "email ~= \"x\"",
+        "email = \"x\" extra",
+    ] {
+        let err = list(&c, &pool, Some(bad)).await.unwrap_err();
+        assert_eq!(error_code(&err), "InvalidParameterException", "{bad}");
+    }
+    let err = list(&c, &pool, Some("custom:tier = \"x\""))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+
+    // AttributesToGet narrows the attributes; Limit defaults to 60.
+    let r = c
+        .list_users()
+        .user_pool_id(&pool)
+        .attributes_to_get("email")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.users().len(), 4);
+    assert!(r.pagination_token().is_none());
+    let alice_row = r
+        .users()
+        .iter()
+        .find(|u| u.username() == Some("alice"))
+        .unwrap();
+    assert_eq!(
+        alice_row
+            .attributes()
+            .iter()
+            .map(|a| a.name())
+            .collect::<Vec<_>>(),
+        vec!["email"]
+    );
+    assert!(alice_row.enabled());
+    assert_eq!(
+        alice_row.user_status(),
+        Some(&UserStatusType::ForceChangePassword)
+    );
+    assert!(alice_row.user_create_date().is_some());
+    let bob_row = r
+        .users()
+        .iter()
+        .find(|u| u.username() == Some("bob"))
+        .unwrap();
+    assert!(!bob_row.enabled());
+
+    // A token belongs to its filter.
+    let first = c
+        .list_users()
+        .user_pool_id(&pool)
+        .limit(1)
+        .send()
+        .await
+        .unwrap();
+    let token = first.pagination_token().unwrap().to_string();
+    let err = c
+        .list_users()
+        .user_pool_id(&pool)
+        .filter("email ^= \"a\"")
+        .pagination_token(&token)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    let err = c
+        .list_users()
+        .user_pool_id(&pool)
+        .pagination_token("garbage")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+}
+
+/// Pages by keyset: users that exist throughout a listing appear exactly once, however users are
+/// added and removed between pages.
+async fn list_users_pages_stay_complete_under_churn(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    for filter in [None, Some("email ^= \"u\"")] {
+        let pool = plain_pool(&c).await;
+        for i in (0..40).step_by(2) {
+            let name = format!("u{i:02}");
+            create(
+                &c,
+                &pool,
+                &name,
+                &[("email", &format!("{name}@example.com"))],
+            )
+            .await;
+        }
+        let mut seen: Vec<String> = Vec::new();
+        let mut removed_ahead: BTreeSet<String> = BTreeSet::new();
+        let mut token: Option<String> = None;
+        let mut round = 0;
+        loop {
+            let r = c
+                .list_users()
+                .user_pool_id(&pool)
+                .set_filter(filter.map(str::to_string))
+                .limit(3)
+                .set_pagination_token(token.clone())
+                .send()
+                .await
+                .unwrap();
+            seen.extend(
+                r.users()
+                    .iter()
+                    .filter_map(|u| u.username().map(str::to_string)),
+            );
+            token = r.pagination_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+            // Churn: remove one user ahead of the cursor and one behind it, add one on each side.
+            round += 1;
+            let existing = list(&c, &pool, None).await.unwrap();
+            let last = seen.last().unwrap().clone();
+            if let Some(ahead) = existing
+                .iter()
+                .rev()
+                .find(|u| **u > last && u.starts_with('u'))
+            {
+                c.admin_delete_user()
+                    .user_pool_id(&pool)
+                    .username(ahead)
+                    .send()
+                    .await
+                    .unwrap();
+                removed_ahead.insert(ahead.clone());
+            }
+            if let Some(behind) = existing.iter().find(|u| **u < last && u.starts_with('u')) {
+                c.admin_delete_user()
+                    .user_pool_id(&pool)
+                    .username(behind)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            let tag = format!("{}{round:02}", if filter.is_some() { "f" } else { "n" });
+            create(
+                &c,
+                &pool,
+                &format!("a{tag}"),
+                &[("email", &format!("a{tag}@example.com"))],
+            )
+            .await;
+            create(
+                &c,
+                &pool,
+                &format!("z{tag}"),
+                &[("email", &format!("z{tag}@example.com"))],
+            )
+            .await;
+        }
+        let unique: BTreeSet<&String> = seen.iter().collect();
+        assert_eq!(unique.len(), seen.len(), "no user twice: {seen:?}");
+        let now = list(&c, &pool, None).await.unwrap();
+        // Every user that was there before the listing and is still there was seen.
+        for u in now.iter().filter(|u| u.starts_with('u')) {
+            assert!(seen.contains(u), "{u} missing from {seen:?}");
+        }
+        // Users deleted ahead of the cursor were not returned.
+        assert!(!removed_ahead.is_empty());
+        for u in &removed_ahead {
+            assert!(
+                !seen.contains(u),
+                "{u} was deleted before the cursor reached it"
+            );
+        }
+        // Users added ahead of the cursor (z*) are returned when the listing is unfiltered.
+        if filter.is_none() {
+            assert!(seen.iter().any(|u| u.starts_with('z')));
+        }
+        assert!(round > 3, "the listing took several pages");
+        if let Some(f) = filter {
+            assert!(
+                seen.iter().all(|u| u.starts_with('u')),
+                "{f}: only u* emails"
+            );
+        }
+    }
 }
