@@ -23,6 +23,8 @@ crate::backend_tests!(
     concurrent_alias_claims_one_winner,
     list_users_filters,
     list_users_pages_stay_complete_under_churn,
+    groups_lifecycle,
+    group_memberships,
 );
 
 fn attr(name: &str, value: &str) -> AttributeType {
@@ -1196,4 +1198,302 @@ async fn list_users_pages_stay_complete_under_churn(backend: Backend) {
             );
         }
     }
+}
+
+async fn groups_lifecycle(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = plain_pool(&c).await;
+    let g = c
+        .create_group()
+        .user_pool_id(&pool)
+        .group_name("admins")
+        .description("The admins")
+        .role_arn("arn:aws:iam::123456789012:role/admins")
+        .precedence(1)
+        .send()
+        .await
+        .unwrap()
+        .group
+        .unwrap();
+    assert_eq!(g.group_name(), Some("admins"));
+    assert_eq!(g.user_pool_id(), Some(pool.as_str()));
+    assert_eq!(g.description(), Some("The admins"));
+    assert_eq!(g.role_arn(), Some("arn:aws:iam::123456789012:role/admins"));
+    assert_eq!(g.precedence(), Some(1));
+    assert!(g.creation_date().is_some() && g.last_modified_date().is_some());
+    let got = c
+        .get_group()
+        .user_pool_id(&pool)
+        .group_name("admins")
+        .send()
+        .await
+        .unwrap()
+        .group
+        .unwrap();
+    assert_eq!(got, g);
+
+    let err = c
+        .create_group()
+        .user_pool_id(&pool)
+        .group_name("admins")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "GroupExistsException");
+    assert_eq!(
+        error_message(&err),
+        "A group with the name admins already exists."
+    );
+    let err = c
+        .get_group()
+        .user_pool_id(&pool)
+        .group_name("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceNotFoundException");
+    assert_eq!(error_message(&err), "Group not found.");
+
+    // UpdateGroup changes what it is given and keeps the rest.
+    let u = c
+        .update_group()
+        .user_pool_id(&pool)
+        .group_name("admins")
+        .description("Administrators")
+        .send()
+        .await
+        .unwrap()
+        .group
+        .unwrap();
+    assert_eq!(u.description(), Some("Administrators"));
+    assert_eq!(u.precedence(), Some(1));
+    assert_eq!(u.role_arn(), g.role_arn());
+    assert_eq!(u.creation_date(), g.creation_date());
+    let err = c
+        .update_group()
+        .user_pool_id(&pool)
+        .group_name("nope")
+        .description("x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceNotFoundException");
+
+    for name in ["b", "c", "d", "e"] {
+        c.create_group()
+            .user_pool_id(&pool)
+            .group_name(name)
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        let r = c
+            .list_groups()
+            .user_pool_id(&pool)
+            .limit(2)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        names.extend(
+            r.groups()
+                .iter()
+                .filter_map(|g| g.group_name().map(str::to_string)),
+        );
+        token = r.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(names, vec!["admins", "b", "c", "d", "e"]);
+
+    c.delete_group()
+        .user_pool_id(&pool)
+        .group_name("b")
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .delete_group()
+        .user_pool_id(&pool)
+        .group_name("b")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceNotFoundException");
+    let all = c.list_groups().user_pool_id(&pool).send().await.unwrap();
+    assert_eq!(all.groups().len(), 4);
+    assert!(all.next_token().is_none());
+}
+
+async fn group_memberships(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = pool_with(&c, |b| b.alias_attributes(AliasAttributeType::Email)).await;
+    for g in ["editors", "viewers"] {
+        c.create_group()
+            .user_pool_id(&pool)
+            .group_name(g)
+            .send()
+            .await
+            .unwrap();
+    }
+    create(
+        &c,
+        &pool,
+        "ann",
+        &[("email", "ann@example.com"), ("email_verified", "true")],
+    )
+    .await;
+    for u in ["ben", "cat", "dan"] {
+        create(&c, &pool, u, &[]).await;
+    }
+    let add = |user: &'static str, group: &'static str| {
+        let c = c.clone();
+        let pool = pool.clone();
+        async move {
+            c.admin_add_user_to_group()
+                .user_pool_id(&pool)
+                .username(user)
+                .group_name(group)
+                .send()
+                .await
+        }
+    };
+    add("ann@example.com", "editors").await.unwrap();
+    add("ann", "editors").await.unwrap(); // adding twice is harmless
+    add("ann", "viewers").await.unwrap();
+    for u in ["ben", "cat", "dan"] {
+        add(u, "viewers").await.unwrap();
+    }
+    let err = add("ghost", "viewers").await.unwrap_err();
+    assert_eq!(error_code(&err), "UserNotFoundException");
+    let err = add("ann", "ghosts").await.unwrap_err();
+    assert_eq!(error_code(&err), "ResourceNotFoundException");
+    assert_eq!(error_message(&err), "Group not found.");
+
+    let groups_of = |user: &'static str| {
+        let c = c.clone();
+        let pool = pool.clone();
+        async move {
+            let mut out = Vec::new();
+            let mut token = None;
+            loop {
+                let r = c
+                    .admin_list_groups_for_user()
+                    .user_pool_id(&pool)
+                    .username(user)
+                    .limit(1)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .unwrap();
+                out.extend(
+                    r.groups()
+                        .iter()
+                        .filter_map(|g| g.group_name().map(str::to_string)),
+                );
+                token = r.next_token().map(str::to_string);
+                if token.is_none() {
+                    return out;
+                }
+            }
+        }
+    };
+    let members_of = |group: &'static str| {
+        let c = c.clone();
+        let pool = pool.clone();
+        async move {
+            let mut out = Vec::new();
+            let mut token = None;
+            loop {
+                let r = c
+                    .list_users_in_group()
+                    .user_pool_id(&pool)
+                    .group_name(group)
+                    .limit(2)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .unwrap();
+                for u in r.users() {
+                    assert!(u.attributes().iter().any(|a| a.name() == "sub"));
+                    out.push(u.username().unwrap().to_string());
+                }
+                token = r.next_token().map(str::to_string);
+                if token.is_none() {
+                    return out;
+                }
+            }
+        }
+    };
+    assert_eq!(groups_of("ann").await, vec!["editors", "viewers"]);
+    assert_eq!(
+        members_of("viewers").await,
+        vec!["ann", "ben", "cat", "dan"]
+    );
+    assert_eq!(members_of("editors").await, vec!["ann"]);
+    let err = c
+        .list_users_in_group()
+        .user_pool_id(&pool)
+        .group_name("ghosts")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceNotFoundException");
+
+    c.admin_remove_user_from_group()
+        .user_pool_id(&pool)
+        .username("ben")
+        .group_name("viewers")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(members_of("viewers").await, vec!["ann", "cat", "dan"]);
+    assert!(groups_of("ben").await.is_empty());
+
+    // Deleting a user removes its memberships; a new user of the same name starts with none.
+    c.admin_delete_user()
+        .user_pool_id(&pool)
+        .username("cat")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(members_of("viewers").await, vec!["ann", "dan"]);
+    create(&c, &pool, "cat", &[]).await;
+    assert!(groups_of("cat").await.is_empty());
+
+    // Deleting a group removes its memberships; a new group of the same name starts empty.
+    c.delete_group()
+        .user_pool_id(&pool)
+        .group_name("editors")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups_of("ann").await, vec!["viewers"]);
+    c.create_group()
+        .user_pool_id(&pool)
+        .group_name("editors")
+        .send()
+        .await
+        .unwrap();
+    assert!(members_of("editors").await.is_empty());
+
+    // Deleting the pool takes users, groups and memberships with it.
+    c.delete_user_pool()
+        .user_pool_id(&pool)
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .list_groups()
+        .user_pool_id(&pool)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceNotFoundException");
 }
