@@ -25,6 +25,8 @@ crate::backend_tests!(
     list_users_pages_stay_complete_under_churn,
     groups_lifecycle,
     group_memberships,
+    custom_attributes_and_csv_header,
+    auth_events_are_empty,
 );
 
 fn attr(name: &str, value: &str) -> AttributeType {
@@ -1496,4 +1498,187 @@ async fn group_memberships(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(error_code(&err), "ResourceNotFoundException");
+}
+
+fn custom(name: &str, t: AttributeDataType) -> SchemaAttributeType {
+    SchemaAttributeType::builder()
+        .name(name)
+        .attribute_data_type(t)
+        .build()
+}
+
+async fn custom_attributes_and_csv_header(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = plain_pool(&c).await;
+    let header = c.get_csv_header().user_pool_id(&pool).send().await.unwrap();
+    assert_eq!(header.user_pool_id(), Some(pool.as_str()));
+    assert_eq!(
+        header.csv_header(),
+        &[
+            "name",
+            "given_name",
+            "family_name",
+            "middle_name",
+            "nickname",
+            "preferred_username",
+            "profile",
+            "picture",
+            "website",
+            "email",
+            "email_verified",
+            "gender",
+            "birthdate",
+            "zoneinfo",
+            "locale",
+            "phone_number",
+            "phone_number_verified",
+            "address",
+            "updated_at",
+            "cognito:mfa_enabled",
+            "cognito:username",
+        ]
+    );
+
+    c.add_custom_attributes()
+        .user_pool_id(&pool)
+        .custom_attributes(
+            SchemaAttributeType::builder()
+                .name("tier")
+                .attribute_data_type(AttributeDataType::String)
+                .string_attribute_constraints(
+                    StringAttributeConstraintsType::builder()
+                        .max_length("4")
+                        .build(),
+                )
+                .build(),
+        )
+        .custom_attributes(
+            SchemaAttributeType::builder()
+                .name("level")
+                .attribute_data_type(AttributeDataType::Number)
+                .number_attribute_constraints(
+                    cognito::types::NumberAttributeConstraintsType::builder()
+                        .min_value("1")
+                        .max_value("10")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let schema = c
+        .describe_user_pool()
+        .user_pool_id(&pool)
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .schema_attributes
+        .unwrap();
+    let names: Vec<&str> = schema.iter().filter_map(|a| a.name()).collect();
+    assert_eq!(names.len(), 22);
+    assert_eq!(&names[20..], &["custom:tier", "custom:level"]);
+    let header = c.get_csv_header().user_pool_id(&pool).send().await.unwrap();
+    let h = header.csv_header();
+    assert_eq!(
+        &h[h.len() - 4..],
+        &[
+            "custom:tier",
+            "custom:level",
+            "cognito:mfa_enabled",
+            "cognito:username"
+        ]
+    );
+
+    let err = c
+        .add_custom_attributes()
+        .user_pool_id(&pool)
+        .custom_attributes(custom("tier", AttributeDataType::String))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+
+    // The new attributes are usable, within their constraints.
+    create(
+        &c,
+        &pool,
+        "ivy",
+        &[("custom:tier", "gold"), ("custom:level", "3")],
+    )
+    .await;
+    for (n, v) in [
+        ("custom:tier", "platinum"),
+        ("custom:level", "11"),
+        ("custom:level", "x"),
+    ] {
+        let err = c
+            .admin_update_user_attributes()
+            .user_pool_id(&pool)
+            .username("ivy")
+            .user_attributes(attr(n, v))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&err), "InvalidParameterException", "{n}={v}");
+        assert!(
+            error_message(&err)
+                .starts_with(&format!("Attributes did not conform to the schema: {n}:")),
+            "{}",
+            error_message(&err)
+        );
+    }
+
+    // At most 50 custom attributes.
+    for batch in 0..2 {
+        let mut b = c.add_custom_attributes().user_pool_id(&pool);
+        for i in 0..24 {
+            b = b.custom_attributes(custom(&format!("a{batch}x{i}"), AttributeDataType::String));
+        }
+        b.send().await.unwrap();
+    }
+    let err = c
+        .add_custom_attributes()
+        .user_pool_id(&pool)
+        .custom_attributes(custom("onemore", AttributeDataType::String))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+
+    let err = c
+        .get_csv_header()
+        .user_pool_id("us-east-1_nopenope1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceNotFoundException");
+}
+
+async fn auth_events_are_empty(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = plain_pool(&c).await;
+    create(&c, &pool, "jack", &[]).await;
+    let r = c
+        .admin_list_user_auth_events()
+        .user_pool_id(&pool)
+        .username("jack")
+        .max_results(10)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.auth_events().is_empty());
+    assert!(r.next_token().is_none());
+    let err = c
+        .admin_list_user_auth_events()
+        .user_pool_id(&pool)
+        .username("jill")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "UserNotFoundException");
 }

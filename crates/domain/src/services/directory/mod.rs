@@ -42,9 +42,10 @@ fn concurrent_modification() -> CognitoError {
     )
 }
 
-/// The error for an alias value another user holds.
-fn alias_exists(pool: &UserPoolType, kind: &str) -> CognitoError {
-    let code = if attributes::username_attributes(pool).is_empty() {
+/// The error for an alias value another user holds. Creating a user whose username attribute
+/// (email or phone) is taken is a username clash; any other clash is an alias clash.
+fn alias_exists(pool: &UserPoolType, kind: &str, creating: bool) -> CognitoError {
+    let code = if !creating || attributes::username_attributes(pool).is_empty() {
         ErrorCode::AliasExistsException
     } else {
         ErrorCode::UsernameExistsException
@@ -159,7 +160,7 @@ impl DirectoryService {
                 UserWriteOutcome::Written => return Ok(next),
                 UserWriteOutcome::VersionConflict => continue,
                 UserWriteOutcome::NotFound => return Err(user_not_found()),
-                UserWriteOutcome::AliasExists(kind) => return Err(alias_exists(p, &kind)),
+                UserWriteOutcome::AliasExists(kind) => return Err(alias_exists(p, &kind, false)),
                 UserWriteOutcome::UsernameExists => {
                     return Err(CognitoError::new(
                         ErrorCode::UsernameExistsException,

@@ -126,7 +126,7 @@ impl DirectoryService {
                 user: Some(user_type(&user, None)),
             }),
             UserWriteOutcome::UsernameExists => Err(user_exists()),
-            UserWriteOutcome::AliasExists(kind) => Err(alias_exists(p, &kind)),
+            UserWriteOutcome::AliasExists(kind) => Err(alias_exists(p, &kind, true)),
             UserWriteOutcome::NotFound => Err(CognitoError::pool_not_found(&pool.record.id)),
             UserWriteOutcome::VersionConflict => Err(CognitoError::internal()),
         }
