@@ -11,7 +11,7 @@ use domain::ports::{
     StoreResult, UserCursor, UserPage, UserQuery, UserRecord, UserWrite, UserWriteOutcome,
 };
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use super::{backend_err, get, SqlStore};
 
@@ -197,6 +197,47 @@ fn password_json(u: &UserRecord) -> StoreResult<Option<String>> {
 }
 
 impl SqlStore {
+    /// Refreshes the planner's statistics (both backends understand `ANALYZE`).
+    pub async fn analyze(&self) -> StoreResult<()> {
+        sqlx::query("ANALYZE")
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(())
+    }
+
+    /// The query plan of the first ListUsers page for `query`, one line per plan node: for
+    /// checking that every filter is served by an index. Diagnostics only.
+    pub async fn explain_list_users(
+        &self,
+        pool_id: &str,
+        query: &UserQuery,
+    ) -> StoreResult<Vec<String>> {
+        let Some(l) = list_sql(pool_id, query, None) else {
+            return Ok(vec![]);
+        };
+        let (prefix, col) = match self.backend {
+            super::Backend::Postgres => ("EXPLAIN ", 0),
+            super::Backend::Sqlite => ("EXPLAIN QUERY PLAN ", 3),
+        };
+        let sql = format!("{prefix}{}", l.sql);
+        let mut q = sqlx::query(&sql);
+        for b in l.binds {
+            q = match b {
+                Bind::S(s) => q.bind(s),
+                Bind::I(i) => q.bind(i),
+            };
+        }
+        let rows = q
+            .bind(61_i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(col).map_err(backend_err))
+            .collect()
+    }
+
     async fn fetch_users(
         &self,
         sql: &str,
@@ -222,6 +263,114 @@ impl SqlStore {
 enum Bind {
     S(String),
     I(i64),
+}
+
+/// The SQL of one ListUsers page (its last placeholder is the row limit), its binds, and where
+/// the sort value of each row comes from. None when the query matches nobody.
+fn list_sql(pool_id: &str, query: &UserQuery, after: Option<&UserCursor>) -> Option<ListSql> {
+    let after_v = after.map(|c| c.v.clone()).unwrap_or_default();
+    let after_id = after.map(|c| c.id.clone()).unwrap_or_default();
+    let mut binds = vec![Bind::S(pool_id.to_string())];
+    let mut n = 1;
+    let mut next = |binds: &mut Vec<Bind>, b: Bind| {
+        binds.push(b);
+        n += 1;
+        format!("${n}")
+    };
+    // (sql, how to read the sort value back from a user)
+    let (sql, by_id, attr): (String, bool, bool) = match query {
+        UserQuery::Nothing => return None,
+        UserQuery::All => {
+            let a = next(&mut binds, Bind::S(after_v));
+            (
+                format!(
+                    "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.username > {a} \
+                     ORDER BY u.username LIMIT"
+                ),
+                false,
+                false,
+            )
+        }
+        UserQuery::Username { value, prefix } | UserQuery::Sub { value, prefix } => {
+            let col = if matches!(query, UserQuery::Sub { .. }) {
+                "u.id"
+            } else {
+                "u.username"
+            };
+            let cond = range_cond(col, value, *prefix, &mut binds, &mut next);
+            let a = next(&mut binds, Bind::S(after_v));
+            (
+                format!(
+                    "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND {cond} \
+                     AND {col} > {a} ORDER BY {col} LIMIT"
+                ),
+                col == "u.id",
+                false,
+            )
+        }
+        UserQuery::Status(statuses) => {
+            let ph: Vec<String> = statuses
+                .iter()
+                .map(|s| next(&mut binds, Bind::S(s.clone())))
+                .collect();
+            let a = next(&mut binds, Bind::S(after_v));
+            (
+                format!(
+                    "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.status IN ({}) \
+                     AND u.username > {a} ORDER BY u.username LIMIT",
+                    ph.join(", ")
+                ),
+                false,
+                false,
+            )
+        }
+        UserQuery::Enabled(e) => {
+            let p = next(&mut binds, Bind::I(i64::from(*e)));
+            let a = next(&mut binds, Bind::S(after_v));
+            (
+                format!(
+                    "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.enabled = {p} \
+                     AND u.username > {a} ORDER BY u.username LIMIT"
+                ),
+                false,
+                false,
+            )
+        }
+        UserQuery::Attribute {
+            name,
+            value,
+            prefix,
+        } => {
+            let np = next(&mut binds, Bind::S(name.clone()));
+            let cond = range_cond("s.value", value, *prefix, &mut binds, &mut next);
+            let av = next(&mut binds, Bind::S(after_v));
+            let ai = next(&mut binds, Bind::S(after_id));
+            (
+                format!(
+                    "SELECT {USER_COLS}, s.value AS sort_value FROM user_search s JOIN users u \
+                     ON u.pool_id = s.pool_id AND u.id = s.user_id \
+                     WHERE s.pool_id = $1 AND s.name = {np} AND {cond} \
+                     AND (s.value, s.user_id) > ({av}, {ai}) \
+                     ORDER BY s.value, s.user_id LIMIT"
+                ),
+                false,
+                true,
+            )
+        }
+    };
+    Some(ListSql {
+        sql: format!("{sql} ${}", n + 1),
+        binds,
+        by_id,
+        attr,
+    })
+}
+
+struct ListSql {
+    sql: String,
+    binds: Vec<Bind>,
+    by_id: bool,
+    attr: bool,
 }
 
 #[async_trait]
@@ -394,102 +543,18 @@ impl DirectoryStore for SqlStore {
         after: Option<&UserCursor>,
         limit: u32,
     ) -> StoreResult<UserPage> {
-        let after_v = after.map(|c| c.v.clone()).unwrap_or_default();
-        let after_id = after.map(|c| c.id.clone()).unwrap_or_default();
-        let mut binds = vec![Bind::S(pool_id.to_string())];
-        let mut n = 1;
-        let mut next = |binds: &mut Vec<Bind>, b: Bind| {
-            binds.push(b);
-            n += 1;
-            format!("${n}")
+        let Some(ListSql {
+            sql,
+            binds,
+            by_id,
+            attr,
+        }) = list_sql(pool_id, query, after)
+        else {
+            return Ok(UserPage {
+                users: vec![],
+                next: None,
+            });
         };
-        // (sql, how to read the sort value back from a user)
-        let (sql, by_id, attr): (String, bool, Option<&str>) = match query {
-            UserQuery::Nothing => {
-                return Ok(UserPage {
-                    users: vec![],
-                    next: None,
-                })
-            }
-            UserQuery::All => {
-                let a = next(&mut binds, Bind::S(after_v));
-                (
-                    format!(
-                        "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.username > {a} \
-                         ORDER BY u.username LIMIT"
-                    ),
-                    false,
-                    None,
-                )
-            }
-            UserQuery::Username { value, prefix } | UserQuery::Sub { value, prefix } => {
-                let col = if matches!(query, UserQuery::Sub { .. }) {
-                    "u.id"
-                } else {
-                    "u.username"
-                };
-                let cond = range_cond(col, value, *prefix, &mut binds, &mut next);
-                let a = next(&mut binds, Bind::S(after_v));
-                (
-                    format!(
-                        "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND {cond} \
-                         AND {col} > {a} ORDER BY {col} LIMIT"
-                    ),
-                    col == "u.id",
-                    None,
-                )
-            }
-            UserQuery::Status(statuses) => {
-                let ph: Vec<String> = statuses
-                    .iter()
-                    .map(|s| next(&mut binds, Bind::S(s.clone())))
-                    .collect();
-                let a = next(&mut binds, Bind::S(after_v));
-                (
-                    format!(
-                        "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.status IN ({}) \
-                         AND u.username > {a} ORDER BY u.username LIMIT",
-                        ph.join(", ")
-                    ),
-                    false,
-                    None,
-                )
-            }
-            UserQuery::Enabled(e) => {
-                let p = next(&mut binds, Bind::I(i64::from(*e)));
-                let a = next(&mut binds, Bind::S(after_v));
-                (
-                    format!(
-                        "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.enabled = {p} \
-                         AND u.username > {a} ORDER BY u.username LIMIT"
-                    ),
-                    false,
-                    None,
-                )
-            }
-            UserQuery::Attribute {
-                name,
-                value,
-                prefix,
-            } => {
-                let np = next(&mut binds, Bind::S(name.clone()));
-                let cond = range_cond("s.value", value, *prefix, &mut binds, &mut next);
-                let av = next(&mut binds, Bind::S(after_v));
-                let ai = next(&mut binds, Bind::S(after_id));
-                (
-                    format!(
-                        "SELECT {USER_COLS}, s.value AS sort_value FROM user_search s JOIN users u \
-                         ON u.pool_id = s.pool_id AND u.id = s.user_id \
-                         WHERE s.pool_id = $1 AND s.name = {np} AND {cond} \
-                         AND (s.value, s.user_id) > ({av}, {ai}) \
-                         ORDER BY s.value, s.user_id LIMIT"
-                    ),
-                    false,
-                    Some(name.as_str()),
-                )
-            }
-        };
-        let sql = format!("{sql} ${}", n + 1);
         let mut q = sqlx::query(&sql);
         for b in binds {
             q = match b {
@@ -506,10 +571,12 @@ impl DirectoryStore for SqlStore {
         let mut sort_values = Vec::with_capacity(rows.len());
         for r in &rows {
             let u = user_of(r)?;
-            sort_values.push(match attr {
-                Some(_) => get::<String>(r, "sort_value")?,
-                None if by_id => u.id.clone(),
-                None => u.username.clone(),
+            sort_values.push(if attr {
+                get::<String>(r, "sort_value")?
+            } else if by_id {
+                u.id.clone()
+            } else {
+                u.username.clone()
             });
             users.push(u);
         }

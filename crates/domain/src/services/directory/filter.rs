@@ -66,15 +66,25 @@ pub fn parse(filter: Option<&str>) -> ServiceResult<UserQuery> {
         "sub" => UserQuery::Sub { value, prefix },
         "cognito:user_status" => {
             let v = value.to_uppercase();
-            let hits: Vec<String> = UserStatusType::ALL
-                .iter()
+            // ARCHIVED, COMPROMISED and UNKNOWN are no longer used: no user has them. Of the
+            // others, every non-empty prefix names at most one, so each query is one index range.
+            let live = UserStatusType::ALL.iter().filter(|s| {
+                !matches!(
+                    s,
+                    UserStatusType::Archived
+                        | UserStatusType::Compromised
+                        | UserStatusType::Unknown
+                )
+            });
+            let hits: Vec<String> = live
+                .clone()
                 .map(|s| s.as_str())
                 .filter(|s| matches(s, &v, prefix))
                 .map(str::to_string)
                 .collect();
             match hits.len() {
                 0 => UserQuery::Nothing,
-                n if n == UserStatusType::ALL.len() => UserQuery::All,
+                n if n == live.count() => UserQuery::All,
                 _ => UserQuery::Status(hits),
             }
         }
@@ -126,6 +136,18 @@ mod tests {
         assert_eq!(
             parse(Some("cognito:user_status = \"confirmed\"")).unwrap(),
             UserQuery::Status(vec!["CONFIRMED".into()])
+        );
+        assert_eq!(
+            parse(Some("cognito:user_status ^= \"C\"")).unwrap(),
+            UserQuery::Status(vec!["CONFIRMED".into()])
+        );
+        assert_eq!(
+            parse(Some("cognito:user_status ^= \"\"")).unwrap(),
+            UserQuery::All
+        );
+        assert_eq!(
+            parse(Some("cognito:user_status = \"ARCHIVED\"")).unwrap(),
+            UserQuery::Nothing
         );
         assert_eq!(
             parse(Some("status = \"Disabled\"")).unwrap(),

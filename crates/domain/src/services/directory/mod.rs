@@ -59,7 +59,10 @@ fn alias_exists(pool: &UserPoolType, kind: &str, creating: bool) -> CognitoError
 fn wire_attributes(u: &UserRecord, only: Option<&[String]>) -> Vec<AttributeType> {
     u.attributes
         .iter()
-        .filter(|(n, _)| only.map_or(true, |o| o.iter().any(|x| x == n)))
+        .filter(|(n, _)| match only {
+            Some(o) => o.iter().any(|x| x == n),
+            None => true,
+        })
         .map(|(n, v)| AttributeType {
             name: Some(n.clone()),
             value: Some(v.clone()),
