@@ -735,6 +735,26 @@ async fn alias_attributes_rules(backend: Backend) {
         "still the same user"
     );
 
+    // preferred_username cannot be forced over.
+    let err = c
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("gus")
+        .user_attributes(attr("preferred_username", "davey"))
+        .force_alias_creation(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "AliasExistsException");
+    // dave keeps working after losing the email alias.
+    c.admin_update_user_attributes()
+        .user_pool_id(&pool)
+        .username("davey")
+        .user_attributes(attr("name", "Dave"))
+        .send()
+        .await
+        .unwrap();
+
     // Deleting the holder frees the alias.
     c.admin_delete_user()
         .user_pool_id(&pool)
@@ -783,6 +803,22 @@ async fn username_attributes_rules(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(error_code(&err), "UsernameExistsException");
+    assert_eq!(
+        error_message(&err),
+        "An account with the given email already exists."
+    );
+
+    // Changing to an email another user holds clashes.
+    create(&c, &pool, "hank@example.com", &[]).await;
+    let err = c
+        .admin_update_user_attributes()
+        .user_pool_id(&pool)
+        .username("hank@example.com")
+        .user_attributes(attr("email", "gina@example.com"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "AliasExistsException");
     assert_eq!(
         error_message(&err),
         "An account with the given email already exists."

@@ -117,7 +117,8 @@ async fn claim_aliases(
         if holder == u.id {
             continue;
         }
-        if !w.force_aliases {
+        // Only email and phone aliases can be forced over (ForceAliasCreation).
+        if !w.force_aliases || (kind != "email" && kind != "phone_number") {
             return Ok(Some(kind.clone()));
         }
         sqlx::query("DELETE FROM user_aliases WHERE pool_id = $1 AND kind = $2 AND value = $3")

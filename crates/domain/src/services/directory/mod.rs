@@ -130,6 +130,8 @@ impl DirectoryService {
 
     /// The write for a user: its search rows and the aliases it claims, from its attributes.
     fn write_of(&self, pool: &UserPoolType, user: UserRecord, force_aliases: bool) -> UserWrite {
+        // In a username-attributes pool email and phone are usernames: never moved.
+        let force_aliases = force_aliases && attributes::username_attributes(pool).is_empty();
         UserWrite {
             search: attributes::search_rows(&user.attributes),
             aliases: attributes::alias_claims(pool, &user.attributes),
