@@ -166,6 +166,29 @@ async fn create_and_get_user(backend: Backend) {
         .user
         .unwrap();
     assert_eq!(attrs_of(again.attributes()).get("sub"), Some(&sub));
+    // RESEND for a user past FORCE_CHANGE_PASSWORD.
+    create(&c, &pool, "confirmed", &[]).await;
+    c.admin_set_user_password()
+        .user_pool_id(&pool)
+        .username("confirmed")
+        .password("Perm4nent!Pass")
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("confirmed")
+        .message_action(MessageActionType::Resend)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "UnsupportedUserStateException");
+    assert_eq!(
+        error_message(&err),
+        "Resend not possible. confirmed status is not FORCE_CHANGE_PASSWORD"
+    );
     // RESEND for nobody.
     let err = c
         .admin_create_user()
@@ -202,7 +225,7 @@ async fn create_and_get_user(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(d.user_pool().unwrap().estimated_number_of_users(), 1);
+    assert_eq!(d.user_pool().unwrap().estimated_number_of_users(), 2);
 
     c.admin_delete_user()
         .user_pool_id(&pool)

@@ -157,7 +157,13 @@ impl DirectoryService {
                 false,
                 |_, mut u| {
                     if u.status != UserStatusType::ForceChangePassword.as_str() {
-                        return Err(user_exists());
+                        return Err(CognitoError::new(
+                            ErrorCode::UnsupportedUserStateException,
+                            format!(
+                                "Resend not possible. {} status is not FORCE_CHANGE_PASSWORD",
+                                u.username
+                            ),
+                        ));
                     }
                     let history = u.password.take().map(|p| p.history).unwrap_or_default();
                     u.password = Some(PasswordState {
