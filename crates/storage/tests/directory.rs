@@ -41,6 +41,8 @@ suite!(
     users_round_trip_and_conflicts,
     lists_page_by_keyset,
     list_filters_use_indexes,
+    concurrent_alias_claims_have_one_winner,
+    concurrent_user_updates_are_version_guarded,
 );
 
 async fn connect(url: &str) -> SqlStore {
@@ -366,4 +368,69 @@ async fn list_filters_use_indexes(store: SqlStore, _: &Path) {
             );
         }
     }
+}
+
+async fn concurrent_alias_claims_have_one_winner(store: SqlStore, _: &Path) {
+    let pool = new_pool(&store).await;
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let store = store.clone();
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            let w = user(
+                &pool,
+                &format!("racer{i}"),
+                &[("email", "same@example.com"), ("email_verified", "true")],
+            );
+            store.insert_user(&w).await.unwrap()
+        }));
+    }
+    let mut written = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            UserWriteOutcome::Written => written += 1,
+            UserWriteOutcome::AliasExists(kind) => assert_eq!(kind, "email"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(written, 1);
+    assert!(store
+        .get_user_by_alias(&pool, "same@example.com")
+        .await
+        .unwrap()
+        .is_some());
+}
+
+async fn concurrent_user_updates_are_version_guarded(store: SqlStore, _: &Path) {
+    let pool = new_pool(&store).await;
+    let w = user(&pool, "target", &[]);
+    store.insert_user(&w).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let store = store.clone();
+        let mut next = w.clone();
+        tasks.push(tokio::spawn(async move {
+            next.user.version = 2;
+            next.user
+                .attributes
+                .push(("name".into(), format!("writer{i}")));
+            store.update_user(&next).await.unwrap()
+        }));
+    }
+    let mut written = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            UserWriteOutcome::Written => written += 1,
+            UserWriteOutcome::VersionConflict => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(written, 1, "one writer of version 2");
+    let stored = store
+        .get_user_by_key(&pool, "target")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.attributes.len(), 2);
 }
