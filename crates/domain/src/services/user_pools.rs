@@ -342,6 +342,68 @@ impl UserPoolService {
     }
 }
 
+impl UserPoolService {
+    /// AddCustomAttributes: appends custom attributes to the pool's schema. Names already in the
+    /// schema (as `custom:` or `dev:custom:`) are rejected, and a pool keeps at most 50.
+    pub async fn add_custom_attributes(
+        &self,
+        ctx: &RequestContext,
+        pool_id: &str,
+        attrs: &[SchemaAttributeType],
+    ) -> ServiceResult<()> {
+        for _ in 0..WRITE_RETRIES {
+            let view = self.load(ctx, pool_id).await?;
+            let mut record = view.record.clone();
+            let schema = record
+                .settings
+                .pool
+                .schema_attributes
+                .get_or_insert_with(user_pool::standard_schema);
+            let bare = |n: &str| {
+                n.trim_start_matches("dev:")
+                    .trim_start_matches("custom:")
+                    .to_string()
+            };
+            let mut added = Vec::new();
+            for attr in attrs {
+                let raw = attr.name.clone().unwrap_or_default();
+                let def = custom_attribute(attr, &raw)?;
+                let name = def.name.clone().unwrap_or_default();
+                let clash = schema
+                    .iter()
+                    .chain(added.iter())
+                    .filter_map(|a: &SchemaAttributeType| a.name.as_deref())
+                    .filter(|n| n.contains("custom:"))
+                    .any(|n| bare(n) == bare(&name));
+                if clash {
+                    return Err(CognitoError::invalid_parameter(format!(
+                        "Existing attribute already has name {name}."
+                    )));
+                }
+                added.push(def);
+            }
+            let customs = schema
+                .iter()
+                .filter(|a| a.name.as_deref().is_some_and(|n| n.contains("custom:")))
+                .count();
+            if customs + added.len() > MAX_CUSTOM_ATTRIBUTES {
+                return Err(CognitoError::invalid_parameter(format!(
+                    "A user pool can have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes."
+                )));
+            }
+            schema.extend(added);
+            record.modified_ms = self.clock.now_ms().max(record.modified_ms);
+            record.version += 1;
+            match self.store.update_user_pool(&record, None).await? {
+                WriteOutcome::Written => return Ok(()),
+                WriteOutcome::VersionConflict => continue,
+                WriteOutcome::NotFound => return Err(CognitoError::pool_not_found(pool_id)),
+            }
+        }
+        Err(concurrent_modification())
+    }
+}
+
 fn any_mfa_factor(s: &PoolSettings) -> bool {
     let sms = s.mfa.sms.is_some() || s.pool.sms_configuration.is_some();
     let totp = s

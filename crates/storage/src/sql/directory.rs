@@ -1,9 +1,868 @@
 //! Users, attributes, aliases, groups and memberships.
+//!
+//! Every write takes the pool's lock first (see `lock_pool`), so uniqueness checks of usernames and
+//! aliases and the writes that follow them are serialised per pool; the unique keys back them up.
+//! Lists page by keyset on indexed columns; prefix filters are index ranges `[p, succ(p))` over
+//! bytewise-ordered text (the "C" collation on Postgres, BINARY on SQLite).
 
 use async_trait::async_trait;
-use domain::ports::DirectoryStore;
+use domain::ports::{
+    DirectoryStore, GroupPage, GroupRecord, MembershipOutcome, PasswordState, StoreError,
+    StoreResult, UserCursor, UserPage, UserQuery, UserRecord, UserWrite, UserWriteOutcome,
+};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
-use super::SqlStore;
+use super::{backend_err, get, SqlStore};
+
+const USER_COLS: &str = "u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, \
+     u.created_ms, u.modified_ms, u.version, u.password, u.attributes";
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("corrupt user row: {e}"))
+}
+
+fn user_of(row: &AnyRow) -> StoreResult<UserRecord> {
+    let password: Option<String> = get(row, "password")?;
+    let password = match password {
+        Some(p) => Some(serde_json::from_str::<PasswordState>(&p).map_err(corrupt)?),
+        None => None,
+    };
+    let attributes: String = get(row, "attributes")?;
+    let attributes: Vec<(String, String)> = serde_json::from_str(&attributes).map_err(corrupt)?;
+    Ok(UserRecord {
+        pool_id: get(row, "pool_id")?,
+        id: get(row, "id")?,
+        username: get(row, "username")?,
+        username_key: get(row, "username_key")?,
+        status: get(row, "status")?,
+        enabled: get::<i64>(row, "enabled")? != 0,
+        created_ms: get(row, "created_ms")?,
+        modified_ms: get(row, "modified_ms")?,
+        version: get(row, "version")?,
+        password,
+        attributes,
+    })
+}
+
+fn group_of(row: &AnyRow) -> StoreResult<GroupRecord> {
+    Ok(GroupRecord {
+        pool_id: get(row, "pool_id")?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        role_arn: get(row, "role_arn")?,
+        precedence: get(row, "precedence")?,
+        created_ms: get(row, "created_ms")?,
+        modified_ms: get(row, "modified_ms")?,
+    })
+}
+
+fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+/// The smallest string greater than every string starting with `p` (bytewise / code-point order),
+/// or None when there is none (empty prefix, or only U+10FFFF characters).
+pub(crate) fn prefix_upper_bound(p: &str) -> Option<String> {
+    let mut chars: Vec<char> = p.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = last as u32 + 1;
+        if (0xD800..=0xDFFF).contains(&next) {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+async fn user_in_tx(
+    tx: &mut Transaction<'static, Any>,
+    pool_id: &str,
+    user_id: &str,
+) -> StoreResult<Option<UserRecord>> {
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.id = $2"
+    ))
+    .bind(pool_id)
+    .bind(user_id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend_err)?;
+    row.as_ref().map(user_of).transpose()
+}
+
+/// Claims the write's aliases for its user. Another holder makes this fail with the alias kind,
+/// unless the write forces the alias over: then the holder loses it and its verified flag.
+async fn claim_aliases(
+    tx: &mut Transaction<'static, Any>,
+    w: &UserWrite,
+) -> StoreResult<Option<String>> {
+    let u = &w.user;
+    for (kind, key) in &w.aliases {
+        let holder: Option<String> = sqlx::query(
+            "SELECT user_id FROM user_aliases WHERE pool_id = $1 AND kind = $2 AND value = $3",
+        )
+        .bind(&u.pool_id)
+        .bind(kind)
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend_err)?
+        .map(|r| get(&r, "user_id"))
+        .transpose()?;
+        let Some(holder) = holder else { continue };
+        if holder == u.id {
+            continue;
+        }
+        // Only email and phone aliases can be forced over (ForceAliasCreation).
+        if !w.force_aliases || (kind != "email" && kind != "phone_number") {
+            return Ok(Some(kind.clone()));
+        }
+        sqlx::query("DELETE FROM user_aliases WHERE pool_id = $1 AND kind = $2 AND value = $3")
+            .bind(&u.pool_id)
+            .bind(kind)
+            .bind(key)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend_err)?;
+        if let Some(mut other) = user_in_tx(tx, &u.pool_id, &holder).await? {
+            let flag = format!("{kind}_verified");
+            for (n, v) in other.attributes.iter_mut() {
+                if *n == flag {
+                    *v = "false".to_string();
+                }
+            }
+            sqlx::query(
+                "UPDATE users SET attributes = $1, version = version + 1, modified_ms = $2 \
+                 WHERE pool_id = $3 AND id = $4",
+            )
+            .bind(json(&other.attributes)?)
+            .bind(u.modified_ms.max(other.modified_ms))
+            .bind(&u.pool_id)
+            .bind(&holder)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend_err)?;
+        }
+    }
+    Ok(None)
+}
+
+async fn write_index(tx: &mut Transaction<'static, Any>, w: &UserWrite) -> StoreResult<()> {
+    let u = &w.user;
+    sqlx::query("DELETE FROM user_search WHERE pool_id = $1 AND user_id = $2")
+        .bind(&u.pool_id)
+        .bind(&u.id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend_err)?;
+    sqlx::query("DELETE FROM user_aliases WHERE pool_id = $1 AND user_id = $2")
+        .bind(&u.pool_id)
+        .bind(&u.id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend_err)?;
+    for (name, value) in &w.search {
+        sqlx::query(
+            "INSERT INTO user_search (pool_id, name, value, user_id) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&u.pool_id)
+        .bind(name)
+        .bind(value)
+        .bind(&u.id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend_err)?;
+    }
+    for (kind, key) in &w.aliases {
+        sqlx::query(
+            "INSERT INTO user_aliases (pool_id, kind, value, user_id) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&u.pool_id)
+        .bind(kind)
+        .bind(key)
+        .bind(&u.id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend_err)?;
+    }
+    Ok(())
+}
+
+fn password_json(u: &UserRecord) -> StoreResult<Option<String>> {
+    u.password.as_ref().map(json).transpose()
+}
+
+impl SqlStore {
+    /// Refreshes the planner's statistics (both backends understand `ANALYZE`).
+    pub async fn analyze(&self) -> StoreResult<()> {
+        sqlx::query("ANALYZE")
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(())
+    }
+
+    /// The query plan of the first ListUsers page for `query`, one line per plan node: for
+    /// checking that every filter is served by an index. Diagnostics only.
+    pub async fn explain_list_users(
+        &self,
+        pool_id: &str,
+        query: &UserQuery,
+    ) -> StoreResult<Vec<String>> {
+        let Some(l) = list_sql(pool_id, query, None) else {
+            return Ok(vec![]);
+        };
+        let (prefix, col) = match self.backend {
+            super::Backend::Postgres => ("EXPLAIN ", 0),
+            super::Backend::Sqlite => ("EXPLAIN QUERY PLAN ", 3),
+        };
+        let sql = format!("{prefix}{}", l.sql);
+        let mut q = sqlx::query(&sql);
+        for b in l.binds {
+            q = match b {
+                Bind::S(s) => q.bind(s),
+                Bind::I(i) => q.bind(i),
+            };
+        }
+        let rows = q
+            .bind(61_i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(col).map_err(backend_err))
+            .collect()
+    }
+
+    async fn fetch_users(
+        &self,
+        sql: &str,
+        binds: Vec<Bind>,
+        limit: u32,
+    ) -> StoreResult<Vec<UserRecord>> {
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = match b {
+                Bind::S(s) => q.bind(s),
+                Bind::I(i) => q.bind(i),
+            };
+        }
+        let rows = q
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        rows.iter().map(user_of).collect()
+    }
+}
+
+enum Bind {
+    S(String),
+    I(i64),
+}
+
+/// The SQL of one ListUsers page (its last placeholder is the row limit), its binds, and where
+/// the sort value of each row comes from. None when the query matches nobody.
+fn list_sql(pool_id: &str, query: &UserQuery, after: Option<&UserCursor>) -> Option<ListSql> {
+    let after_v = after.map(|c| c.v.clone()).unwrap_or_default();
+    let after_id = after.map(|c| c.id.clone()).unwrap_or_default();
+    let mut binds = vec![Bind::S(pool_id.to_string())];
+    let mut n = 1;
+    let mut next = |binds: &mut Vec<Bind>, b: Bind| {
+        binds.push(b);
+        n += 1;
+        format!("${n}")
+    };
+    // (sql, how to read the sort value back from a user)
+    let (sql, by_id, attr): (String, bool, bool) = match query {
+        UserQuery::Nothing => return None,
+        UserQuery::All => {
+            let a = next(&mut binds, Bind::S(after_v));
+            (
+                format!(
+                    "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.username > {a} \
+                     ORDER BY u.username LIMIT"
+                ),
+                false,
+                false,
+            )
+        }
+        UserQuery::Username { value, prefix } | UserQuery::Sub { value, prefix } => {
+            let col = if matches!(query, UserQuery::Sub { .. }) {
+                "u.id"
+            } else {
+                "u.username"
+            };
+            let cond = range_cond(col, value, *prefix, &mut binds, &mut next);
+            let a = next(&mut binds, Bind::S(after_v));
+            (
+                format!(
+                    "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND {cond} \
+                     AND {col} > {a} ORDER BY {col} LIMIT"
+                ),
+                col == "u.id",
+                false,
+            )
+        }
+        UserQuery::Status(statuses) => {
+            let ph: Vec<String> = statuses
+                .iter()
+                .map(|s| next(&mut binds, Bind::S(s.clone())))
+                .collect();
+            let a = next(&mut binds, Bind::S(after_v));
+            (
+                format!(
+                    "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.status IN ({}) \
+                     AND u.username > {a} ORDER BY u.username LIMIT",
+                    ph.join(", ")
+                ),
+                false,
+                false,
+            )
+        }
+        UserQuery::Enabled(e) => {
+            let p = next(&mut binds, Bind::I(i64::from(*e)));
+            let a = next(&mut binds, Bind::S(after_v));
+            (
+                format!(
+                    "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.enabled = {p} \
+                     AND u.username > {a} ORDER BY u.username LIMIT"
+                ),
+                false,
+                false,
+            )
+        }
+        UserQuery::Attribute {
+            name,
+            value,
+            prefix,
+        } => {
+            let np = next(&mut binds, Bind::S(name.clone()));
+            let cond = range_cond("s.value", value, *prefix, &mut binds, &mut next);
+            let av = next(&mut binds, Bind::S(after_v));
+            let ai = next(&mut binds, Bind::S(after_id));
+            (
+                format!(
+                    "SELECT {USER_COLS}, s.value AS sort_value FROM user_search s JOIN users u \
+                     ON u.pool_id = s.pool_id AND u.id = s.user_id \
+                     WHERE s.pool_id = $1 AND s.name = {np} AND {cond} \
+                     AND (s.value, s.user_id) > ({av}, {ai}) \
+                     ORDER BY s.value, s.user_id LIMIT"
+                ),
+                false,
+                true,
+            )
+        }
+    };
+    Some(ListSql {
+        sql: format!("{sql} ${}", n + 1),
+        binds,
+        by_id,
+        attr,
+    })
+}
+
+struct ListSql {
+    sql: String,
+    binds: Vec<Bind>,
+    by_id: bool,
+    attr: bool,
+}
 
 #[async_trait]
-impl DirectoryStore for SqlStore {}
+impl DirectoryStore for SqlStore {
+    async fn insert_user(&self, w: &UserWrite) -> StoreResult<UserWriteOutcome> {
+        let u = &w.user;
+        let mut tx = self.begin().await?;
+        if !Self::lock_pool(&mut tx, &u.pool_id).await? {
+            return Ok(UserWriteOutcome::NotFound);
+        }
+        let taken = sqlx::query(
+            "SELECT id FROM users WHERE pool_id = $1 AND username_key = $2 \
+             UNION ALL SELECT id FROM users WHERE pool_id = $3 AND username = $4",
+        )
+        .bind(&u.pool_id)
+        .bind(&u.username_key)
+        .bind(&u.pool_id)
+        .bind(&u.username)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        if taken.is_some() {
+            return Ok(UserWriteOutcome::UsernameExists);
+        }
+        if let Some(kind) = claim_aliases(&mut tx, w).await? {
+            return Ok(UserWriteOutcome::AliasExists(kind));
+        }
+        sqlx::query(
+            "INSERT INTO users (pool_id, id, username, username_key, status, enabled, created_ms, \
+             modified_ms, version, password, attributes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&u.pool_id)
+        .bind(&u.id)
+        .bind(&u.username)
+        .bind(&u.username_key)
+        .bind(&u.status)
+        .bind(i64::from(u.enabled))
+        .bind(u.created_ms)
+        .bind(u.modified_ms)
+        .bind(u.version)
+        .bind(password_json(u)?)
+        .bind(json(&u.attributes)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        write_index(&mut tx, w).await?;
+        sqlx::query(
+            "INSERT INTO user_counts (pool_id, n) VALUES ($1, 1) \
+             ON CONFLICT (pool_id) DO UPDATE SET n = user_counts.n + 1",
+        )
+        .bind(&u.pool_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        // Only this node's cached view learns the new count at once; others within the cache TTL.
+        self.commit_and_invalidate(tx, &u.pool_id).await?;
+        Ok(UserWriteOutcome::Written)
+    }
+
+    async fn update_user(&self, w: &UserWrite) -> StoreResult<UserWriteOutcome> {
+        let u = &w.user;
+        let mut tx = self.begin().await?;
+        if !Self::lock_pool(&mut tx, &u.pool_id).await? {
+            return Ok(UserWriteOutcome::NotFound);
+        }
+        let current: Option<i64> =
+            sqlx::query("SELECT version FROM users WHERE pool_id = $1 AND id = $2")
+                .bind(&u.pool_id)
+                .bind(&u.id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_err)?
+                .map(|r| get(&r, "version"))
+                .transpose()?;
+        match current {
+            None => return Ok(UserWriteOutcome::NotFound),
+            Some(v) if v != u.version - 1 => return Ok(UserWriteOutcome::VersionConflict),
+            Some(_) => {}
+        }
+        if let Some(kind) = claim_aliases(&mut tx, w).await? {
+            return Ok(UserWriteOutcome::AliasExists(kind));
+        }
+        sqlx::query(
+            "UPDATE users SET status = $1, enabled = $2, modified_ms = $3, version = $4, \
+             password = $5, attributes = $6 WHERE pool_id = $7 AND id = $8",
+        )
+        .bind(&u.status)
+        .bind(i64::from(u.enabled))
+        .bind(u.modified_ms)
+        .bind(u.version)
+        .bind(password_json(u)?)
+        .bind(json(&u.attributes)?)
+        .bind(&u.pool_id)
+        .bind(&u.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        write_index(&mut tx, w).await?;
+        tx.commit().await.map_err(backend_err)?;
+        Ok(UserWriteOutcome::Written)
+    }
+
+    async fn delete_user(&self, pool_id: &str, user_id: &str) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_pool(&mut tx, pool_id).await? {
+            return Ok(false);
+        }
+        for table in ["group_members", "user_search", "user_aliases"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE pool_id = $1 AND user_id = $2"
+            ))
+            .bind(pool_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        }
+        let r = sqlx::query("DELETE FROM users WHERE pool_id = $1 AND id = $2")
+            .bind(pool_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        if r.rows_affected() > 0 {
+            sqlx::query("UPDATE user_counts SET n = n - 1 WHERE pool_id = $1 AND n > 0")
+                .bind(pool_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_err)?;
+        }
+        self.commit_and_invalidate(tx, pool_id).await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn get_user_by_key(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+    ) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.username_key = $2"
+        ))
+        .bind(pool_id)
+        .bind(username_key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        row.as_ref().map(user_of).transpose()
+    }
+
+    async fn get_user_by_alias(&self, pool_id: &str, key: &str) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM user_aliases a JOIN users u \
+             ON u.pool_id = a.pool_id AND u.id = a.user_id \
+             WHERE a.pool_id = $1 AND a.value = $2 ORDER BY a.kind LIMIT 1"
+        ))
+        .bind(pool_id)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        row.as_ref().map(user_of).transpose()
+    }
+
+    async fn list_users(
+        &self,
+        pool_id: &str,
+        query: &UserQuery,
+        after: Option<&UserCursor>,
+        limit: u32,
+    ) -> StoreResult<UserPage> {
+        let Some(ListSql {
+            sql,
+            binds,
+            by_id,
+            attr,
+        }) = list_sql(pool_id, query, after)
+        else {
+            return Ok(UserPage {
+                users: vec![],
+                next: None,
+            });
+        };
+        let mut q = sqlx::query(&sql);
+        for b in binds {
+            q = match b {
+                Bind::S(s) => q.bind(s),
+                Bind::I(i) => q.bind(i),
+            };
+        }
+        let rows = q
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        let mut users = Vec::with_capacity(rows.len());
+        let mut sort_values = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let u = user_of(r)?;
+            sort_values.push(if attr {
+                get::<String>(r, "sort_value")?
+            } else if by_id {
+                u.id.clone()
+            } else {
+                u.username.clone()
+            });
+            users.push(u);
+        }
+        let more = users.len() > limit as usize;
+        users.truncate(limit as usize);
+        let next = if more {
+            users.last().map(|u| UserCursor {
+                v: sort_values[users.len() - 1].clone(),
+                id: u.id.clone(),
+            })
+        } else {
+            None
+        };
+        Ok(UserPage { users, next })
+    }
+
+    async fn insert_group(&self, g: &GroupRecord) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_pool(&mut tx, &g.pool_id).await? {
+            return Ok(false);
+        }
+        let r = sqlx::query(
+            "INSERT INTO groups (pool_id, name, description, role_arn, precedence, created_ms, \
+             modified_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(&g.pool_id)
+        .bind(&g.name)
+        .bind(&g.description)
+        .bind(&g.role_arn)
+        .bind(g.precedence)
+        .bind(g.created_ms)
+        .bind(g.modified_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("group {} exists", g.name)));
+        }
+        tx.commit().await.map_err(backend_err)?;
+        Ok(true)
+    }
+
+    async fn get_group(&self, pool_id: &str, name: &str) -> StoreResult<Option<GroupRecord>> {
+        let row = sqlx::query("SELECT * FROM groups WHERE pool_id = $1 AND name = $2")
+            .bind(pool_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        row.as_ref().map(group_of).transpose()
+    }
+
+    async fn update_group(&self, g: &GroupRecord) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_pool(&mut tx, &g.pool_id).await? {
+            return Ok(false);
+        }
+        let r = sqlx::query(
+            "UPDATE groups SET description = $1, role_arn = $2, precedence = $3, modified_ms = $4 \
+             WHERE pool_id = $5 AND name = $6",
+        )
+        .bind(&g.description)
+        .bind(&g.role_arn)
+        .bind(g.precedence)
+        .bind(g.modified_ms)
+        .bind(&g.pool_id)
+        .bind(&g.name)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        tx.commit().await.map_err(backend_err)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn delete_group(&self, pool_id: &str, name: &str) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_pool(&mut tx, pool_id).await? {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM group_members WHERE pool_id = $1 AND group_name = $2")
+            .bind(pool_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        let r = sqlx::query("DELETE FROM groups WHERE pool_id = $1 AND name = $2")
+            .bind(pool_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        tx.commit().await.map_err(backend_err)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn list_groups(
+        &self,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<GroupPage> {
+        let rows = sqlx::query(
+            "SELECT * FROM groups WHERE pool_id = $1 AND name > $2 ORDER BY name LIMIT $3",
+        )
+        .bind(pool_id)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        group_page(&rows, limit)
+    }
+
+    async fn add_member(
+        &self,
+        pool_id: &str,
+        group: &str,
+        user_id: &str,
+    ) -> StoreResult<MembershipOutcome> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_pool(&mut tx, pool_id).await? {
+            return Ok(MembershipOutcome::GroupNotFound);
+        }
+        let g = sqlx::query("SELECT name FROM groups WHERE pool_id = $1 AND name = $2")
+            .bind(pool_id)
+            .bind(group)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        if g.is_none() {
+            return Ok(MembershipOutcome::GroupNotFound);
+        }
+        let Some(user) = user_in_tx(&mut tx, pool_id, user_id).await? else {
+            return Ok(MembershipOutcome::UserNotFound);
+        };
+        sqlx::query(
+            "INSERT INTO group_members (pool_id, group_name, user_id, username) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(pool_id)
+        .bind(group)
+        .bind(user_id)
+        .bind(&user.username)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        tx.commit().await.map_err(backend_err)?;
+        Ok(MembershipOutcome::Written)
+    }
+
+    async fn remove_member(
+        &self,
+        pool_id: &str,
+        group: &str,
+        user_id: &str,
+    ) -> StoreResult<MembershipOutcome> {
+        let mut tx = self.begin().await?;
+        if !Self::lock_pool(&mut tx, pool_id).await? {
+            return Ok(MembershipOutcome::GroupNotFound);
+        }
+        let g = sqlx::query("SELECT name FROM groups WHERE pool_id = $1 AND name = $2")
+            .bind(pool_id)
+            .bind(group)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        if g.is_none() {
+            return Ok(MembershipOutcome::GroupNotFound);
+        }
+        sqlx::query(
+            "DELETE FROM group_members WHERE pool_id = $1 AND group_name = $2 AND user_id = $3",
+        )
+        .bind(pool_id)
+        .bind(group)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        tx.commit().await.map_err(backend_err)?;
+        Ok(MembershipOutcome::Written)
+    }
+
+    async fn list_groups_for_user(
+        &self,
+        pool_id: &str,
+        user_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<GroupPage> {
+        let rows = sqlx::query(
+            "SELECT g.* FROM group_members m JOIN groups g \
+             ON g.pool_id = m.pool_id AND g.name = m.group_name \
+             WHERE m.pool_id = $1 AND m.user_id = $2 AND m.group_name > $3 \
+             ORDER BY m.group_name LIMIT $4",
+        )
+        .bind(pool_id)
+        .bind(user_id)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        group_page(&rows, limit)
+    }
+
+    async fn list_users_in_group(
+        &self,
+        pool_id: &str,
+        group: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<UserPage> {
+        let sql = format!(
+            "SELECT {USER_COLS} FROM group_members m JOIN users u \
+             ON u.pool_id = m.pool_id AND u.id = m.user_id \
+             WHERE m.pool_id = $1 AND m.group_name = $2 AND m.username > $3 \
+             ORDER BY m.username LIMIT $4"
+        );
+        let mut users = self
+            .fetch_users(
+                &sql,
+                vec![
+                    Bind::S(pool_id.to_string()),
+                    Bind::S(group.to_string()),
+                    Bind::S(after.unwrap_or("").to_string()),
+                ],
+                limit,
+            )
+            .await?;
+        let more = users.len() > limit as usize;
+        users.truncate(limit as usize);
+        let next = if more {
+            users.last().map(|u| UserCursor {
+                v: u.username.clone(),
+                id: u.id.clone(),
+            })
+        } else {
+            None
+        };
+        Ok(UserPage { users, next })
+    }
+}
+
+fn range_cond(
+    col: &str,
+    value: &str,
+    prefix: bool,
+    binds: &mut Vec<Bind>,
+    next: &mut impl FnMut(&mut Vec<Bind>, Bind) -> String,
+) -> String {
+    if !prefix {
+        let p = next(binds, Bind::S(value.to_string()));
+        return format!("{col} = {p}");
+    }
+    let lo = next(binds, Bind::S(value.to_string()));
+    match prefix_upper_bound(value) {
+        Some(hi) => {
+            let hi = next(binds, Bind::S(hi));
+            format!("{col} >= {lo} AND {col} < {hi}")
+        }
+        None => format!("{col} >= {lo}"),
+    }
+}
+
+fn group_page(rows: &[AnyRow], limit: u32) -> StoreResult<GroupPage> {
+    let mut groups = rows.iter().map(group_of).collect::<StoreResult<Vec<_>>>()?;
+    let more = groups.len() > limit as usize;
+    groups.truncate(limit as usize);
+    let last_key = if more {
+        groups.last().map(|g| g.name.clone())
+    } else {
+        None
+    };
+    Ok(GroupPage { groups, last_key })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_upper_bound;
+
+    #[test]
+    fn upper_bound_of_prefixes() {
+        assert_eq!(prefix_upper_bound("abc").as_deref(), Some("abd"));
+        assert_eq!(prefix_upper_bound(""), None);
+        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper_bound("\u{D7FF}").as_deref(), Some("\u{E000}"));
+    }
+}

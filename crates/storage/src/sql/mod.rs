@@ -267,10 +267,18 @@ impl SqlStore {
         for r in tag_rows {
             tags.insert(get::<String>(&r, "key")?, get::<String>(&r, "value")?);
         }
+        let estimated_users: i64 = sqlx::query("SELECT n FROM user_counts WHERE pool_id = $1")
+            .bind(pool_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?
+            .map(|r| get(&r, "n"))
+            .transpose()?
+            .unwrap_or(0);
         Ok(Some(UserPoolView {
             record,
             tags,
-            estimated_users: 0,
+            estimated_users,
         }))
     }
 }

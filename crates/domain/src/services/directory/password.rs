@@ -1,0 +1,133 @@
+//! Passwords: the pool's policy, temporary-password generation, argon2id hashing and history.
+//! Plaintext passwords only pass through here; they are never stored or logged.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use cognito_model::errors::ErrorCode;
+use cognito_model::shapes::PasswordPolicyType;
+use rand::seq::SliceRandom;
+use rand::{Rng, RngCore};
+
+use crate::error::{CognitoError, ServiceResult};
+
+/// The characters Cognito counts as symbols.
+pub const SYMBOLS: &str = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+-";
+
+/// Checks a password against the policy; the admin operations word the failure this way.
+pub fn check_policy(policy: &PasswordPolicyType, pw: &str) -> ServiceResult<()> {
+    let fail = |what: &str| {
+        Err(CognitoError::new(
+            ErrorCode::InvalidPasswordException,
+            format!("Password does not conform to policy: {what}"),
+        ))
+    };
+    let min = policy.minimum_length.unwrap_or(8).max(0) as usize;
+    if pw.chars().count() < min {
+        return fail("Password not long enough");
+    }
+    if policy.require_lowercase.unwrap_or(false) && !pw.chars().any(|c| c.is_lowercase()) {
+        return fail("Password must have lowercase characters");
+    }
+    if policy.require_uppercase.unwrap_or(false) && !pw.chars().any(|c| c.is_uppercase()) {
+        return fail("Password must have uppercase characters");
+    }
+    if policy.require_numbers.unwrap_or(false) && !pw.chars().any(|c| c.is_ascii_digit()) {
+        return fail("Password must have numeric characters");
+    }
+    if policy.require_symbols.unwrap_or(false) && !pw.chars().any(|c| SYMBOLS.contains(c)) {
+        return fail("Password must have symbol characters");
+    }
+    Ok(())
+}
+
+/// A random temporary password that satisfies the policy (one character of every class, then
+/// random letters, digits and symbols), at least 12 characters long.
+pub fn generate(policy: &PasswordPolicyType) -> String {
+    let mut rng = rand::thread_rng();
+    let lower = b"abcdefghijkmnopqrstuvwxyz";
+    let upper = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let digits = b"23456789";
+    let symbols = SYMBOLS.as_bytes();
+    let len = (policy.minimum_length.unwrap_or(8).max(0) as usize).max(12);
+    let mut out: Vec<u8> = vec![
+        lower[rng.gen_range(0..lower.len())],
+        upper[rng.gen_range(0..upper.len())],
+        digits[rng.gen_range(0..digits.len())],
+        symbols[rng.gen_range(0..symbols.len())],
+    ];
+    let all: Vec<u8> = [&lower[..], &upper[..], &digits[..], b"!#%&*+-="].concat();
+    while out.len() < len {
+        out.push(all[rng.gen_range(0..all.len())]);
+    }
+    out.shuffle(&mut rng);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn hasher() -> Argon2<'static> {
+    // OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
+    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// The PHC string of an argon2id hash of the password, with a random salt.
+pub fn hash(pw: &str) -> ServiceResult<String> {
+    let mut salt = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|_| CognitoError::internal())?;
+    hasher()
+        .hash_password(pw.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| CognitoError::internal())
+}
+
+/// Whether the password matches a stored PHC hash. Constant-time in the hash comparison.
+pub fn verify(phc: &str, pw: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => hasher().verify_password(pw.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Runs CPU-heavy hashing off the async workers.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> ServiceResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| CognitoError::internal())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::user_pool::default_password_policy;
+
+    #[test]
+    fn policy_messages_and_generation() {
+        let p = default_password_policy();
+        let msg = |pw: &str| check_policy(&p, pw).unwrap_err().message;
+        assert_eq!(
+            msg("Ab1!"),
+            "Password does not conform to policy: Password not long enough"
+        );
+        assert!(msg("ABCDEFG1!").ends_with("lowercase characters"));
+        assert!(msg("abcdefg1!").ends_with("uppercase characters"));
+        assert!(msg("Abcdefgh!").ends_with("numeric characters"));
+        assert!(msg("Abcdefgh1").ends_with("symbol characters"));
+        assert!(check_policy(&p, "Abcdefg1!").is_ok());
+        for _ in 0..50 {
+            let g = generate(&p);
+            assert!(check_policy(&p, &g).is_ok(), "{g}");
+        }
+    }
+
+    #[test]
+    fn hash_and_verify() {
+        let h = hash("Secret-Passw0rd").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(!h.contains("Secret"));
+        assert!(verify(&h, "Secret-Passw0rd"));
+        assert!(!verify(&h, "Secret-Passw0rd."));
+        assert!(!verify("garbage", "x"));
+    }
+}
