@@ -9,7 +9,8 @@ CREATE TABLE resource_servers (
     PRIMARY KEY (pool_id, identifier)
 );
 
--- Provider details, attribute mapping and ACR mapping are Cognito's wire documents as JSON text.
+-- Attribute mapping and ACR mapping are Cognito's wire documents as JSON text. Provider details hold
+-- client secrets and private keys: they are stored sealed with the key-encryption key, never in clear.
 CREATE TABLE identity_providers (
     pool_id           TEXT NOT NULL REFERENCES user_pools (id) ON DELETE CASCADE,
     provider_name     TEXT NOT NULL,

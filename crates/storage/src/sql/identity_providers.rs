@@ -72,7 +72,21 @@ async fn claim_identifiers(
     Ok(None)
 }
 
+/// Provider details carry client secrets and private keys, so the whole document is sealed, bound
+/// to its pool and provider name.
+fn details_context(pool_id: &str, provider_name: &str) -> String {
+    format!("idp-details/{pool_id}/{provider_name}")
+}
+
 impl SqlStore {
+    fn seal_details(&self, p: &IdentityProviderRecord) -> StoreResult<String> {
+        let json = to_json(&p.details)?;
+        Ok(self.sealer().seal(
+            &details_context(&p.pool_id, &p.provider_name),
+            json.as_bytes(),
+        ))
+    }
+
     async fn provider_of(&self, row: &AnyRow) -> StoreResult<IdentityProviderRecord> {
         let pool_id: String = get(row, "pool_id")?;
         let provider_name: String = get(row, "provider_name")?;
@@ -96,7 +110,12 @@ impl SqlStore {
             provider_type: provider_type
                 .parse()
                 .map_err(|_| StoreError::Backend("corrupt provider type".into()))?,
-            details: from_json(&details, "provider details")?,
+            details: from_json(
+                &self
+                    .sealer()
+                    .open_string(&details_context(&pool_id, &provider_name), &details)?,
+                "provider details",
+            )?,
             attribute_mapping: from_json(&mapping, "attribute mapping")?,
             acr_mapping: acr
                 .as_deref()
@@ -261,7 +280,7 @@ impl IdentityProviderStore for SqlStore {
         .bind(&p.pool_id)
         .bind(&p.provider_name)
         .bind(p.provider_type.as_str())
-        .bind(to_json(&p.details)?)
+        .bind(self.seal_details(p)?)
         .bind(to_json(&p.attribute_mapping)?)
         .bind(p.acr_mapping.as_ref().map(to_json).transpose()?)
         .bind(p.created_ms)
@@ -347,7 +366,7 @@ impl IdentityProviderStore for SqlStore {
              modified_ms = $4, version = $5 \
              WHERE pool_id = $6 AND provider_name = $7 AND version = $8",
         )
-        .bind(to_json(&p.details)?)
+        .bind(self.seal_details(p)?)
         .bind(to_json(&p.attribute_mapping)?)
         .bind(p.acr_mapping.as_ref().map(to_json).transpose()?)
         .bind(p.modified_ms)
