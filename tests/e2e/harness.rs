@@ -38,6 +38,7 @@ pub struct Server {
     child: Child,
     pub base_url: String,
     pub account_id: String,
+    pub data_dir: std::path::PathBuf,
     _tmp: tempfile::TempDir,
 }
 
@@ -142,6 +143,7 @@ impl Server {
                 child,
                 base_url: format!("http://127.0.0.1:{port}"),
                 account_id: account_id.clone(),
+                data_dir: data_dir.clone(),
                 _tmp: tempfile::tempdir().expect("tempdir"),
             };
             if server.wait_healthy().await {

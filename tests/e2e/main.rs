@@ -8,6 +8,7 @@ mod app_clients;
 mod directory;
 mod dispatch_all;
 mod identity_providers;
+mod invitations;
 mod logs;
 mod nodes;
 mod protocol;

@@ -129,13 +129,27 @@ fn access_keys(config: &Config) -> Result<AccessKeys, String> {
     ))
 }
 
+/// Where messages go. Until SMTP and SNS delivery exist, every node writes to the developer outbox
+/// in its data directory.
+fn outbox(config: &Config) -> Result<Arc<dyn domain::ports::MessageSender>, String> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        format!(
+            "cannot create data directory {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+    let outbox = notify::DeveloperOutbox::new(config.data_dir.join("outbox.jsonl"));
+    tracing::info!(file = %outbox.path().display(), "messages go to the developer outbox");
+    Ok(Arc::new(outbox))
+}
+
 pub async fn serve(config: Config) -> Result<(), String> {
     let store = open_store(&config).await?;
     store.spawn_invalidation_listener();
     let keys = Arc::new(access_keys(&config)?);
     let shared_store: Arc<dyn domain::ports::Store> = Arc::new(store.clone());
     let state = web::Data::new(AppState {
-        services: Services::new(shared_store, Arc::new(SystemClock)),
+        services: Services::with_sender(shared_store, Arc::new(SystemClock), outbox(&config)?),
         verifier: Verifier::new(keys, config.regions.clone()),
         account_id: config.account_id.clone(),
         default_region: config.region.clone(),

@@ -1,1 +1,5 @@
-//! See README.md beside this crate: notify is reserved for the work it names and holds no code yet.
+//! Outbound delivery adapters for the domain's `MessageSender` port.
+
+mod outbox;
+
+pub use outbox::DeveloperOutbox;

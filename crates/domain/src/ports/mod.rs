@@ -3,11 +3,13 @@
 mod app_clients;
 mod directory;
 mod identity_providers;
+mod messages;
 mod user_pools;
 
 pub use app_clients::*;
 pub use directory::*;
 pub use identity_providers::*;
+pub use messages::*;
 pub use user_pools::*;
 
 /// A storage failure. `Conflict` is a unique-key clash the service can act on; everything else is

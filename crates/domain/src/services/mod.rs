@@ -14,7 +14,7 @@ pub use directory::DirectoryService;
 pub use identity_providers::IdentityProviderService;
 pub use user_pools::UserPoolService;
 
-use crate::ports::{Clock, Store};
+use crate::ports::{Clock, MessageSender, Store};
 
 /// Every service, wired to one store and one clock.
 #[derive(Clone)]
@@ -26,11 +26,21 @@ pub struct Services {
 }
 
 impl Services {
+    /// Services whose messages are dropped: for tests and tools that send nothing.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self::with_sender(store, clock, Arc::new(crate::ports::DropMessages))
+    }
+
+    pub fn with_sender(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        sender: Arc<dyn MessageSender>,
+    ) -> Self {
         let user_pools = UserPoolService::new(store.clone(), clock.clone());
         Services {
             app_clients: AppClientService::new(store.clone(), clock.clone(), user_pools.clone()),
-            directory: DirectoryService::new(store.clone(), clock.clone(), user_pools.clone()),
+            directory: DirectoryService::new(store.clone(), clock.clone(), user_pools.clone())
+                .with_sender(sender),
             identity_providers: IdentityProviderService::new(store, clock, user_pools.clone()),
             user_pools,
         }

@@ -3,10 +3,13 @@
 mod attributes;
 mod filter;
 mod groups;
+mod invitations;
 pub mod password;
 mod users;
 
 use std::sync::Arc;
+
+use crate::ports::{DropMessages, MessageSender};
 
 use cognito_model::errors::ErrorCode;
 use cognito_model::shapes::{AttributeType, UserPoolType, UserStatusType, UserType};
@@ -25,6 +28,7 @@ pub struct DirectoryService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     pools: UserPoolService,
+    sender: Arc<dyn MessageSender>,
 }
 
 pub(crate) fn user_not_found() -> CognitoError {
@@ -93,7 +97,14 @@ impl DirectoryService {
             store,
             clock,
             pools,
+            sender: Arc::new(DropMessages),
         }
+    }
+
+    /// Where invitations and codes go.
+    pub fn with_sender(mut self, sender: Arc<dyn MessageSender>) -> Self {
+        self.sender = sender;
+        self
     }
 
     async fn pool(

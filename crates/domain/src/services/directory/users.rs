@@ -101,7 +101,8 @@ impl DirectoryService {
             }
             None => password::generate(&policy),
         };
-        let hash = password::blocking(move || password::hash(&temp)).await??;
+        let to_hash = temp.clone();
+        let hash = password::blocking(move || password::hash(&to_hash)).await??;
         let now = self.clock.now_ms();
         let user = UserRecord {
             pool_id: pool.record.id.clone(),
@@ -122,9 +123,21 @@ impl DirectoryService {
         };
         let w = self.write_of(p, user.clone(), req.force_alias_creation.unwrap_or(false));
         match self.store.insert_user(&w).await? {
-            UserWriteOutcome::Written => Ok(AdminCreateUserResponse {
-                user: Some(user_type(&user, None)),
-            }),
+            UserWriteOutcome::Written => {
+                if req.message_action != Some(MessageActionType::Suppress) {
+                    self.send_invitation(
+                        p,
+                        &pool.record.id,
+                        &user,
+                        &temp,
+                        req.desired_delivery_mediums.as_deref(),
+                    )
+                    .await;
+                }
+                Ok(AdminCreateUserResponse {
+                    user: Some(user_type(&user, None)),
+                })
+            }
             UserWriteOutcome::UsernameExists => Err(user_exists()),
             UserWriteOutcome::AliasExists(kind) => Err(alias_exists(p, &kind, true)),
             UserWriteOutcome::NotFound => Err(CognitoError::pool_not_found(&pool.record.id)),
@@ -133,7 +146,7 @@ impl DirectoryService {
     }
 
     /// MessageAction RESEND: a new temporary password for a user still waiting for its first
-    /// sign-in (the invitation itself is not delivered yet).
+    /// sign-in, sent again as an invitation.
     async fn resend_invitation(
         &self,
         ctx: &RequestContext,
@@ -147,7 +160,8 @@ impl DirectoryService {
             }
             None => password::generate(policy),
         };
-        let hash = password::blocking(move || password::hash(&temp)).await??;
+        let to_hash = temp.clone();
+        let hash = password::blocking(move || password::hash(&to_hash)).await??;
         let now = self.clock.now_ms();
         let user = self
             .modify_user(
@@ -175,6 +189,15 @@ impl DirectoryService {
                 },
             )
             .await?;
+        let pool = self.pool(ctx, req.user_pool_id.as_deref()).await?;
+        self.send_invitation(
+            &pool.record.settings.pool,
+            &pool.record.id,
+            &user,
+            &temp,
+            req.desired_delivery_mediums.as_deref(),
+        )
+        .await;
         Ok(AdminCreateUserResponse {
             user: Some(user_type(&user, None)),
         })

@@ -1,0 +1,57 @@
+//! Port for outbound messages (invitations now; codes and MFA later). The adapter decides how a
+//! message travels: the developer outbox today, SMTP and SNS with the delivery work.
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DeliveryChannel {
+    Email,
+    Sms,
+}
+
+/// One message for one recipient. The body may carry a temporary password or a code, so `Debug`
+/// never prints it.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct OutboundMessage {
+    pub pool_id: String,
+    /// What the message is for, e.g. `invitation`.
+    pub purpose: String,
+    pub channel: DeliveryChannel,
+    pub username: String,
+    pub destination: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub body: String,
+}
+
+impl std::fmt::Debug for OutboundMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundMessage")
+            .field("pool_id", &self.pool_id)
+            .field("purpose", &self.purpose)
+            .field("channel", &self.channel)
+            .field("destination", &self.destination)
+            .field("body", &"*** redacted ***")
+            .finish()
+    }
+}
+
+#[async_trait]
+pub trait MessageSender: Send + Sync {
+    /// Delivers or queues the message. An error is reported, never turned into an API failure
+    /// that Cognito would not give.
+    async fn send(&self, message: &OutboundMessage) -> Result<(), String>;
+}
+
+/// Drops every message (tests and tools that deliver nothing).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DropMessages;
+
+#[async_trait]
+impl MessageSender for DropMessages {
+    async fn send(&self, _message: &OutboundMessage) -> Result<(), String> {
+        Ok(())
+    }
+}

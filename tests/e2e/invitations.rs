@@ -1,0 +1,123 @@
+//! AdminCreateUser's invitation, read from what was actually delivered (the developer outbox).
+
+use aws_sdk_cognitoidentityprovider::types::{
+    AdminCreateUserConfigType, AttributeType, DeliveryMediumType, MessageActionType,
+    MessageTemplateType,
+};
+use serde_json::Value;
+
+use crate::harness::{Backend, Server};
+
+crate::backend_tests!(invitations_follow_template_medium_and_message_action);
+
+fn outbox(server: &Server) -> Vec<Value> {
+    match std::fs::read_to_string(server.data_dir.join("outbox.jsonl")) {
+        Ok(text) => text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect(),
+        Err(_) => vec![],
+    }
+}
+
+fn attr(name: &str, value: &str) -> AttributeType {
+    AttributeType::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .unwrap()
+}
+
+async fn invitations_follow_template_medium_and_message_action(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = c
+        .create_user_pool()
+        .pool_name("invites")
+        .admin_create_user_config(
+            AdminCreateUserConfigType::builder()
+                .invite_message_template(
+                    MessageTemplateType::builder()
+                        .email_subject("Welcome aboard")
+                        .email_message("Hello {username}, your password is {####}")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+
+    // EMAIL with the pool's template and the given temporary password.
+    c.admin_create_user()
+        .user_pool_id(&pool)
+        .username("alice")
+        .temporary_password("Temp#Pass1234")
+        .user_attributes(attr("email", "alice@example.com"))
+        .desired_delivery_mediums(DeliveryMediumType::Email)
+        .send()
+        .await
+        .unwrap();
+    let msgs = outbox(&server);
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert_eq!(msgs[0]["channel"], "EMAIL");
+    assert_eq!(msgs[0]["destination"], "alice@example.com");
+    assert_eq!(msgs[0]["subject"], "Welcome aboard");
+    assert_eq!(
+        msgs[0]["body"],
+        "Hello alice, your password is Temp#Pass1234"
+    );
+    assert_eq!(msgs[0]["purpose"], "invitation");
+
+    // SUPPRESS sends nothing.
+    c.admin_create_user()
+        .user_pool_id(&pool)
+        .username("quiet")
+        .user_attributes(attr("email", "quiet@example.com"))
+        .desired_delivery_mediums(DeliveryMediumType::Email)
+        .message_action(MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outbox(&server).len(), 1);
+
+    // No medium named: SMS, with Cognito's default SMS wording (the template has no SMS message),
+    // carrying a generated temporary password.
+    c.admin_create_user()
+        .user_pool_id(&pool)
+        .username("bob")
+        .user_attributes(attr("phone_number", "+15555550100"))
+        .send()
+        .await
+        .unwrap();
+    let msgs = outbox(&server);
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(msgs[1]["channel"], "SMS");
+    assert_eq!(msgs[1]["destination"], "+15555550100");
+    let body = msgs[1]["body"].as_str().unwrap();
+    let generated = body
+        .strip_prefix("Your username is bob and temporary password is ")
+        .expect("default SMS wording");
+    assert!(generated.len() >= 8, "a generated password: {generated}");
+
+    // RESEND sends a fresh password to the same user.
+    c.admin_create_user()
+        .user_pool_id(&pool)
+        .username("bob")
+        .message_action(MessageActionType::Resend)
+        .send()
+        .await
+        .unwrap();
+    let msgs = outbox(&server);
+    assert_eq!(msgs.len(), 3);
+    let again = msgs[2]["body"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("Your username is bob and temporary password is ")
+        .unwrap();
+    assert_ne!(again, generated, "RESEND issues a new temporary password");
+}
