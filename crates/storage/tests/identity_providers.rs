@@ -490,13 +490,7 @@ async fn links_store_one_user_per_identity(store: SqlStore) {
     );
     assert_eq!(
         store
-            .delete_provider_link(
-                &pool,
-                "Corp",
-                "Cognito_Subject",
-                "s5",
-                &next(&stale, "x")
-            )
+            .delete_provider_link(&pool, "Corp", "Cognito_Subject", "s5", &next(&stale, "x"))
             .await
             .unwrap(),
         ChildWrite::VersionConflict

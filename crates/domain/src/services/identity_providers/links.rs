@@ -7,8 +7,8 @@
 use cognito_model::errors::ErrorCode;
 use cognito_model::shapes::{
     AdminDisableProviderForUserRequest, AdminDisableProviderForUserResponse,
-    AdminLinkProviderForUserRequest, AdminLinkProviderForUserResponse,
-    ProviderUserIdentifierType, UserStatusType,
+    AdminLinkProviderForUserRequest, AdminLinkProviderForUserResponse, ProviderUserIdentifierType,
+    UserStatusType,
 };
 use serde::{Deserialize, Serialize};
 
@@ -243,6 +243,10 @@ impl IdentityProviderService {
             }
             let now = self.clock.now_ms();
             let mut ids = identities_of(&user)?;
+            // An entry left behind by a deleted provider is replaced, not repeated.
+            ids.retain(|x| {
+                !(x.provider_name == src.provider.provider_name && x.user_id == src.value)
+            });
             ids.push(Identity {
                 user_id: src.value.clone(),
                 provider_name: src.provider.provider_name.clone(),
@@ -318,10 +322,16 @@ impl IdentityProviderService {
                 else {
                     return Err(user_not_found());
                 };
-                dir.modify_user(ctx, Some(&pool_id), Some(&fed.username), false, |_, mut u| {
-                    u.enabled = false;
-                    Ok(u)
-                })
+                dir.modify_user(
+                    ctx,
+                    Some(&pool_id),
+                    Some(&fed.username),
+                    false,
+                    |_, mut u| {
+                        u.enabled = false;
+                        Ok(u)
+                    },
+                )
                 .await?;
                 return Ok(AdminDisableProviderForUserResponse {});
             };
