@@ -4,7 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use aws_sdk_cognitoidentityprovider as cognito;
 use cognito::types::{
-    AttributeDataType, IdentityProviderTypeType as T, ResourceServerScopeType, SchemaAttributeType,
+    AliasAttributeType, AttributeDataType, AttributeType, IdentityProviderTypeType as T,
+    MessageActionType, ProviderUserIdentifierType, ResourceServerScopeType, SchemaAttributeType,
 };
 
 use crate::harness::{error_code, error_message, Backend, Server};
@@ -28,6 +29,12 @@ crate::backend_tests!(
     concurrent_creates_have_one_winner,
     concurrent_updates_of_different_members_both_survive,
     unknown_pool_is_not_found,
+    link_and_disable_provider_for_user,
+    link_provider_errors,
+    link_destination_by_alias,
+    link_destination_with_immutable_attribute,
+    links_go_with_users_and_providers,
+    concurrent_links_keep_limit_and_identities_in_step,
 );
 
 const SAML_METADATA: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -1699,4 +1706,628 @@ async fn concurrent_updates_of_different_members_both_survive(backend: Backend) 
         .identity_provider
         .unwrap();
     assert_eq!(by_id, p);
+}
+
+fn ident(provider: &str, attr: Option<&str>, value: &str) -> ProviderUserIdentifierType {
+    ProviderUserIdentifierType::builder()
+        .provider_name(provider)
+        .set_provider_attribute_name(attr.map(str::to_string))
+        .provider_attribute_value(value)
+        .build()
+}
+
+fn cognito_user(name: &str) -> ProviderUserIdentifierType {
+    ident("Cognito", None, name)
+}
+
+async fn create_google(c: &cognito::Client, pool: &str) {
+    c.create_identity_provider()
+        .user_pool_id(pool)
+        .provider_name("Google")
+        .provider_type(T::Google)
+        .set_provider_details(Some(google_details()))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn create_user(c: &cognito::Client, pool: &str, name: &str, attrs: &[(&str, &str)]) {
+    let mut b = c
+        .admin_create_user()
+        .user_pool_id(pool)
+        .username(name)
+        .message_action(MessageActionType::Suppress);
+    for (n, v) in attrs {
+        b = b.user_attributes(AttributeType::builder().name(*n).value(*v).build().unwrap());
+    }
+    b.send().await.unwrap();
+}
+
+async fn link(
+    c: &cognito::Client,
+    pool: &str,
+    dest: ProviderUserIdentifierType,
+    src: ProviderUserIdentifierType,
+) -> Result<
+    cognito::operation::admin_link_provider_for_user::AdminLinkProviderForUserOutput,
+    cognito::error::SdkError<
+        cognito::operation::admin_link_provider_for_user::AdminLinkProviderForUserError,
+    >,
+> {
+    c.admin_link_provider_for_user()
+        .user_pool_id(pool)
+        .destination_user(dest)
+        .source_user(src)
+        .send()
+        .await
+}
+
+async fn disable(
+    c: &cognito::Client,
+    pool: &str,
+    user: ProviderUserIdentifierType,
+) -> Result<
+    cognito::operation::admin_disable_provider_for_user::AdminDisableProviderForUserOutput,
+    cognito::error::SdkError<
+        cognito::operation::admin_disable_provider_for_user::AdminDisableProviderForUserError,
+    >,
+> {
+    c.admin_disable_provider_for_user()
+        .user_pool_id(pool)
+        .user(user)
+        .send()
+        .await
+}
+
+/// The user's attributes as AdminGetUser shows them, in order.
+async fn attributes_of(c: &cognito::Client, pool: &str, name: &str) -> Vec<(String, String)> {
+    c.admin_get_user()
+        .user_pool_id(pool)
+        .username(name)
+        .send()
+        .await
+        .unwrap()
+        .user_attributes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| (a.name, a.value.unwrap_or_default()))
+        .collect()
+}
+
+/// The `identities` attribute as (providerName, userId) pairs, checking each element's shape.
+async fn identities_of(c: &cognito::Client, pool: &str, name: &str) -> Vec<(String, String)> {
+    let attrs = attributes_of(c, pool, name).await;
+    let Some((_, raw)) = attrs.iter().find(|(n, _)| n == "identities") else {
+        return vec![];
+    };
+    let v: serde_json::Value = serde_json::from_str(raw).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let o = e.as_object().unwrap();
+            assert_eq!(o.len(), 6, "{raw}");
+            assert!(o["issuer"].is_null(), "{raw}");
+            assert_eq!(o["primary"], serde_json::Value::Bool(false), "{raw}");
+            assert!(
+                o["dateCreated"].as_i64().unwrap() > 1_600_000_000_000,
+                "{raw}"
+            );
+            (
+                o["providerName"].as_str().unwrap().to_string(),
+                o["userId"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn federation_pool(c: &cognito::Client) -> String {
+    let pool = new_pool(c).await;
+    create_google(c, &pool).await;
+    c.create_identity_provider()
+        .user_pool_id(&pool)
+        .provider_name("Corp")
+        .provider_type(T::Oidc)
+        .set_provider_details(Some(oidc_details()))
+        .attribute_mapping("email", "mail")
+        .send()
+        .await
+        .unwrap();
+    pool
+}
+
+async fn link_and_disable_provider_for_user(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = federation_pool(&c).await;
+    create_user(&c, &pool, "alice", &[("email", "alice@example.com")]).await;
+    let before = c
+        .admin_get_user()
+        .user_pool_id(&pool)
+        .username("alice")
+        .send()
+        .await
+        .unwrap();
+    assert!(!attributes_of(&c, &pool, "alice")
+        .await
+        .iter()
+        .any(|(n, _)| n == "identities"));
+    let start_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // The DestinationUser's ProviderAttributeName may be Cognito_Subject or left out.
+    link(
+        &c,
+        &pool,
+        ident("Cognito", Some("Cognito_Subject"), "alice"),
+        ident("Google", Some("Cognito_Subject"), "g-1"),
+    )
+    .await
+    .unwrap();
+    let attrs = attributes_of(&c, &pool, "alice").await;
+    // `identities` comes right after `sub`, as a JSON string in Cognito's member order.
+    assert_eq!(attrs[0].0, "sub");
+    assert_eq!(attrs[1].0, "identities");
+    let prefix = r#"[{"userId":"g-1","providerName":"Google","providerType":"Google","issuer":null,"primary":false,"dateCreated":"#;
+    assert!(attrs[1].1.starts_with(prefix), "{}", attrs[1].1);
+    let v: serde_json::Value = serde_json::from_str(&attrs[1].1).unwrap();
+    let created = v[0]["dateCreated"].as_i64().unwrap();
+    assert!(created >= start_ms - 5_000 && created <= start_ms + 60_000);
+    assert!(attrs.contains(&("email".into(), "alice@example.com".into())));
+    let after = c
+        .admin_get_user()
+        .user_pool_id(&pool)
+        .username("alice")
+        .send()
+        .await
+        .unwrap();
+    assert!(after.user_last_modified_date.unwrap() >= before.user_last_modified_date.unwrap());
+    assert_eq!(after.user_status, before.user_status);
+    // An OIDC identity may be named by a mapped pool attribute.
+    link(
+        &c,
+        &pool,
+        cognito_user("alice"),
+        ident("Corp", Some("email"), "alice@corp.example.com"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        identities_of(&c, &pool, "alice").await,
+        vec![
+            ("Google".to_string(), "g-1".to_string()),
+            ("Corp".to_string(), "alice@corp.example.com".to_string()),
+        ]
+    );
+    let attrs = attributes_of(&c, &pool, "alice").await;
+    let raw = &attrs.iter().find(|(n, _)| n == "identities").unwrap().1;
+    assert!(raw.contains(r#""providerName":"Corp","providerType":"OIDC""#));
+    // ListUsers shows the attribute too.
+    let listed = c
+        .list_users()
+        .user_pool_id(&pool)
+        .filter("username = \"alice\"")
+        .send()
+        .await
+        .unwrap();
+    let u = &listed.users.unwrap()[0];
+    assert!(u
+        .attributes
+        .as_deref()
+        .unwrap()
+        .iter()
+        .any(|a| a.name == "identities" && a.value.as_deref() == Some(raw.as_str())));
+    // The attribute is not the client's to write.
+    let err = c
+        .admin_update_user_attributes()
+        .user_pool_id(&pool)
+        .username("alice")
+        .user_attributes(
+            AttributeType::builder()
+                .name("identities")
+                .value("[]")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    // Other writes keep it.
+    c.admin_update_user_attributes()
+        .user_pool_id(&pool)
+        .username("alice")
+        .user_attributes(
+            AttributeType::builder()
+                .name("name")
+                .value("Alice")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(identities_of(&c, &pool, "alice").await.len(), 2);
+
+    // Disabling removes one identity; the answer is an empty object.
+    disable(&c, &pool, ident("Google", Some("Cognito_Subject"), "g-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        identities_of(&c, &pool, "alice").await,
+        vec![("Corp".to_string(), "alice@corp.example.com".to_string())]
+    );
+    // A link made with a mapped attribute is disabled with the same attribute.
+    let err = disable(
+        &c,
+        &pool,
+        ident("Corp", Some("Cognito_Subject"), "alice@corp.example.com"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error_code(&err), "UserNotFoundException");
+    assert_eq!(error_message(&err), "User does not exist.");
+    disable(
+        &c,
+        &pool,
+        ident("Corp", Some("email"), "alice@corp.example.com"),
+    )
+    .await
+    .unwrap();
+    // The last identity gone, so is the attribute; the user is otherwise untouched.
+    let attrs = attributes_of(&c, &pool, "alice").await;
+    assert!(!attrs.iter().any(|(n, _)| n == "identities"));
+    assert!(attrs.contains(&("name".into(), "Alice".into())));
+    // Nothing left to disable.
+    let err = disable(&c, &pool, ident("Google", Some("Cognito_Subject"), "g-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "UserNotFoundException");
+    assert_eq!(error_message(&err), "User does not exist.");
+    // The identity is free again.
+    link(
+        &c,
+        &pool,
+        cognito_user("alice"),
+        ident("Google", Some("Cognito_Subject"), "g-1"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        identities_of(&c, &pool, "alice").await,
+        vec![("Google".to_string(), "g-1".to_string())]
+    );
+}
+
+async fn link_provider_errors(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = federation_pool(&c).await;
+    create_user(&c, &pool, "alice", &[]).await;
+    create_user(&c, &pool, "bob", &[]).await;
+    let g = |v: &str| ident("Google", Some("Cognito_Subject"), v);
+
+    // The pool must exist.
+    let err = link(&c, "us-east-1_nopool123", cognito_user("alice"), g("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceNotFoundException");
+    let err = disable(&c, "us-east-1_nopool123", g("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceNotFoundException");
+    // The destination must be an existing user.
+    let err = link(&c, &pool, cognito_user("nobody"), g("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "UserNotFoundException");
+    assert_eq!(error_message(&err), "User does not exist.");
+    let err = link(
+        &c,
+        &pool,
+        ident("Google", Some("Cognito_Subject"), "alice"),
+        g("x"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error_code(&err), "UserNotFoundException");
+    // The source must be an external identity of an existing provider.
+    let err = link(&c, &pool, cognito_user("alice"), cognito_user("bob"))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    assert_eq!(
+        error_message(&err),
+        "Invalid SourceUser: Cognito users with a username/password may not be passed in as a SourceUser, only as a DestinationUser"
+    );
+    let err = link(
+        &c,
+        &pool,
+        cognito_user("alice"),
+        ident("Nobody", Some("Cognito_Subject"), "x"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceNotFoundException");
+    let err = disable(&c, &pool, ident("Nobody", Some("Cognito_Subject"), "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceNotFoundException");
+    // Social providers take Cognito_Subject only; OIDC also a mapped pool attribute.
+    let err = link(
+        &c,
+        &pool,
+        cognito_user("alice"),
+        ident("Google", Some("email"), "a@example.com"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    let err = link(
+        &c,
+        &pool,
+        cognito_user("alice"),
+        ident("Corp", Some("phone_number"), "+15550100"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    let err = link(&c, &pool, cognito_user("alice"), ident("Google", None, "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    // Disabling a Cognito user through this call is refused.
+    let err = disable(
+        &c,
+        &pool,
+        ident("Cognito", Some("Cognito_Subject"), "alice"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    // An identity links to one user, once.
+    link(&c, &pool, cognito_user("alice"), g("g-1"))
+        .await
+        .unwrap();
+    for who in ["alice", "bob"] {
+        let err = link(&c, &pool, cognito_user(who), g("g-1"))
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&err), "InvalidParameterException");
+        assert_eq!(
+            error_message(&err),
+            "SourceUser is already linked to DestinationUser"
+        );
+    }
+    assert!(identities_of(&c, &pool, "bob").await.is_empty());
+    // At most five identities per user.
+    for i in 2..=5 {
+        link(&c, &pool, cognito_user("alice"), g(&format!("g-{i}")))
+            .await
+            .unwrap();
+    }
+    let err = link(&c, &pool, cognito_user("alice"), g("g-6"))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "LimitExceededException");
+    assert_eq!(identities_of(&c, &pool, "alice").await.len(), 5);
+    // Another user still can.
+    link(&c, &pool, cognito_user("bob"), g("g-6"))
+        .await
+        .unwrap();
+    assert_eq!(
+        identities_of(&c, &pool, "bob").await,
+        vec![("Google".to_string(), "g-6".to_string())]
+    );
+    // Making room lets the user link again.
+    disable(&c, &pool, g("g-3")).await.unwrap();
+    link(&c, &pool, cognito_user("alice"), g("g-7"))
+        .await
+        .unwrap();
+    let ids: Vec<String> = identities_of(&c, &pool, "alice")
+        .await
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(ids, ["g-1", "g-2", "g-4", "g-5", "g-7"]);
+}
+
+async fn link_destination_by_alias(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = c
+        .create_user_pool()
+        .pool_name("aliases")
+        .alias_attributes(AliasAttributeType::Email)
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    create_google(&c, &pool).await;
+    create_user(
+        &c,
+        &pool,
+        "bob",
+        &[("email", "bob@example.com"), ("email_verified", "true")],
+    )
+    .await;
+    // The destination is resolved like other admin calls: a verified alias names the user.
+    link(
+        &c,
+        &pool,
+        cognito_user("bob@example.com"),
+        ident("Google", Some("Cognito_Subject"), "g-bob"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        identities_of(&c, &pool, "bob").await,
+        vec![("Google".to_string(), "g-bob".to_string())]
+    );
+    disable(&c, &pool, ident("Google", Some("Cognito_Subject"), "g-bob"))
+        .await
+        .unwrap();
+    assert!(identities_of(&c, &pool, "bob").await.is_empty());
+}
+
+async fn link_destination_with_immutable_attribute(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = c
+        .create_user_pool()
+        .pool_name("immutable")
+        .schema(
+            SchemaAttributeType::builder()
+                .name("badge")
+                .attribute_data_type(AttributeDataType::String)
+                .mutable(false)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    create_google(&c, &pool).await;
+    create_user(&c, &pool, "carol", &[("custom:badge", "b-1")]).await;
+    create_user(&c, &pool, "dave", &[]).await;
+    let err = link(
+        &c,
+        &pool,
+        cognito_user("carol"),
+        ident("Google", Some("Cognito_Subject"), "g-c"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    assert!(identities_of(&c, &pool, "carol").await.is_empty());
+    // Without a value for the immutable attribute the user can be linked.
+    link(
+        &c,
+        &pool,
+        cognito_user("dave"),
+        ident("Google", Some("Cognito_Subject"), "g-c"),
+    )
+    .await
+    .unwrap();
+}
+
+async fn links_go_with_users_and_providers(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = federation_pool(&c).await;
+    create_user(&c, &pool, "alice", &[]).await;
+    create_user(&c, &pool, "carol", &[]).await;
+    let g = ident("Google", Some("Cognito_Subject"), "g-1");
+    link(&c, &pool, cognito_user("alice"), g.clone())
+        .await
+        .unwrap();
+    // Deleting the user frees its identities; a new user of the same name has none.
+    c.admin_delete_user()
+        .user_pool_id(&pool)
+        .username("alice")
+        .send()
+        .await
+        .unwrap();
+    let err = disable(&c, &pool, g.clone()).await.unwrap_err();
+    assert_eq!(error_code(&err), "UserNotFoundException");
+    create_user(&c, &pool, "alice", &[]).await;
+    assert!(identities_of(&c, &pool, "alice").await.is_empty());
+    link(&c, &pool, cognito_user("carol"), g.clone())
+        .await
+        .unwrap();
+    // Deleting the provider removes its links: recreated, the identity can be linked again, and
+    // the user lists it once.
+    c.delete_identity_provider()
+        .user_pool_id(&pool)
+        .provider_name("Google")
+        .send()
+        .await
+        .unwrap();
+    create_google(&c, &pool).await;
+    let err = disable(&c, &pool, g.clone()).await.unwrap_err();
+    assert_eq!(error_code(&err), "UserNotFoundException");
+    link(&c, &pool, cognito_user("carol"), g.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        identities_of(&c, &pool, "carol").await,
+        vec![("Google".to_string(), "g-1".to_string())]
+    );
+}
+
+async fn concurrent_links_keep_limit_and_identities_in_step(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = federation_pool(&c).await;
+    for who in ["alice", "bob", "carol"] {
+        create_user(&c, &pool, who, &[]).await;
+    }
+    // Eight identities at once to one user: five win, and its attribute lists exactly those.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (c, pool) = (c.clone(), pool.clone());
+            tokio::spawn(async move {
+                link(
+                    &c,
+                    &pool,
+                    cognito_user("alice"),
+                    ident("Google", Some("Cognito_Subject"), &format!("g-{i}")),
+                )
+                .await
+                .map(|_| format!("g-{i}"))
+                .map_err(|e| error_code(&e))
+            })
+        })
+        .collect();
+    let mut won = HashSet::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(v) => {
+                won.insert(v);
+            }
+            Err(code) => assert_eq!(code, "LimitExceededException"),
+        }
+    }
+    assert_eq!(won.len(), 5);
+    let listed: HashSet<String> = identities_of(&c, &pool, "alice")
+        .await
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(listed, won);
+    // One identity to two users at once: exactly one gets it.
+    let tasks: Vec<_> = ["bob", "carol"]
+        .into_iter()
+        .map(|who| {
+            let (c, pool) = (c.clone(), pool.clone());
+            tokio::spawn(async move {
+                link(
+                    &c,
+                    &pool,
+                    cognito_user(who),
+                    ident("Corp", Some("Cognito_Subject"), "shared"),
+                )
+                .await
+                .map_err(|e| error_code(&e))
+            })
+        })
+        .collect();
+    let mut oks = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => oks += 1,
+            Err(code) => assert_eq!(code, "InvalidParameterException"),
+        }
+    }
+    assert_eq!(oks, 1);
+    let holders =
+        identities_of(&c, &pool, "bob").await.len() + identities_of(&c, &pool, "carol").await.len();
+    assert_eq!(holders, 1);
 }

@@ -2,21 +2,14 @@
 //! `GATEHOUSE_TEST_DATABASE_URL` is set) Postgres. Every check makes its own pools with random ids.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
-use cognito_model::errors::ErrorCode;
-use cognito_model::shapes::{
-    AdminDisableProviderForUserRequest, AdminLinkProviderForUserRequest,
-    CreateIdentityProviderRequest, CreateUserPoolRequest, IdentityProviderTypeType,
-    ProviderUserIdentifierType, ResourceServerScopeType,
-};
+use cognito_model::shapes::{IdentityProviderTypeType, ResourceServerScopeType};
 use domain::ports::{
-    ChildWrite, IdentityProviderRecord, IdentityProviderStore, ProviderLinkRecord,
-    ResourceServerRecord, SystemClock, UserPoolStore,
+    ChildWrite, DirectoryStore, IdentityProviderRecord, IdentityProviderStore, LinkedUserWrite,
+    ProviderLinkRecord, ResourceServerRecord, UserPoolStore, UserRecord, UserWrite,
+    UserWriteOutcome,
 };
-use domain::services::Services;
 use domain::user_pool::{default_settings, PoolSettings, UserPoolRecord};
-use domain::RequestContext;
 use storage::SqlStore;
 
 const NOW_MS: i64 = 1_700_000_000_123;
@@ -57,7 +50,6 @@ suite!(
     concurrent_identifier_claims_have_one_winner,
     update_is_version_guarded,
     links_store_one_user_per_identity,
-    link_service_checks_the_source_side,
 );
 
 async fn connect(url: &str) -> SqlStore {
@@ -345,57 +337,149 @@ fn link(pool: &str, provider: &str, value: &str, user: &str) -> ProviderLinkReco
     }
 }
 
+async fn new_user(store: &SqlStore, pool: &str, name: &str) -> UserRecord {
+    let id = uuid::Uuid::new_v4().to_string();
+    let user = UserRecord {
+        pool_id: pool.into(),
+        id: id.clone(),
+        username: name.into(),
+        username_key: name.into(),
+        status: "CONFIRMED".into(),
+        enabled: true,
+        created_ms: NOW_MS,
+        modified_ms: NOW_MS,
+        version: 1,
+        password: None,
+        attributes: vec![("sub".into(), id)],
+    };
+    let w = UserWrite {
+        user: user.clone(),
+        search: vec![],
+        aliases: vec![],
+        force_aliases: false,
+    };
+    assert_eq!(
+        store.insert_user(&w).await.unwrap(),
+        UserWriteOutcome::Written
+    );
+    user
+}
+
+/// The user's side of a link change: its next version with one marker attribute.
+fn next(u: &UserRecord, marker: &str) -> LinkedUserWrite {
+    let mut attributes = u.attributes.clone();
+    attributes.push(("identities".into(), marker.into()));
+    LinkedUserWrite {
+        user_id: u.id.clone(),
+        version: u.version + 1,
+        modified_ms: NOW_MS + 1,
+        attributes,
+    }
+}
+
+async fn reload(store: &SqlStore, u: &UserRecord) -> UserRecord {
+    store
+        .get_user_by_key(&u.pool_id, &u.username_key)
+        .await
+        .unwrap()
+        .expect("user")
+}
+
 async fn links_store_one_user_per_identity(store: SqlStore) {
     let pool = new_pool(&store).await;
     store
         .insert_identity_provider(&provider(&pool, "Corp", &[]), 300)
         .await
         .unwrap();
+    let alice = new_user(&store, &pool, "alice").await;
+    let bob = new_user(&store, &pool, "bob").await;
     assert_eq!(
         store
-            .insert_provider_link(&link(&pool, "Corp", "s1", "alice"), 5)
+            .insert_provider_link(&link(&pool, "Corp", "s1", "alice"), &next(&alice, "a1"), 5)
             .await
             .unwrap(),
         ChildWrite::Written
     );
-    // Again for the same user: a no-op; for another user: refused.
+    // The user's attributes and version changed with the link.
+    let alice = reload(&store, &alice).await;
+    assert_eq!(alice.version, 2);
+    assert_eq!(alice.modified_ms, NOW_MS + 1);
+    assert_eq!(alice.attributes[1], ("identities".into(), "a1".into()));
+    // The user written must be the link's user; a stale version is refused, and so is the same
+    // identity again, for any user.
     assert_eq!(
         store
-            .insert_provider_link(&link(&pool, "Corp", "s1", "alice"), 5)
+            .insert_provider_link(&link(&pool, "Corp", "s2", "bob"), &next(&alice, "x"), 5)
             .await
             .unwrap(),
-        ChildWrite::Written
+        ChildWrite::UserNotFound
     );
+    let stale = UserRecord {
+        version: 1,
+        ..alice.clone()
+    };
     assert_eq!(
         store
-            .insert_provider_link(&link(&pool, "Corp", "s1", "bob"), 5)
+            .insert_provider_link(&link(&pool, "Corp", "s9", "alice"), &next(&stale, "x"), 5)
             .await
             .unwrap(),
-        ChildWrite::Duplicate
+        ChildWrite::VersionConflict
     );
-    assert_eq!(
-        store
-            .insert_provider_link(&link(&pool, "Nobody", "s1", "bob"), 5)
-            .await
-            .unwrap(),
-        ChildWrite::NotFound
-    );
-    for i in 2..=5 {
+    for (who, u) in [("alice", &alice), ("bob", &bob)] {
         assert_eq!(
             store
-                .insert_provider_link(&link(&pool, "Corp", &format!("s{i}"), "alice"), 5)
+                .insert_provider_link(&link(&pool, "Corp", "s1", who), &next(u, "x"), 5)
                 .await
                 .unwrap(),
-            ChildWrite::Written
+            ChildWrite::Duplicate
         );
     }
     assert_eq!(
         store
-            .insert_provider_link(&link(&pool, "Corp", "s6", "alice"), 5)
+            .insert_provider_link(&link(&pool, "Nobody", "s1", "bob"), &next(&bob, "x"), 5)
+            .await
+            .unwrap(),
+        ChildWrite::NotFound
+    );
+    let ghost = UserRecord {
+        id: "no-such-user".into(),
+        ..bob.clone()
+    };
+    assert_eq!(
+        store
+            .insert_provider_link(&link(&pool, "Corp", "s1", "ghost"), &next(&ghost, "x"), 5)
+            .await
+            .unwrap(),
+        ChildWrite::UserNotFound
+    );
+    let mut alice = alice;
+    for i in 2..=5 {
+        assert_eq!(
+            store
+                .insert_provider_link(
+                    &link(&pool, "Corp", &format!("s{i}"), "alice"),
+                    &next(&alice, "a"),
+                    5
+                )
+                .await
+                .unwrap(),
+            ChildWrite::Written
+        );
+        alice = reload(&store, &alice).await;
+    }
+    assert_eq!(
+        store
+            .insert_provider_link(&link(&pool, "Corp", "s6", "alice"), &next(&alice, "a"), 5)
             .await
             .unwrap(),
         ChildWrite::LimitExceeded
     );
+    let got = store
+        .get_provider_link(&pool, "Corp", "Cognito_Subject", "s3")
+        .await
+        .unwrap()
+        .expect("link");
+    assert_eq!(got, link(&pool, "Corp", "s3", "alice"));
     assert_eq!(
         store
             .provider_links_of_user(&pool, "alice")
@@ -406,17 +490,57 @@ async fn links_store_one_user_per_identity(store: SqlStore) {
     );
     assert_eq!(
         store
-            .delete_provider_link(&pool, "Corp", "Cognito_Subject", "s5")
+            .delete_provider_link(&pool, "Corp", "Cognito_Subject", "s5", &next(&stale, "x"))
+            .await
+            .unwrap(),
+        ChildWrite::VersionConflict
+    );
+    assert_eq!(
+        store
+            .delete_provider_link(&pool, "Corp", "Cognito_Subject", "s5", &next(&bob, "x"))
+            .await
+            .unwrap(),
+        ChildWrite::UserNotFound
+    );
+    assert_eq!(
+        store
+            .delete_provider_link(&pool, "Corp", "Cognito_Subject", "s5", &next(&alice, "d"))
             .await
             .unwrap(),
         ChildWrite::Written
     );
+    let alice = reload(&store, &alice).await;
+    assert_eq!(alice.attributes.last().unwrap().1, "d");
     assert_eq!(
         store
-            .delete_provider_link(&pool, "Corp", "Cognito_Subject", "s5")
+            .delete_provider_link(&pool, "Corp", "Cognito_Subject", "s5", &next(&alice, "d"))
             .await
             .unwrap(),
         ChildWrite::NotFound
+    );
+    // Deleting the user removes its links (and only its links).
+    store
+        .insert_provider_link(&link(&pool, "Corp", "b1", "bob"), &next(&bob, "b"), 5)
+        .await
+        .unwrap();
+    assert!(store.delete_user(&pool, &alice.id).await.unwrap());
+    assert!(store
+        .provider_links_of_user(&pool, "alice")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .get_provider_link(&pool, "Corp", "Cognito_Subject", "s1")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store
+            .provider_links_of_user(&pool, "bob")
+            .await
+            .unwrap()
+            .len(),
+        1
     );
     // Deleting the provider removes its links; deleting the pool removes the rest.
     assert_eq!(
@@ -424,7 +548,7 @@ async fn links_store_one_user_per_identity(store: SqlStore) {
         ChildWrite::Written
     );
     assert!(store
-        .provider_links_of_user(&pool, "alice")
+        .provider_links_of_user(&pool, "bob")
         .await
         .unwrap()
         .is_empty());
@@ -432,207 +556,15 @@ async fn links_store_one_user_per_identity(store: SqlStore) {
         .insert_identity_provider(&provider(&pool, "Corp", &[]), 300)
         .await
         .unwrap();
+    let bob = reload(&store, &bob).await;
     store
-        .insert_provider_link(&link(&pool, "Corp", "s1", "alice"), 5)
+        .insert_provider_link(&link(&pool, "Corp", "b1", "bob"), &next(&bob, "b"), 5)
         .await
         .unwrap();
     assert!(store.delete_user_pool(&pool).await.unwrap());
     assert!(store
-        .provider_links_of_user(&pool, "alice")
+        .provider_links_of_user(&pool, "bob")
         .await
         .unwrap()
         .is_empty());
-}
-
-fn identity(provider: &str, attr: &str, value: &str) -> Option<ProviderUserIdentifierType> {
-    Some(ProviderUserIdentifierType {
-        provider_name: Some(provider.into()),
-        provider_attribute_name: Some(attr.into()),
-        provider_attribute_value: Some(value.into()),
-    })
-}
-
-fn link_req(
-    pool: &str,
-    dest: Option<ProviderUserIdentifierType>,
-    src: Option<ProviderUserIdentifierType>,
-) -> AdminLinkProviderForUserRequest {
-    AdminLinkProviderForUserRequest {
-        user_pool_id: Some(pool.into()),
-        destination_user: dest,
-        source_user: src,
-    }
-}
-
-async fn link_service_checks_the_source_side(store: SqlStore) {
-    let services = Services::new(Arc::new(store.clone()), Arc::new(SystemClock));
-    let ctx = RequestContext {
-        region: "us-east-1".into(),
-        account_id: "123456789012".into(),
-        request_id: "test".into(),
-    };
-    let pool = services
-        .user_pools
-        .create(
-            &ctx,
-            CreateUserPoolRequest {
-                pool_name: Some("links".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .user_pool
-        .unwrap()
-        .id
-        .unwrap();
-    let idp = &services.identity_providers;
-    for (name, t, d) in [
-        (
-            "Google",
-            IdentityProviderTypeType::Google,
-            vec![
-                ("client_id", "c"),
-                ("client_secret", "s"),
-                ("authorize_scopes", "openid"),
-            ],
-        ),
-        (
-            "Corp",
-            IdentityProviderTypeType::Oidc,
-            vec![
-                ("client_id", "c"),
-                ("authorize_scopes", "openid"),
-                ("oidc_issuer", "https://i.example.com"),
-                ("attributes_request_method", "GET"),
-            ],
-        ),
-    ] {
-        idp.create_identity_provider(
-            &ctx,
-            CreateIdentityProviderRequest {
-                user_pool_id: Some(pool.clone()),
-                provider_name: Some(name.into()),
-                provider_type: Some(t),
-                provider_details: Some(
-                    d.iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
-                ),
-                attribute_mapping: Some([("email".to_string(), "mail".to_string())].into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    }
-    let alice = identity("Cognito", "", "alice");
-    // Social providers take Cognito_Subject only; OIDC also a mapped pool attribute.
-    idp.admin_link_provider_for_user(
-        &ctx,
-        link_req(
-            &pool,
-            alice.clone(),
-            identity("Google", "Cognito_Subject", "g-1"),
-        ),
-    )
-    .await
-    .unwrap();
-    let e = idp
-        .admin_link_provider_for_user(
-            &ctx,
-            link_req(
-                &pool,
-                alice.clone(),
-                identity("Google", "email", "a@example.com"),
-            ),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.code, ErrorCode::InvalidParameterException);
-    idp.admin_link_provider_for_user(
-        &ctx,
-        link_req(
-            &pool,
-            alice.clone(),
-            identity("Corp", "email", "a@example.com"),
-        ),
-    )
-    .await
-    .unwrap();
-    let e = idp
-        .admin_link_provider_for_user(
-            &ctx,
-            link_req(&pool, alice.clone(), identity("Corp", "phone_number", "1")),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.code, ErrorCode::InvalidParameterException);
-    // The destination must be a Cognito user; the source provider must exist.
-    let e = idp
-        .admin_link_provider_for_user(
-            &ctx,
-            link_req(
-                &pool,
-                identity("Google", "", "alice"),
-                identity("Corp", "Cognito_Subject", "x"),
-            ),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.code, ErrorCode::InvalidParameterException);
-    let e = idp
-        .admin_link_provider_for_user(
-            &ctx,
-            link_req(
-                &pool,
-                alice.clone(),
-                identity("Nobody", "Cognito_Subject", "x"),
-            ),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.code, ErrorCode::ResourceNotFoundException);
-    // One user per identity.
-    let e = idp
-        .admin_link_provider_for_user(
-            &ctx,
-            link_req(
-                &pool,
-                identity("Cognito", "", "bob"),
-                identity("Google", "Cognito_Subject", "g-1"),
-            ),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.code, ErrorCode::InvalidParameterException);
-    assert_eq!(
-        store
-            .provider_links_of_user(&pool, "alice")
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
-    // Disabling removes the link; a second time there is nothing to disable.
-    let disable = AdminDisableProviderForUserRequest {
-        user_pool_id: Some(pool.clone()),
-        user: identity("Google", "Cognito_Subject", "g-1"),
-    };
-    idp.admin_disable_provider_for_user(&ctx, disable.clone())
-        .await
-        .unwrap();
-    let e = idp
-        .admin_disable_provider_for_user(&ctx, disable)
-        .await
-        .unwrap_err();
-    assert_eq!(e.code, ErrorCode::UserNotFoundException);
-    assert_eq!(
-        store
-            .provider_links_of_user(&pool, "alice")
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
 }

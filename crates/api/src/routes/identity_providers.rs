@@ -20,6 +20,8 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::DeleteIdentityProvider,
     Operation::ListIdentityProviders,
     Operation::GetIdentityProviderByIdentifier,
+    Operation::AdminLinkProviderForUser,
+    Operation::AdminDisableProviderForUser,
 ];
 
 pub async fn route(s: &Services, ctx: &RequestContext, op: Operation, input: Value) -> Routed {
@@ -49,6 +51,12 @@ pub async fn route(s: &Services, ctx: &RequestContext, op: Operation, input: Val
         }
         Operation::GetIdentityProviderByIdentifier => {
             call(input, |r| p.get_identity_provider_by_identifier(ctx, r)).await
+        }
+        Operation::AdminLinkProviderForUser => {
+            call(input, |r| p.admin_link_provider_for_user(ctx, r)).await
+        }
+        Operation::AdminDisableProviderForUser => {
+            call(input, |r| p.admin_disable_provider_for_user(ctx, r)).await
         }
         _ => return Err(input),
     })

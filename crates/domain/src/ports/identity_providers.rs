@@ -55,9 +55,20 @@ pub struct ProviderLinkRecord {
     pub provider_name: String,
     pub attribute_name: String,
     pub attribute_value: String,
-    /// The destination user's username, as given.
+    /// The destination user's username (its stored spelling; usernames never change).
     pub username: String,
     pub created_ms: i64,
+}
+
+/// The destination user's side of a link change: its `identities` attribute is rewritten in the
+/// same transaction, guarded by its version like every other user write.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkedUserWrite {
+    pub user_id: String,
+    /// The new version; the stored one must still be `version - 1`.
+    pub version: i64,
+    pub modified_ms: i64,
+    pub attributes: Vec<(String, String)>,
 }
 
 /// The outcome of a write to a pool's resource servers or identity providers.
@@ -76,6 +87,8 @@ pub enum ChildWrite {
     LimitExceeded,
     /// Someone else changed the row since it was read: read again and retry.
     VersionConflict,
+    /// The user a link belongs to is gone.
+    UserNotFound,
 }
 
 /// A page in key order; `last_key` is set when more may follow.
@@ -150,22 +163,34 @@ pub trait IdentityProviderStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<ChildPage<IdentityProviderRecord>>;
 
-    /// Links an external identity to a user. Linking it again to the same user is a no-op;
-    /// `Duplicate` when it is linked to another user, `NotFound` when the provider is gone,
-    /// `LimitExceeded` when the user already has `max_per_user` links.
+    /// Links an external identity to a user and writes the user's new attributes, in one
+    /// transaction. `Duplicate` when the identity is linked already (to any user), `NotFound` when
+    /// the provider is gone, `UserNotFound` when the user is, `VersionConflict` when the user
+    /// changed since it was read, `LimitExceeded` when it already has `max_per_user` links.
     async fn insert_provider_link(
         &self,
         link: &ProviderLinkRecord,
+        user: &LinkedUserWrite,
         max_per_user: usize,
     ) -> StoreResult<ChildWrite>;
-    /// Removes one link; `NotFound` when there is none.
+    /// Removes one link and writes its user's new attributes, in one transaction; `NotFound`
+    /// when there is no such link, `VersionConflict` when the user changed since it was read.
     async fn delete_provider_link(
         &self,
         pool_id: &str,
         provider_name: &str,
         attribute_name: &str,
         attribute_value: &str,
+        user: &LinkedUserWrite,
     ) -> StoreResult<ChildWrite>;
+    /// The link of one external identity, if any.
+    async fn get_provider_link(
+        &self,
+        pool_id: &str,
+        provider_name: &str,
+        attribute_name: &str,
+        attribute_value: &str,
+    ) -> StoreResult<Option<ProviderLinkRecord>>;
     /// The links of one user, in (provider, attribute name, value) order.
     async fn provider_links_of_user(
         &self,

@@ -480,6 +480,17 @@ impl DirectoryStore for SqlStore {
         if !Self::lock_pool(&mut tx, pool_id).await? {
             return Ok(false);
         }
+        // Its linked external identities go with it (AdminLinkProviderForUser).
+        sqlx::query(
+            "DELETE FROM provider_user_links WHERE pool_id = $1 AND username IN \
+             (SELECT username FROM users WHERE pool_id = $2 AND id = $3)",
+        )
+        .bind(pool_id)
+        .bind(pool_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
         for table in ["group_members", "user_search", "user_aliases"] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE pool_id = $1 AND user_id = $2"

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use domain::ports::{
-    ChildPage, ChildWrite, IdentityProviderRecord, IdentityProviderStore, ProviderLinkRecord,
-    ResourceServerRecord, StoreError, StoreResult,
+    ChildPage, ChildWrite, IdentityProviderRecord, IdentityProviderStore, LinkedUserWrite,
+    ProviderLinkRecord, ResourceServerRecord, StoreError, StoreResult,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
@@ -70,6 +70,68 @@ async fn claim_identifiers(
         }
     }
     Ok(None)
+}
+
+const LINK_COLUMNS: &str =
+    "pool_id, provider_name, attribute_name, attribute_value, username, created_ms";
+
+fn link_of(r: &AnyRow) -> StoreResult<ProviderLinkRecord> {
+    Ok(ProviderLinkRecord {
+        pool_id: get(r, "pool_id")?,
+        provider_name: get(r, "provider_name")?,
+        attribute_name: get(r, "attribute_name")?,
+        attribute_value: get(r, "attribute_value")?,
+        username: get(r, "username")?,
+        created_ms: get(r, "created_ms")?,
+    })
+}
+
+/// `UserNotFound` / `VersionConflict` when the link's user (`username`, the row `user.user_id`) is
+/// gone or changed since it was read.
+async fn check_user_version(
+    tx: &mut Transaction<'static, Any>,
+    pool_id: &str,
+    username: &str,
+    user: &LinkedUserWrite,
+) -> StoreResult<Option<ChildWrite>> {
+    let row = sqlx::query("SELECT version, username FROM users WHERE pool_id = $1 AND id = $2")
+        .bind(pool_id)
+        .bind(&user.user_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend_err)?;
+    let Some(row) = row else {
+        return Ok(Some(ChildWrite::UserNotFound));
+    };
+    let (version, name): (i64, String) = (get(&row, "version")?, get(&row, "username")?);
+    Ok(if name != username {
+        Some(ChildWrite::UserNotFound)
+    } else if version != user.version - 1 {
+        Some(ChildWrite::VersionConflict)
+    } else {
+        None
+    })
+}
+
+/// Writes the user's new attributes (only `identities` changes: nothing searchable or aliased).
+async fn write_linked_user(
+    tx: &mut Transaction<'static, Any>,
+    pool_id: &str,
+    user: &LinkedUserWrite,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE users SET attributes = $1, version = $2, modified_ms = $3 \
+         WHERE pool_id = $4 AND id = $5",
+    )
+    .bind(to_json(&user.attributes)?)
+    .bind(user.version)
+    .bind(user.modified_ms)
+    .bind(pool_id)
+    .bind(&user.user_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend_err)?;
+    Ok(())
 }
 
 /// Provider details carry client secrets and private keys, so the whole document is sealed, bound
@@ -475,6 +537,7 @@ impl IdentityProviderStore for SqlStore {
     async fn insert_provider_link(
         &self,
         link: &ProviderLinkRecord,
+        user: &LinkedUserWrite,
         max_per_user: usize,
     ) -> StoreResult<ChildWrite> {
         let mut tx = self.begin().await?;
@@ -492,8 +555,13 @@ impl IdentityProviderStore for SqlStore {
         if provider.is_none() {
             return Ok(ChildWrite::NotFound);
         }
+        if let Some(outcome) =
+            check_user_version(&mut tx, &link.pool_id, &link.username, user).await?
+        {
+            return Ok(outcome);
+        }
         let existing = sqlx::query(
-            "SELECT username FROM provider_user_links WHERE pool_id = $1 AND provider_name = $2 \
+            "SELECT 1 AS one FROM provider_user_links WHERE pool_id = $1 AND provider_name = $2 \
              AND attribute_name = $3 AND attribute_value = $4",
         )
         .bind(&link.pool_id)
@@ -503,13 +571,8 @@ impl IdentityProviderStore for SqlStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(backend_err)?;
-        if let Some(row) = existing {
-            let owner: String = get(&row, "username")?;
-            return Ok(if owner == link.username {
-                ChildWrite::Written
-            } else {
-                ChildWrite::Duplicate
-            });
+        if existing.is_some() {
+            return Ok(ChildWrite::Duplicate);
         }
         let n: i64 = sqlx::query(
             "SELECT COUNT(*) AS n FROM provider_user_links WHERE pool_id = $1 AND username = $2",
@@ -537,6 +600,7 @@ impl IdentityProviderStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(backend_err)?;
+        write_linked_user(&mut tx, &link.pool_id, user).await?;
         tx.commit().await.map_err(backend_err)?;
         Ok(ChildWrite::Written)
     }
@@ -547,10 +611,30 @@ impl IdentityProviderStore for SqlStore {
         provider_name: &str,
         attribute_name: &str,
         attribute_value: &str,
+        user: &LinkedUserWrite,
     ) -> StoreResult<ChildWrite> {
         let mut tx = self.begin().await?;
         if !Self::lock_pool(&mut tx, pool_id).await? {
             return Ok(ChildWrite::PoolNotFound);
+        }
+        let owner: Option<String> = sqlx::query(
+            "SELECT username FROM provider_user_links WHERE pool_id = $1 AND provider_name = $2 \
+             AND attribute_name = $3 AND attribute_value = $4",
+        )
+        .bind(pool_id)
+        .bind(provider_name)
+        .bind(attribute_name)
+        .bind(attribute_value)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend_err)?
+        .map(|r| get(&r, "username"))
+        .transpose()?;
+        let Some(owner) = owner else {
+            return Ok(ChildWrite::NotFound);
+        };
+        if let Some(outcome) = check_user_version(&mut tx, pool_id, &owner, user).await? {
+            return Ok(outcome);
         }
         let r = sqlx::query(
             "DELETE FROM provider_user_links WHERE pool_id = $1 AND provider_name = $2 \
@@ -566,8 +650,30 @@ impl IdentityProviderStore for SqlStore {
         if r.rows_affected() == 0 {
             return Ok(ChildWrite::NotFound);
         }
+        write_linked_user(&mut tx, pool_id, user).await?;
         tx.commit().await.map_err(backend_err)?;
         Ok(ChildWrite::Written)
+    }
+
+    async fn get_provider_link(
+        &self,
+        pool_id: &str,
+        provider_name: &str,
+        attribute_name: &str,
+        attribute_value: &str,
+    ) -> StoreResult<Option<ProviderLinkRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {LINK_COLUMNS} FROM provider_user_links WHERE pool_id = $1 \
+             AND provider_name = $2 AND attribute_name = $3 AND attribute_value = $4"
+        ))
+        .bind(pool_id)
+        .bind(provider_name)
+        .bind(attribute_name)
+        .bind(attribute_value)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        row.as_ref().map(link_of).transpose()
     }
 
     async fn provider_links_of_user(
@@ -575,27 +681,15 @@ impl IdentityProviderStore for SqlStore {
         pool_id: &str,
         username: &str,
     ) -> StoreResult<Vec<ProviderLinkRecord>> {
-        let rows = sqlx::query(
-            "SELECT pool_id, provider_name, attribute_name, attribute_value, username, created_ms \
-             FROM provider_user_links WHERE pool_id = $1 AND username = $2 \
-             ORDER BY provider_name, attribute_name, attribute_value",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {LINK_COLUMNS} FROM provider_user_links WHERE pool_id = $1 AND username = $2 \
+             ORDER BY provider_name, attribute_name, attribute_value"
+        ))
         .bind(pool_id)
         .bind(username)
         .fetch_all(&self.pool)
         .await
         .map_err(backend_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(ProviderLinkRecord {
-                    pool_id: get(r, "pool_id")?,
-                    provider_name: get(r, "provider_name")?,
-                    attribute_name: get(r, "attribute_name")?,
-                    attribute_value: get(r, "attribute_value")?,
-                    username: get(r, "username")?,
-                    created_ms: get(r, "created_ms")?,
-                })
-            })
-            .collect()
+        rows.iter().map(link_of).collect()
     }
 }

@@ -117,7 +117,7 @@ impl DirectoryService {
 
     /// Finds the user a `Username` parameter names: by username, or by an alias (a verified alias,
     /// or the email/phone of a username-attributes pool).
-    async fn find_user(
+    pub(crate) async fn find_user(
         &self,
         pool: &UserPoolView,
         username: Option<&str>,
@@ -153,7 +153,7 @@ impl DirectoryService {
 
     /// Read-modify-write of one user, retried when another writer got there first. `change`
     /// returns the new record (its version is bumped here) or an error to stop.
-    async fn modify_user<F>(
+    pub(crate) async fn modify_user<F>(
         &self,
         ctx: &RequestContext,
         pool_id: Option<&str>,
