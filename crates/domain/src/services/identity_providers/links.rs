@@ -183,11 +183,8 @@ impl IdentityProviderService {
             Some(p) => dir.find_user(pool, Some(&format!("{p}_{val}"))).await?,
             None => return Err(user_not_found()),
         };
-        if user.status == UserStatusType::ExternalProvider.as_str() {
-            return Err(CognitoError::invalid_parameter(
-                "Invalid DestinationUser: a federated user may not be passed in as a DestinationUser.",
-            ));
-        }
+        // A federated destination is allowed: AWS documents DestinationUser as a native or a
+        // federated user.
         // Linking rewrites the user's profile, which Cognito refuses for immutable attributes.
         let schema = pool
             .record
