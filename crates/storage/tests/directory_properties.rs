@@ -5,7 +5,10 @@
 //!    updated and disabled between pages.
 //! 2. Alias values (verified emails and preferred_username in an AliasAttributes pool, emails in
 //!    a UsernameAttributes pool) stay unique under random and concurrent writes, and every write
-//!    answers success or the Cognito error a client expects.
+//!    answers success or the Cognito error a client expects (exactly the predicted one when it
+//!    runs alone; a failed write changes nothing). Concurrent pairs either race two users for the
+//!    same values (at most one wins) or write one user twice (no update is lost: the user ends
+//!    as one of the two serial orders leaves it).
 //!
 //! Each case gets a fresh pool in a database shared by the backend's run. `PROPTEST_CASES`
 //! overrides the case counts for deeper local runs.
@@ -748,6 +751,19 @@ fn aop() -> impl Strategy<Value = AOp> {
     ]
 }
 
+/// Makes `b` (an update or delete) act on the user `a` (an update or delete) acts on.
+fn same_target(a: &AOp, mut b: AOp) -> AOp {
+    let t = match a {
+        AOp::Update { target, .. } | AOp::Delete { target } => target.clone(),
+        AOp::Create { .. } => return b,
+    };
+    match &mut b {
+        AOp::Update { target, .. } | AOp::Delete { target } => *target = t,
+        AOp::Create { .. } => {}
+    }
+    b
+}
+
 /// Makes `b` claim what `a` claims.
 fn same_claims(a: &AOp, mut b: AOp) -> AOp {
     let (ae, av, ap) = match a {
@@ -790,8 +806,13 @@ fn same_claims(a: &AOp, mut b: AOp) -> AOp {
 fn alias_case() -> impl Strategy<Value = AliasCase> {
     let step = prop_oneof![
         3 => aop().prop_map(Step::One),
-        1 => (aop(), aop()).prop_map(|(a, b)| {
-            let b = same_claims(&a, b);
+        1 => (aop(), aop(), any::<bool>()).prop_map(|(a, b, same_user)| {
+            // Either two users racing for the same values, or two writers of one user.
+            let b = if same_user {
+                same_target(&a, b)
+            } else {
+                same_claims(&a, b)
+            };
             Step::Pair(a, b)
         }),
     ];
@@ -1125,20 +1146,7 @@ impl Aliases<'_> {
                 let Some(u) = self.resolve(&self.target_name(target, users), users) else {
                     return Err(ErrorCode::UserNotFoundException);
                 };
-                let mut attrs = u.attrs.clone();
-                if let Some(e) = email {
-                    let changed = attrs.get("email").map(String::as_str) != Some(EMAILS[*e]);
-                    if changed && verified.is_none() && attrs.contains_key("email_verified") {
-                        attrs.insert("email_verified".into(), "false".into());
-                    }
-                    attrs.insert("email".into(), EMAILS[*e].to_string());
-                }
-                if let Some(v) = verified {
-                    attrs.insert("email_verified".to_string(), v.to_string());
-                }
-                if let Some(p) = preferred {
-                    attrs.insert("preferred_username".to_string(), PREFERRED[*p].to_string());
-                }
+                let attrs = updated(&u.attrs, *email, *verified, *preferred);
                 match clash(Some(&u.sub), &attrs, false) {
                     None => Ok(()),
                     Some(_) => Err(ErrorCode::AliasExistsException),
@@ -1150,6 +1158,31 @@ impl Aliases<'_> {
             },
         }
     }
+}
+
+/// A user's attributes after an AdminUpdateUserAttributes of these values: a changed email is
+/// unverified unless the request says otherwise.
+fn updated(
+    attrs: &BTreeMap<String, String>,
+    email: Option<usize>,
+    verified: Option<bool>,
+    preferred: Option<usize>,
+) -> BTreeMap<String, String> {
+    let mut attrs = attrs.clone();
+    if let Some(e) = email {
+        let changed = attrs.get("email").map(String::as_str) != Some(EMAILS[e]);
+        if changed && verified.is_none() && attrs.contains_key("email_verified") {
+            attrs.insert("email_verified".into(), "false".into());
+        }
+        attrs.insert("email".into(), EMAILS[e].to_string());
+    }
+    if let Some(v) = verified {
+        attrs.insert("email_verified".to_string(), v.to_string());
+    }
+    if let Some(p) = preferred {
+        attrs.insert("preferred_username".to_string(), PREFERRED[p].to_string());
+    }
+    attrs
 }
 
 async fn check_aliases(e: &Env, kind: Kind, case: AliasCase) -> Result<(), TestCaseError> {
@@ -1209,9 +1242,25 @@ async fn check_aliases(e: &Env, kind: Kind, case: AliasCase) -> Result<(), TestC
                             }
                         ),
                     };
+                    // Distinct usernames, same claimed values.
                     let distinct = match (x, y) {
-                        (AOp::Create { name: nx, .. }, AOp::Create { name: ny, .. }) => {
-                            a.fold(NAMES[*nx]) != a.fold(NAMES[*ny])
+                        (
+                            AOp::Create {
+                                name: nx,
+                                email: ex,
+                                verified: vx,
+                                preferred: px,
+                                ..
+                            },
+                            AOp::Create {
+                                name: ny,
+                                email: ey,
+                                verified: vy,
+                                preferred: py,
+                                ..
+                            },
+                        ) => {
+                            a.fold(NAMES[*nx]) != a.fold(NAMES[*ny]) && (ex, vx, px) == (ey, vy, py)
                         }
                         _ => false,
                     };
@@ -1227,7 +1276,46 @@ async fn check_aliases(e: &Env, kind: Kind, case: AliasCase) -> Result<(), TestC
                         );
                     }
                 }
-                users = a.snapshot().await?;
+                let after = a.snapshot().await?;
+                // Two successful updates of one user: no update is lost; the user ends as one
+                // of the two serial orders leaves it.
+                if let (
+                    AOp::Update {
+                        target: tx,
+                        email: ex,
+                        verified: vx,
+                        preferred: px,
+                    },
+                    AOp::Update {
+                        target: ty,
+                        email: ey,
+                        verified: vy,
+                        preferred: py,
+                    },
+                    Ok(()),
+                    Ok(()),
+                ) = (x, y, gx, gy)
+                {
+                    let ux = a.resolve(&a.target_name(tx, &users), &users);
+                    let uy = a.resolve(&a.target_name(ty, &users), &users);
+                    if let (Some(ux), Some(uy)) = (ux, uy) {
+                        if ux.sub == uy.sub {
+                            let xy = updated(&updated(&ux.attrs, *ex, *vx, *px), *ey, *vy, *py);
+                            let yx = updated(&updated(&ux.attrs, *ey, *vy, *py), *ex, *vx, *px);
+                            let now = after.iter().find(|u| u.sub == ux.sub).map(|u| &u.attrs);
+                            prop_assert!(
+                                now == Some(&xy) || now == Some(&yx),
+                                "step {}: concurrent updates {:?} / {:?} of {} left {:?}",
+                                n,
+                                x,
+                                y,
+                                ux.username,
+                                now
+                            );
+                        }
+                    }
+                }
+                users = after;
             }
         }
         a.check_invariants(&users).await?;
