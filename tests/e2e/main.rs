@@ -6,6 +6,7 @@ mod raw;
 
 mod app_clients;
 mod directory;
+mod directory_properties;
 mod dispatch_all;
 mod identity_providers;
 mod invitations;
