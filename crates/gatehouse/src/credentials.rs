@@ -142,23 +142,11 @@ mod tests {
         let (k2, created) = ensure_admin_key(&dir).unwrap();
         assert!(!created);
         assert_eq!((k1.id, k1.secret), (k2.id, k2.secret));
-        let (k3, _) = ensure_admin_key(
-            &std::env::temp_dir()
-                .join(format!("gh-cred-other-{}", rand::random::<u32>()))
-                .join("missing"),
-        )
-        .map_err(|_| ())
-        .unwrap_or((
-            AccessKeyConfig {
-                id: String::new(),
-                secret: String::new(),
-                name: None,
-                allow: vec![],
-            },
-            false,
-        ));
+        let missing = std::env::temp_dir()
+            .join(format!("gh-cred-other-{}", rand::random::<u32>()))
+            .join("missing");
         assert!(
-            k3.id.is_empty(),
+            ensure_admin_key(&missing).is_err(),
             "a missing directory must fail, not invent a key"
         );
     }
