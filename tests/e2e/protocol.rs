@@ -206,20 +206,15 @@ async fn signature_failures() {
         .message()
         .starts_with("The request signature we calculated does not match"));
 
-    // Body changed after signing.
-    let t2 = target("ListUserPools");
-    let signed_headers = {
-        let r = post(
-            &server.base_url,
-            &headers,
-            body,
-            Some(admin(SystemTime::now())),
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        t2
-    };
-    let _ = signed_headers;
+    // The same request correctly signed passes (tampering is covered by tampered_body_is_rejected).
+    let r = post(
+        &server.base_url,
+        &headers,
+        body,
+        Some(admin(SystemTime::now())),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
 
     // Expired and future signatures (over 5 minutes of skew).
     let r = post(
@@ -457,4 +452,68 @@ async fn cors_health_and_ready() {
     assert_eq!(ok.header("access-control-allow-origin"), Some("*"));
     assert!(ok.header("x-amzn-requestid").is_some());
     assert_eq!(ok.body["UserPools"], serde_json::json!([]));
+}
+
+/// The last two signature-related failures, as raw HTTP: a key whose allow list does not cover the
+/// call, and a credential scope in a region the server does not accept.
+#[tokio::test]
+async fn not_allowed_and_region_not_accepted_over_raw_http() {
+    let account = crate::harness::random_account();
+    let toml = format!(
+        r#"
+account_id = "{account}"
+regions = ["us-east-1"]
+[[access_keys]]
+id = "{limited}"
+secret = "{limited_secret}"
+name = "reader"
+[[access_keys.allow]]
+actions = ["cognito-idp:Describe*"]
+resources = ["*"]
+"#,
+        limited = crate::harness::LIMITED_KEY_ID,
+        limited_secret = crate::harness::LIMITED_SECRET,
+    );
+    let mut opts = crate::harness::Options::new(Backend::Sqlite);
+    opts.config_toml = Some(toml);
+    opts.account_id = Some(account.clone());
+    let server = Server::start_with(opts).await;
+    let t = target("ListUserPools");
+    let headers = [
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", t.as_str()),
+    ];
+    let reader = |region: &'static str| Signing {
+        key_id: crate::harness::LIMITED_KEY_ID,
+        secret: crate::harness::LIMITED_SECRET,
+        region,
+        service: "cognito-idp",
+        time: SystemTime::now(),
+    };
+    let r = post(
+        &server.base_url,
+        &headers,
+        br#"{"MaxResults":10}"#,
+        Some(reader("us-east-1")),
+    )
+    .await;
+    assert_cognito_error(&r, 400, "AccessDeniedException");
+    assert_eq!(
+        r.message(),
+        format!("User: arn:aws:iam::{account}:user/reader is not authorized to perform: cognito-idp:ListUserPools on resource: * because no identity-based policy allows the cognito-idp:ListUserPools action")
+    );
+    let r = post(
+        &server.base_url,
+        &headers,
+        br#"{"MaxResults":10}"#,
+        Some(reader("ap-south-1")),
+    )
+    .await;
+    assert_cognito_error(&r, 400, "InvalidSignatureException");
+    assert!(
+        r.message()
+            .contains("Credential should be scoped to a valid region"),
+        "{}",
+        r.message()
+    );
 }
