@@ -117,6 +117,7 @@ impl DirectoryService {
             password: Some(PasswordState {
                 hash,
                 set_ms: now,
+                srp: None,
                 history: vec![],
             }),
             attributes: attrs,
@@ -183,6 +184,7 @@ impl DirectoryService {
                     u.password = Some(PasswordState {
                         hash: hash.clone(),
                         set_ms: now,
+                        srp: None,
                         history,
                     });
                     Ok(u)
@@ -418,6 +420,7 @@ impl DirectoryService {
                 u.password = Some(PasswordState {
                     hash: hash.clone(),
                     set_ms: now,
+                    srp: None,
                     history,
                 });
                 u.status = if permanent {
