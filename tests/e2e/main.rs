@@ -13,4 +13,5 @@ mod invitations;
 mod logs;
 mod nodes;
 mod protocol;
+mod sign_in;
 mod user_pools;

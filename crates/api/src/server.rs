@@ -190,7 +190,7 @@ async fn process(
         None
     };
 
-    let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
+    let mut input: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
     } else {
         serde_json::from_slice(body).map_err(|_| {
@@ -203,6 +203,7 @@ async fn process(
     if let Some(shape) = op.input_shape() {
         validate_input(&input, shape)?;
     }
+    crate::validate::drop_nulls(&mut input);
 
     let pool_id = input.get("UserPoolId").and_then(Value::as_str);
     if let Some(p) = pool_id {

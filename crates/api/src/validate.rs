@@ -539,3 +539,32 @@ mod tests {
         ));
     }
 }
+
+/// Drops `null` members, map entries and list items: AWS JSON treats them as absent, and real
+/// clients send them (amazon-cognito-identity-js sends `"DEVICE_KEY": null` when a browser has
+/// no device key). Validation skips them already; the typed request must not see them either.
+pub fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => {
+            items.retain(|v| !v.is_null());
+            items.iter_mut().for_each(drop_nulls);
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod null_tests {
+    use super::*;
+
+    #[test]
+    fn nulls_are_dropped_at_every_depth() {
+        let mut v = serde_json::json!({"A": null, "M": {"k": null, "j": "x"}, "L": [null, {"z": null}]});
+        drop_nulls(&mut v);
+        assert_eq!(v, serde_json::json!({"M": {"j": "x"}, "L": [{}]}));
+    }
+}

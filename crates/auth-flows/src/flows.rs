@@ -504,8 +504,10 @@ impl AuthService {
         let client_id = c.client.record.client_id.as_str();
         let block = param(r, "PASSWORD_CLAIM_SECRET_BLOCK");
         let state = match (session.filter(|s| !s.is_empty()), name, block) {
-            (Some(s), _, b) => {
-                if let Some(b) = b {
+            (Some(s), n, b) => {
+                // Only PASSWORD_VERIFIER's block names the session; other answers may carry
+                // leftovers from an earlier step (pycognito sends them) and are ignored.
+                if let (ChallengeNameType::PasswordVerifier, Some(b)) = (n, b) {
                     if !SessionBook::same_handle(s, b) {
                         return Err(crate::sessions::invalid_session());
                     }
