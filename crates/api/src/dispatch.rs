@@ -5,6 +5,7 @@
 
 use std::future::Future;
 
+use auth_flows::AuthService;
 use cognito_model::operations::Operation;
 use domain::services::Services;
 use domain::{RequestContext, ServiceResult};
@@ -18,6 +19,7 @@ use crate::routes;
 /// Runs one operation. The input was validated against the model already.
 pub async fn dispatch(
     services: &Services,
+    auth: &AuthService,
     ctx: &RequestContext,
     op: Operation,
     input: Value,
@@ -34,7 +36,11 @@ pub async fn dispatch(
         Ok(answer) => return answer,
         Err(input) => input,
     };
-    match routes::identity_providers::route(services, ctx, op, input).await {
+    let input = match routes::identity_providers::route(services, ctx, op, input).await {
+        Ok(answer) => return answer,
+        Err(input) => input,
+    };
+    match routes::sign_in::route(auth, ctx, op, input).await {
         Ok(answer) => answer,
         Err(_) => Err(not_available(op)),
     }
@@ -47,6 +53,7 @@ pub fn is_available(op: Operation) -> bool {
         routes::app_clients::OPERATIONS,
         routes::directory::OPERATIONS,
         routes::identity_providers::OPERATIONS,
+        routes::sign_in::OPERATIONS,
     ]
     .iter()
     .any(|ops| ops.contains(&op))

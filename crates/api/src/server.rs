@@ -33,6 +33,7 @@ pub trait Readiness: Send + Sync {
 
 pub struct AppState {
     pub services: Services,
+    pub auth: auth_flows::AuthService,
     pub verifier: Verifier,
     pub account_id: String,
     /// Region for unsigned requests that name nothing carrying a region.
@@ -48,7 +49,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::method(actix_web::http::Method::OPTIONS).to(preflight),
         )
         .route("/health", web::get().to(health))
-        .route("/ready", web::get().to(ready));
+        .route("/ready", web::get().to(ready))
+        .route("/{pool_id}/.well-known/jwks.json", web::get().to(jwks))
+        .route(
+            "/{pool_id}/.well-known/openid-configuration",
+            web::get().to(openid_configuration),
+        );
 }
 
 async fn health() -> HttpResponse {
@@ -61,6 +67,29 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     } else {
         HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({"status": "database unreachable"}))
+    }
+}
+
+/// A pool's public signing keys, as Cognito serves them under the issuer.
+async fn jwks(path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    well_known(state.auth.jwks(&path).await)
+}
+
+async fn openid_configuration(path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    well_known(state.auth.openid_configuration(&path).await)
+}
+
+fn well_known(doc: domain::ServiceResult<Option<Value>>) -> HttpResponse {
+    match doc {
+        Ok(Some(doc)) => HttpResponse::Ok()
+            .insert_header(("Access-Control-Allow-Origin", "*"))
+            .insert_header(("Cache-Control", "max-age=300"))
+            .json(doc),
+        // Cognito answers an unknown pool's JWKS with 404 and a small JSON message.
+        Ok(None) => HttpResponse::NotFound()
+            .json(serde_json::json!({"message": "User pool does not exist."})),
+        Err(_) => HttpResponse::InternalServerError()
+            .json(serde_json::json!({"message": "Internal error"})),
     }
 }
 
@@ -208,7 +237,7 @@ async fn process(
         account_id: state.account_id.clone(),
         request_id: request_id.to_string(),
     };
-    dispatch(&state.services, &ctx, op, input).await
+    dispatch(&state.services, &state.auth, &ctx, op, input).await
 }
 
 fn respond(

@@ -1,1 +1,93 @@
-//! See README.md beside this crate: auth-flows is reserved for the work it names and holds no code yet.
+//! Sign-in: InitiateAuth / AdminInitiateAuth and the challenge responses (password, Cognito SRP,
+//! NEW_PASSWORD_REQUIRED), ID / access / refresh tokens with per-pool RSA keys, the JWKS, refresh,
+//! sign-out and revocation, and the failed-attempt lockout. Written against the domain's ports.
+
+mod client_gate;
+mod flows;
+pub mod issuer;
+pub mod keys;
+mod lockout;
+mod session_tokens;
+pub mod sessions;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use domain::ports::{Clock, Store};
+use domain::services::Services;
+use domain::RequestContext;
+
+pub use issuer::IssuerConfig;
+pub use keys::KeyRing;
+
+/// The sign-in service: one per node, cheap to clone.
+#[derive(Clone)]
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    services: Services,
+    keys: KeyRing,
+    sessions: sessions::SessionBook,
+    issuer: IssuerConfig,
+}
+
+impl AuthService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        services: Services,
+        issuer: IssuerConfig,
+    ) -> Self {
+        Self {
+            keys: KeyRing::new(store.clone(), clock.clone()),
+            sessions: sessions::SessionBook::new(store.clone(), clock.clone()),
+            store,
+            clock,
+            services,
+            issuer,
+        }
+    }
+
+    pub fn issuer(&self) -> &IssuerConfig {
+        &self.issuer
+    }
+
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// The JWKS of a pool (its keys are made on first need), or None when there is no such pool.
+    pub async fn jwks(&self, pool_id: &str) -> domain::ServiceResult<Option<serde_json::Value>> {
+        if self.store.get_user_pool(pool_id).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(self.keys.keys(pool_id).await?.jwks().clone()))
+    }
+
+    /// The discovery document of a pool, or None when there is no such pool.
+    pub async fn openid_configuration(
+        &self,
+        pool_id: &str,
+    ) -> domain::ServiceResult<Option<serde_json::Value>> {
+        if self.store.get_user_pool(pool_id).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(self.issuer.openid_configuration(pool_id)))
+    }
+
+    fn now_s(&self) -> i64 {
+        self.clock.now_ms().div_euclid(1000)
+    }
+}
+
+/// Unsigned calls (InitiateAuth, GetUser...) carry no region; the pool they reach has one in its
+/// id, and that is the region they are served in.
+fn pool_context(ctx: &RequestContext, pool_id: &str) -> RequestContext {
+    RequestContext {
+        region: domain::ids::region_of_pool_id(pool_id)
+            .unwrap_or(&ctx.region)
+            .to_string(),
+        account_id: ctx.account_id.clone(),
+        request_id: ctx.request_id.clone(),
+    }
+}

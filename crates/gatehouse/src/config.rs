@@ -45,6 +45,10 @@ pub struct Overrides {
     /// Base URL of token issuers and hosted pages; default `http://<listen address>`.
     #[arg(long, env = "GATEHOUSE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Token issuer (`iss`) template: `{public_url}`, `{region}` and `{pool_id}` are replaced;
+    /// default `{public_url}/{pool_id}`.
+    #[arg(long, env = "GATEHOUSE_ISSUER_TEMPLATE")]
+    pub issuer_template: Option<String>,
     /// Region for requests that carry none (default us-east-1).
     #[arg(long, env = "GATEHOUSE_REGION")]
     pub region: Option<String>,
@@ -110,6 +114,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub public_url: Option<String>,
+    pub issuer_template: Option<String>,
     pub region: Option<String>,
     pub account_id: Option<String>,
     pub regions: Option<Vec<String>>,
@@ -130,6 +135,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub public_url: String,
+    pub issuer_template: Option<String>,
     pub region: String,
     pub account_id: String,
     pub regions: Vec<String>,
@@ -190,6 +196,7 @@ impl Config {
             data_dir,
             database_url,
             public_url,
+            issuer_template: o.issuer_template.clone().or(file.issuer_template),
             region: o
                 .region
                 .clone()

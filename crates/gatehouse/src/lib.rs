@@ -148,8 +148,19 @@ pub async fn serve(config: Config) -> Result<(), String> {
     store.spawn_invalidation_listener();
     let keys = Arc::new(access_keys(&config)?);
     let shared_store: Arc<dyn domain::ports::Store> = Arc::new(store.clone());
+    let clock = Arc::new(SystemClock);
+    let services = Services::with_sender(shared_store.clone(), clock.clone(), outbox(&config)?);
+    let auth = auth_flows::AuthService::new(
+        shared_store,
+        clock,
+        services.clone(),
+        auth_flows::IssuerConfig::new(config.public_url.clone(), config.issuer_template.clone()),
+    );
+    // The SRP tables are built once here rather than on the first sign-in.
+    cognito_srp::precompute();
     let state = web::Data::new(AppState {
-        services: Services::with_sender(shared_store, Arc::new(SystemClock), outbox(&config)?),
+        services,
+        auth,
         verifier: Verifier::new(keys, config.regions.clone()),
         account_id: config.account_id.clone(),
         default_region: config.region.clone(),

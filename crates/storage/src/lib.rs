@@ -6,6 +6,7 @@
 
 mod cache;
 mod sealing;
+mod session_cache;
 mod sql;
 
 pub use cache::PoolCache;

@@ -4,6 +4,7 @@
 pub mod app_clients;
 pub mod directory;
 pub mod identity_providers;
+pub mod sign_in;
 pub mod user_pools;
 
 use crate::error::ApiError;

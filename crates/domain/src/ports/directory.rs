@@ -25,14 +25,25 @@ pub struct UserRecord {
     pub attributes: Vec<(String, String)>,
 }
 
-/// The user's password: never the plaintext, only argon2id PHC strings.
+/// The user's password: never the plaintext, only argon2id PHC strings and the SRP verifier.
+/// The store seals the whole state at rest.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PasswordState {
     pub hash: String,
     pub set_ms: i64,
+    /// Cognito SRP's salt and verifier (`v = g^x mod N`), lower-case hex. Absent only for
+    /// passwords set before SRP existed here; such users must sign in with a password flow once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srp: Option<SrpVerifier>,
     /// Hashes of earlier passwords, newest first (for PasswordHistorySize).
     #[serde(default)]
     pub history: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SrpVerifier {
+    pub salt: String,
+    pub verifier: String,
 }
 
 /// A user with what the store indexes for it: searchable attribute values and claimed aliases.

@@ -1,12 +1,14 @@
 //! The ports: what services need from the outside world. Adapters (storage, notify) implement them.
 
 mod app_clients;
+mod auth;
 mod directory;
 mod identity_providers;
 mod messages;
 mod user_pools;
 
 pub use app_clients::*;
+pub use auth::*;
 pub use directory::*;
 pub use identity_providers::*;
 pub use messages::*;
@@ -25,8 +27,14 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the services need from storage: one trait per Cognito resource.
-pub trait Store: UserPoolStore + AppClientStore + DirectoryStore + IdentityProviderStore {}
-impl<T: UserPoolStore + AppClientStore + DirectoryStore + IdentityProviderStore> Store for T {}
+pub trait Store:
+    UserPoolStore + AppClientStore + DirectoryStore + IdentityProviderStore + AuthStore
+{
+}
+impl<T: UserPoolStore + AppClientStore + DirectoryStore + IdentityProviderStore + AuthStore> Store
+    for T
+{
+}
 
 /// Time, as a port so tests can pin it. Milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync {

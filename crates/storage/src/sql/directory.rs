@@ -14,6 +14,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::{backend_err, get, SqlStore};
+use crate::sealing::Sealer;
 
 const USER_COLS: &str = "u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, \
      u.created_ms, u.modified_ms, u.version, u.password, u.attributes";
@@ -22,17 +23,33 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("corrupt user row: {e}"))
 }
 
-fn user_of(row: &AnyRow) -> StoreResult<UserRecord> {
+/// Where a user's password state lives, bound into its sealing so it cannot be moved to another user.
+fn password_context(pool_id: &str, user_id: &str) -> String {
+    format!("user-password:{pool_id}/{user_id}")
+}
+
+fn user_of(sealer: &Sealer, row: &AnyRow) -> StoreResult<UserRecord> {
     let password: Option<String> = get(row, "password")?;
+    let pool_id: String = get(row, "pool_id")?;
+    let id: String = get(row, "id")?;
     let password = match password {
-        Some(p) => Some(serde_json::from_str::<PasswordState>(&p).map_err(corrupt)?),
+        // The password state (argon2id hash, SRP salt and verifier, history) is sealed at rest.
+        Some(p) => {
+            // Rows written before sealing hold the plain JSON; they are sealed on their next write.
+            let plain = if p.starts_with('{') {
+                p
+            } else {
+                sealer.open_string(&password_context(&pool_id, &id), &p)?
+            };
+            Some(serde_json::from_str::<PasswordState>(&plain).map_err(corrupt)?)
+        }
         None => None,
     };
     let attributes: String = get(row, "attributes")?;
     let attributes: Vec<(String, String)> = serde_json::from_str(&attributes).map_err(corrupt)?;
     Ok(UserRecord {
-        pool_id: get(row, "pool_id")?,
-        id: get(row, "id")?,
+        pool_id,
+        id,
         username: get(row, "username")?,
         username_key: get(row, "username_key")?,
         status: get(row, "status")?,
@@ -79,6 +96,7 @@ pub(crate) fn prefix_upper_bound(p: &str) -> Option<String> {
 }
 
 async fn user_in_tx(
+    sealer: &Sealer,
     tx: &mut Transaction<'static, Any>,
     pool_id: &str,
     user_id: &str,
@@ -91,12 +109,13 @@ async fn user_in_tx(
     .fetch_optional(&mut **tx)
     .await
     .map_err(backend_err)?;
-    row.as_ref().map(user_of).transpose()
+    row.as_ref().map(|r| user_of(sealer, r)).transpose()
 }
 
 /// Claims the write's aliases for its user. Another holder makes this fail with the alias kind,
 /// unless the write forces the alias over: then the holder loses it and its verified flag.
 async fn claim_aliases(
+    sealer: &Sealer,
     tx: &mut Transaction<'static, Any>,
     w: &UserWrite,
 ) -> StoreResult<Option<String>> {
@@ -128,7 +147,7 @@ async fn claim_aliases(
             .execute(&mut **tx)
             .await
             .map_err(backend_err)?;
-        if let Some(mut other) = user_in_tx(tx, &u.pool_id, &holder).await? {
+        if let Some(mut other) = user_in_tx(sealer, tx, &u.pool_id, &holder).await? {
             let flag = format!("{kind}_verified");
             for (n, v) in other.attributes.iter_mut() {
                 if *n == flag {
@@ -193,8 +212,14 @@ async fn write_index(tx: &mut Transaction<'static, Any>, w: &UserWrite) -> Store
     Ok(())
 }
 
-fn password_json(u: &UserRecord) -> StoreResult<Option<String>> {
-    u.password.as_ref().map(json).transpose()
+fn sealed_password(sealer: &Sealer, u: &UserRecord) -> StoreResult<Option<String>> {
+    u.password
+        .as_ref()
+        .map(|p| {
+            let plain = json(p)?;
+            Ok(sealer.seal(&password_context(&u.pool_id, &u.id), plain.as_bytes()))
+        })
+        .transpose()
 }
 
 impl SqlStore {
@@ -257,7 +282,7 @@ impl SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(backend_err)?;
-        rows.iter().map(user_of).collect()
+        rows.iter().map(|r| user_of(self.sealer(), r)).collect()
     }
 }
 
@@ -396,7 +421,7 @@ impl DirectoryStore for SqlStore {
         if taken.is_some() {
             return Ok(UserWriteOutcome::UsernameExists);
         }
-        if let Some(kind) = claim_aliases(&mut tx, w).await? {
+        if let Some(kind) = claim_aliases(self.sealer(), &mut tx, w).await? {
             return Ok(UserWriteOutcome::AliasExists(kind));
         }
         sqlx::query(
@@ -413,7 +438,7 @@ impl DirectoryStore for SqlStore {
         .bind(u.created_ms)
         .bind(u.modified_ms)
         .bind(u.version)
-        .bind(password_json(u)?)
+        .bind(sealed_password(self.sealer(), u)?)
         .bind(json(&u.attributes)?)
         .execute(&mut *tx)
         .await
@@ -452,7 +477,7 @@ impl DirectoryStore for SqlStore {
             Some(v) if v != u.version - 1 => return Ok(UserWriteOutcome::VersionConflict),
             Some(_) => {}
         }
-        if let Some(kind) = claim_aliases(&mut tx, w).await? {
+        if let Some(kind) = claim_aliases(self.sealer(), &mut tx, w).await? {
             return Ok(UserWriteOutcome::AliasExists(kind));
         }
         sqlx::query(
@@ -463,7 +488,7 @@ impl DirectoryStore for SqlStore {
         .bind(i64::from(u.enabled))
         .bind(u.modified_ms)
         .bind(u.version)
-        .bind(password_json(u)?)
+        .bind(sealed_password(self.sealer(), u)?)
         .bind(json(&u.attributes)?)
         .bind(&u.pool_id)
         .bind(&u.id)
@@ -531,7 +556,7 @@ impl DirectoryStore for SqlStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend_err)?;
-        row.as_ref().map(user_of).transpose()
+        row.as_ref().map(|r| user_of(self.sealer(), r)).transpose()
     }
 
     async fn get_user_by_alias(&self, pool_id: &str, key: &str) -> StoreResult<Option<UserRecord>> {
@@ -545,7 +570,7 @@ impl DirectoryStore for SqlStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend_err)?;
-        row.as_ref().map(user_of).transpose()
+        row.as_ref().map(|r| user_of(self.sealer(), r)).transpose()
     }
 
     async fn list_users(
@@ -582,7 +607,7 @@ impl DirectoryStore for SqlStore {
         let mut users = Vec::with_capacity(rows.len());
         let mut sort_values = Vec::with_capacity(rows.len());
         for r in &rows {
-            let u = user_of(r)?;
+            let u = user_of(self.sealer(), r)?;
             sort_values.push(if attr {
                 get::<String>(r, "sort_value")?
             } else if by_id {
@@ -721,7 +746,7 @@ impl DirectoryStore for SqlStore {
         if g.is_none() {
             return Ok(MembershipOutcome::GroupNotFound);
         }
-        let Some(user) = user_in_tx(&mut tx, pool_id, user_id).await? else {
+        let Some(user) = user_in_tx(self.sealer(), &mut tx, pool_id, user_id).await? else {
             return Ok(MembershipOutcome::UserNotFound);
         };
         sqlx::query(

@@ -12,14 +12,18 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 
 use crate::cache::PoolCache;
 use crate::sealing::Sealer;
+use crate::session_cache::SessionCache;
 
 mod app_clients;
+mod auth;
 mod directory;
 mod identity_providers;
 mod user_pools;
 
 /// The NOTIFY channel that carries the id of a changed pool to every node.
 const INVALIDATE_CHANNEL: &str = "gatehouse_pool_changed";
+/// The NOTIFY channel that carries a revoked session (origin_jti) or user (`user:<pool>/<id>`).
+const REVOKE_CHANNEL: &str = "gatehouse_session_revoked";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -45,6 +49,7 @@ pub struct SqlStore {
     backend: Backend,
     url: String,
     cache: Arc<PoolCache>,
+    sessions: Arc<SessionCache>,
     /// Seals secrets before they are written and opens them when read (see `sealing`).
     sealer: Arc<Sealer>,
 }
@@ -98,6 +103,7 @@ impl SqlStore {
             backend,
             url: url.to_string(),
             cache: Arc::new(PoolCache::default()),
+            sessions: Arc::new(SessionCache::default()),
             // Until a configured key is given, secrets are sealed with a key that dies with the process.
             sealer: Arc::new(Sealer::ephemeral()),
         })
@@ -194,14 +200,16 @@ impl SqlStore {
         }
         let url = self.url.clone();
         let cache = self.cache.clone();
+        let sessions = self.sessions.clone();
         tokio::spawn(async move {
             loop {
-                match listen(&url, &cache).await {
+                match listen(&url, &cache, &sessions).await {
                     Ok(()) => {}
                     Err(e) => tracing::warn!(error = %e, "invalidation listener failed; retrying"),
                 }
                 // Whatever happened while not listening is unknown: forget everything.
                 cache.clear();
+                sessions.clear();
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         });
@@ -229,6 +237,27 @@ impl SqlStore {
             sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
                 .bind(INVALIDATE_CHANNEL)
                 .bind(pool_id)
+                .execute(&mut **tx)
+                .await
+                .map_err(backend_err)?;
+        }
+        Ok(())
+    }
+
+    fn sessions(&self) -> &SessionCache {
+        &self.sessions
+    }
+
+    /// Tells every other node, at commit, that a session or a user's sessions were revoked.
+    async fn notify_revoked(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        key: &str,
+    ) -> StoreResult<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
+                .bind(REVOKE_CHANNEL)
+                .bind(key)
                 .execute(&mut **tx)
                 .await
                 .map_err(backend_err)?;
@@ -283,17 +312,22 @@ impl SqlStore {
     }
 }
 
-async fn listen(url: &str, cache: &PoolCache) -> Result<(), sqlx::Error> {
+async fn listen(url: &str, cache: &PoolCache, sessions: &SessionCache) -> Result<(), sqlx::Error> {
     let mut listener = sqlx::postgres::PgListener::connect(url).await?;
-    listener.listen(INVALIDATE_CHANNEL).await?;
+    listener
+        .listen_all([INVALIDATE_CHANNEL, REVOKE_CHANNEL])
+        .await?;
     // Anything cached before the subscription took effect may have missed a notification.
     cache.clear();
+    sessions.clear();
     loop {
         match listener.try_recv().await? {
+            Some(n) if n.channel() == REVOKE_CHANNEL => sessions.revoke(n.payload()),
             Some(n) => cache.invalidate(n.payload()),
             None => {
                 // The connection dropped and notifications may have been lost.
                 cache.clear();
+                sessions.clear();
                 return Ok(());
             }
         }

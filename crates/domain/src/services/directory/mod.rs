@@ -5,6 +5,7 @@ mod filter;
 mod groups;
 mod invitations;
 pub mod password;
+mod sign_in;
 mod users;
 
 use std::sync::Arc;
@@ -117,7 +118,7 @@ impl DirectoryService {
 
     /// Finds the user a `Username` parameter names: by username, or by an alias (a verified alias,
     /// or the email/phone of a username-attributes pool).
-    pub(crate) async fn find_user(
+    pub async fn find_user(
         &self,
         pool: &UserPoolView,
         username: Option<&str>,

@@ -80,6 +80,25 @@ pub fn hash(pw: &str) -> ServiceResult<String> {
         .map_err(|_| CognitoError::internal())
 }
 
+/// The stored credential for a new password: its argon2id hash (for password flows) and Cognito
+/// SRP's salt and verifier (for USER_SRP_AUTH), computed with the pool name and the user's internal
+/// username exactly as clients compute `x`. CPU-heavy: call through [`blocking`].
+pub fn credential(
+    pool_id: &str,
+    username: &str,
+    pw: &str,
+) -> ServiceResult<(String, crate::ports::SrpVerifier)> {
+    let hash = hash(pw)?;
+    let v = cognito_srp::Verifier::generate(cognito_srp::pool_name(pool_id), username, pw);
+    Ok((
+        hash,
+        crate::ports::SrpVerifier {
+            salt: hex::encode(&v.salt),
+            verifier: hex::encode(&v.verifier),
+        },
+    ))
+}
+
 /// Whether the password matches a stored PHC hash. Constant-time in the hash comparison.
 pub fn verify(phc: &str, pw: &str) -> bool {
     match PasswordHash::new(phc) {

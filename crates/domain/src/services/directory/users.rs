@@ -28,7 +28,7 @@ use crate::user_pool::{default_password_policy, wire_time};
 /// Most previous passwords kept for PasswordHistorySize (its model maximum).
 const MAX_HISTORY: usize = 24;
 
-fn password_policy(p: &UserPoolType) -> PasswordPolicyType {
+pub(crate) fn password_policy(p: &UserPoolType) -> PasswordPolicyType {
     p.policies
         .as_ref()
         .and_then(|x| x.password_policy.clone())
@@ -42,14 +42,14 @@ fn user_exists() -> CognitoError {
     )
 }
 
-fn set_attr(attrs: &mut Vec<(String, String)>, name: &str, value: &str) {
+pub(crate) fn set_attr(attrs: &mut Vec<(String, String)>, name: &str, value: &str) {
     match attrs.iter_mut().find(|(n, _)| n == name) {
         Some(slot) => slot.1 = value.to_string(),
         None => attrs.push((name.to_string(), value.to_string())),
     }
 }
 
-fn get_attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn get_attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     attrs
         .iter()
         .find(|(n, _)| n == name)
@@ -101,8 +101,9 @@ impl DirectoryService {
             }
             None => password::generate(&policy),
         };
-        let to_hash = temp.clone();
-        let hash = password::blocking(move || password::hash(&to_hash)).await??;
+        let (pid, uname, to_hash) = (pool.record.id.clone(), username.clone(), temp.clone());
+        let (hash, srp) =
+            password::blocking(move || password::credential(&pid, &uname, &to_hash)).await??;
         let now = self.clock.now_ms();
         let user = UserRecord {
             pool_id: pool.record.id.clone(),
@@ -117,6 +118,7 @@ impl DirectoryService {
             password: Some(PasswordState {
                 hash,
                 set_ms: now,
+                srp: Some(srp),
                 history: vec![],
             }),
             attributes: attrs,
@@ -160,8 +162,12 @@ impl DirectoryService {
             }
             None => password::generate(policy),
         };
-        let to_hash = temp.clone();
-        let hash = password::blocking(move || password::hash(&to_hash)).await??;
+        // The SRP verifier is bound to the internal username, which an alias does not tell.
+        let pool = self.pool(ctx, req.user_pool_id.as_deref()).await?;
+        let found = self.find_user(&pool, req.username.as_deref()).await?;
+        let (pid, uname, to_hash) = (pool.record.id.clone(), found.username, temp.clone());
+        let (hash, srp) =
+            password::blocking(move || password::credential(&pid, &uname, &to_hash)).await??;
         let now = self.clock.now_ms();
         let user = self
             .modify_user(
@@ -183,6 +189,7 @@ impl DirectoryService {
                     u.password = Some(PasswordState {
                         hash: hash.clone(),
                         set_ms: now,
+                        srp: Some(srp.clone()),
                         history,
                     });
                     Ok(u)
@@ -398,7 +405,9 @@ impl DirectoryService {
                 ));
             }
         }
-        let hash = password::blocking(move || password::hash(&pw)).await??;
+        let (pid, uname) = (pool.record.id.clone(), user.username.clone());
+        let (hash, srp) =
+            password::blocking(move || password::credential(&pid, &uname, &pw)).await??;
         let permanent = req.permanent.unwrap_or(false);
         let now = self.clock.now_ms();
         self.modify_user(
@@ -418,6 +427,7 @@ impl DirectoryService {
                 u.password = Some(PasswordState {
                     hash: hash.clone(),
                     set_ms: now,
+                    srp: Some(srp.clone()),
                     history,
                 });
                 u.status = if permanent {

@@ -1,0 +1,685 @@
+//! InitiateAuth / AdminInitiateAuth and RespondToAuthChallenge / AdminRespondToAuthChallenge:
+//! the password flows, Cognito SRP (USER_SRP_AUTH → PASSWORD_VERIFIER) and NEW_PASSWORD_REQUIRED.
+//!
+//! The order of checks follows Cognito: client and flow, required parameters, SECRET_HASH, the
+//! user (unknown users answer as PreventUserExistenceErrors says), disabled, lockout, the
+//! credential, then the user's status (not confirmed, reset required, new password required).
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use cognito_model::errors::ErrorCode;
+use cognito_model::shapes::{
+    AdminInitiateAuthRequest, AdminInitiateAuthResponse, AdminRespondToAuthChallengeRequest,
+    AdminRespondToAuthChallengeResponse, AttributeType, AuthFlowType, AuthenticationResultType,
+    ChallengeNameType, InitiateAuthRequest, InitiateAuthResponse, RespondToAuthChallengeRequest,
+    RespondToAuthChallengeResponse, UserStatusType,
+};
+use domain::ports::{AppClientView, UserPoolView, UserRecord};
+use domain::services::app_clients::prevents_user_existence_errors;
+use domain::services::directory::password;
+use domain::services::DirectoryService;
+use domain::{CognitoError, RequestContext, ServiceResult};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::client_gate::{check_secret_hash, missing, require_flow};
+use crate::sessions::{ChallengeState, SessionBook, SrpStep};
+use crate::{lockout, pool_context, AuthService};
+
+/// How far a PASSWORD_VERIFIER TIMESTAMP may be from this server's clock.
+const TIMESTAMP_SKEW_S: i64 = 300;
+
+type Params = BTreeMap<String, String>;
+
+/// What one sign-in step answers: tokens, or the next challenge.
+pub(crate) enum Step {
+    Tokens(AuthenticationResultType),
+    Challenge {
+        name: ChallengeNameType,
+        session: String,
+        params: Params,
+    },
+}
+
+impl From<Step> for InitiateAuthResponse {
+    fn from(s: Step) -> Self {
+        match s {
+            Step::Tokens(t) => InitiateAuthResponse {
+                authentication_result: Some(t),
+                challenge_parameters: Some(Params::new()),
+                ..Default::default()
+            },
+            Step::Challenge {
+                name,
+                session,
+                params,
+            } => InitiateAuthResponse {
+                challenge_name: Some(name),
+                session: Some(session),
+                challenge_parameters: Some(params),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+impl From<Step> for AdminInitiateAuthResponse {
+    fn from(s: Step) -> Self {
+        let r = InitiateAuthResponse::from(s);
+        AdminInitiateAuthResponse {
+            challenge_name: r.challenge_name,
+            session: r.session,
+            challenge_parameters: r.challenge_parameters,
+            authentication_result: r.authentication_result,
+            ..Default::default()
+        }
+    }
+}
+
+impl From<Step> for RespondToAuthChallengeResponse {
+    fn from(s: Step) -> Self {
+        let r = InitiateAuthResponse::from(s);
+        RespondToAuthChallengeResponse {
+            challenge_name: r.challenge_name,
+            session: r.session,
+            challenge_parameters: r.challenge_parameters,
+            authentication_result: r.authentication_result,
+            ..Default::default()
+        }
+    }
+}
+
+impl From<Step> for AdminRespondToAuthChallengeResponse {
+    fn from(s: Step) -> Self {
+        let r = InitiateAuthResponse::from(s);
+        AdminRespondToAuthChallengeResponse {
+            challenge_name: r.challenge_name,
+            session: r.session,
+            challenge_parameters: r.challenge_parameters,
+            authentication_result: r.authentication_result,
+            ..Default::default()
+        }
+    }
+}
+
+pub(crate) fn incorrect() -> CognitoError {
+    CognitoError::new(
+        ErrorCode::NotAuthorizedException,
+        "Incorrect username or password.",
+    )
+}
+
+fn user_not_found() -> CognitoError {
+    CognitoError::new(ErrorCode::UserNotFoundException, "User does not exist.")
+}
+
+pub(crate) fn user_disabled() -> CognitoError {
+    CognitoError::new(ErrorCode::NotAuthorizedException, "User is disabled.")
+}
+
+fn not_supported() -> CognitoError {
+    CognitoError::invalid_parameter("Initiate Auth method not supported.")
+}
+
+/// An argon2id hash of nothing in particular: unknown users are checked against it so that their
+/// answer takes as long as a wrong password's.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| password::hash("gatehouse decoy password").unwrap_or_default())
+}
+
+fn param<'a>(p: &'a Params, name: &str) -> Option<&'a str> {
+    p.get(name).map(String::as_str).filter(|v| !v.is_empty())
+}
+
+/// Who is signing in, resolved from the USERNAME parameter.
+struct Candidate<'a> {
+    ctx: &'a RequestContext,
+    pool: &'a UserPoolView,
+    client: &'a AppClientView,
+    admin: bool,
+}
+
+impl AuthService {
+    /// The client an unsigned call names, its pool, and the context of that pool's region.
+    pub(crate) async fn client_by_id(
+        &self,
+        ctx: &RequestContext,
+        client_id: Option<&str>,
+    ) -> ServiceResult<(RequestContext, UserPoolView, AppClientView)> {
+        let client_id = client_id.unwrap_or_default();
+        let found = self
+            .store
+            .find_app_client(client_id)
+            .await?
+            .ok_or_else(|| domain::services::app_clients::client_not_found(client_id))?;
+        let ctx = pool_context(ctx, &found.record.pool_id);
+        let client = self
+            .services
+            .app_clients
+            .load_by_id(&ctx, client_id)
+            .await?;
+        let pool = self
+            .services
+            .user_pools
+            .load(&ctx, &client.record.pool_id)
+            .await?;
+        Ok((ctx, pool, client))
+    }
+
+    pub async fn initiate_auth(
+        &self,
+        ctx: &RequestContext,
+        req: InitiateAuthRequest,
+    ) -> ServiceResult<InitiateAuthResponse> {
+        let flow = req.auth_flow.ok_or_else(|| missing("AuthFlow"))?;
+        let (ctx, pool, client) = self.client_by_id(ctx, req.client_id.as_deref()).await?;
+        if matches!(
+            flow,
+            AuthFlowType::AdminUserPasswordAuth | AuthFlowType::AdminNoSrpAuth
+        ) {
+            return Err(not_supported());
+        }
+        let params = req.auth_parameters.unwrap_or_default();
+        let c = Candidate {
+            ctx: &ctx,
+            pool: &pool,
+            client: &client,
+            admin: false,
+        };
+        Ok(self.start(&c, flow, &params).await?.into())
+    }
+
+    pub async fn admin_initiate_auth(
+        &self,
+        ctx: &RequestContext,
+        req: AdminInitiateAuthRequest,
+    ) -> ServiceResult<AdminInitiateAuthResponse> {
+        let flow = req.auth_flow.ok_or_else(|| missing("AuthFlow"))?;
+        let pool_id = req.user_pool_id.as_deref().unwrap_or_default();
+        let pool = self.services.user_pools.load(ctx, pool_id).await?;
+        let client = self
+            .services
+            .app_clients
+            .load(ctx, pool_id, req.client_id.as_deref().unwrap_or_default())
+            .await?;
+        if flow == AuthFlowType::UserPasswordAuth {
+            return Err(not_supported());
+        }
+        let params = req.auth_parameters.unwrap_or_default();
+        let c = Candidate {
+            ctx,
+            pool: &pool,
+            client: &client,
+            admin: true,
+        };
+        Ok(self.start(&c, flow, &params).await?.into())
+    }
+
+    async fn start(
+        &self,
+        c: &Candidate<'_>,
+        flow: AuthFlowType,
+        p: &Params,
+    ) -> ServiceResult<Step> {
+        require_flow(c.client, flow)?;
+        match flow {
+            AuthFlowType::UserPasswordAuth
+            | AuthFlowType::AdminUserPasswordAuth
+            | AuthFlowType::AdminNoSrpAuth => self.password_flow(c, p).await,
+            AuthFlowType::UserSrpAuth => self.srp_start(c, p).await,
+            AuthFlowType::RefreshTokenAuth | AuthFlowType::RefreshToken => {
+                let token = param(p, "REFRESH_TOKEN").ok_or_else(|| missing("REFRESH_TOKEN"))?;
+                let t = self
+                    .refresh(
+                        c.pool,
+                        c.client,
+                        token,
+                        p.get("SECRET_HASH").map(String::as_str),
+                    )
+                    .await?;
+                Ok(Step::Tokens(t))
+            }
+            AuthFlowType::CustomAuth => Err(CognitoError::invalid_parameter(
+                "Custom auth lambda trigger is not configured for the user pool.",
+            )),
+            AuthFlowType::UserAuth => Err(CognitoError::invalid_parameter(
+                "USER_AUTH (choice-based sign-in) is not supported by this server yet.",
+            )),
+        }
+    }
+
+    /// The user a USERNAME names. Unknown users fail here unless the client hides their
+    /// existence; then `None` and the caller fails later exactly like a wrong password.
+    async fn candidate_user(
+        &self,
+        c: &Candidate<'_>,
+        username: &str,
+    ) -> ServiceResult<Option<UserRecord>> {
+        let user = self
+            .services
+            .directory
+            .sign_in_user(c.pool, username)
+            .await?;
+        match user {
+            Some(u) if !u.enabled => Err(user_disabled()),
+            Some(u) => Ok(Some(u)),
+            None if prevents_user_existence_errors(&c.client.record.settings) => Ok(None),
+            None => Err(user_not_found()),
+        }
+    }
+
+    /// USER_PASSWORD_AUTH and ADMIN_USER_PASSWORD_AUTH: one round trip.
+    async fn password_flow(&self, c: &Candidate<'_>, p: &Params) -> ServiceResult<Step> {
+        let username = param(p, "USERNAME").ok_or_else(|| missing("USERNAME"))?;
+        let pw = param(p, "PASSWORD")
+            .ok_or_else(|| missing("PASSWORD"))?
+            .to_string();
+        check_secret_hash(
+            c.client,
+            &[username],
+            p.get("SECRET_HASH").map(String::as_str),
+        )?;
+        let Some(user) = self.candidate_user(c, username).await? else {
+            // Spend what a real check spends before answering like a wrong password.
+            let _ = password::blocking(move || password::verify(decoy_hash(), &pw)).await;
+            return Err(incorrect());
+        };
+        lockout::begin(&*self.store, &user.pool_id, &user.id, self.clock.now_ms()).await?;
+        let Some(hash) = user.password.as_ref().map(|s| s.hash.clone()) else {
+            return Err(incorrect());
+        };
+        let ok = password::blocking(move || password::verify(&hash, &pw)).await?;
+        if !ok {
+            return Err(incorrect());
+        }
+        lockout::succeeded(&*self.store, &user.pool_id, &user.id).await?;
+        self.after_password(c, user).await
+    }
+
+    /// The password was proven: the user's status decides what comes next.
+    async fn after_password(&self, c: &Candidate<'_>, user: UserRecord) -> ServiceResult<Step> {
+        let status: Option<UserStatusType> = user.status.parse().ok();
+        match status {
+            Some(UserStatusType::Unconfirmed) => Err(CognitoError::new(
+                ErrorCode::UserNotConfirmedException,
+                "User is not confirmed.",
+            )),
+            Some(UserStatusType::ResetRequired) => Err(CognitoError::new(
+                ErrorCode::PasswordResetRequiredException,
+                "Password reset required for the user",
+            )),
+            Some(UserStatusType::ForceChangePassword) => {
+                if DirectoryService::temporary_password_expired(c.pool, &user, self.clock.now_ms())
+                {
+                    return Err(CognitoError::new(
+                        ErrorCode::NotAuthorizedException,
+                        "Temporary password has expired and must be reset by an administrator.",
+                    ));
+                }
+                self.new_password_challenge(c, &user).await
+            }
+            _ => {
+                let t = self.issue(c.pool, c.client, &user, self.now_s()).await?;
+                Ok(Step::Tokens(t))
+            }
+        }
+    }
+
+    async fn new_password_challenge(
+        &self,
+        c: &Candidate<'_>,
+        user: &UserRecord,
+    ) -> ServiceResult<Step> {
+        let required = DirectoryService::missing_required_attributes(c.pool, user);
+        let attrs: serde_json::Map<String, serde_json::Value> = user
+            .attributes
+            .iter()
+            .filter(|(n, _)| n != "sub")
+            .map(|(n, v)| (n.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let state = ChallengeState {
+            pool_id: c.pool.record.id.clone(),
+            client_id: c.client.record.client_id.clone(),
+            user_id: Some(user.id.clone()),
+            username: user.username.clone(),
+            challenge: ChallengeNameType::NewPasswordRequired.as_str().to_string(),
+            admin: c.admin,
+            srp: None,
+            auth_time_s: Some(self.now_s()),
+        };
+        let opened = self
+            .sessions
+            .open(&state, self.session_minutes(c.client))
+            .await?;
+        let mut params = Params::new();
+        params.insert("USER_ID_FOR_SRP".into(), user.username.clone());
+        params.insert(
+            "requiredAttributes".into(),
+            serde_json::to_string(&required).unwrap_or_else(|_| "[]".into()),
+        );
+        params.insert(
+            "userAttributes".into(),
+            serde_json::Value::Object(attrs).to_string(),
+        );
+        Ok(Step::Challenge {
+            name: ChallengeNameType::NewPasswordRequired,
+            session: opened.session,
+            params,
+        })
+    }
+
+    fn session_minutes(&self, client: &AppClientView) -> i64 {
+        client
+            .record
+            .settings
+            .auth_session_validity
+            .map_or(3, i64::from)
+            .clamp(3, 15)
+    }
+
+    /// USER_SRP_AUTH, first half: answer PASSWORD_VERIFIER with the salt, B and a SECRET_BLOCK.
+    async fn srp_start(&self, c: &Candidate<'_>, p: &Params) -> ServiceResult<Step> {
+        let username = param(p, "USERNAME").ok_or_else(|| missing("USERNAME"))?;
+        let srp_a = param(p, "SRP_A").ok_or_else(|| missing("SRP_A"))?;
+        check_secret_hash(
+            c.client,
+            &[username],
+            p.get("SECRET_HASH").map(String::as_str),
+        )?;
+        let user = self.candidate_user(c, username).await?;
+        let verifier = user
+            .as_ref()
+            .and_then(|u| u.password.as_ref())
+            .and_then(|s| s.srp.as_ref())
+            .and_then(|s| {
+                Some(cognito_srp::Verifier {
+                    salt: hex::decode(&s.salt).ok()?,
+                    verifier: hex::decode(&s.verifier).ok()?,
+                })
+            });
+        // Unknown users (and users without an SRP verifier) get a challenge that looks real and
+        // is stable per username, and then fail like a wrong password.
+        let (verifier, internal) = match (&user, verifier) {
+            (Some(u), Some(v)) => (v, u.username.clone()),
+            (maybe, _) => {
+                let keys = self.keys.keys(&c.pool.record.id).await?;
+                let decoy = decoy_identity(keys.decoy_key(), username);
+                let name = maybe.as_ref().map_or(decoy.1, |u| u.username.clone());
+                (decoy.0, name)
+            }
+        };
+        if !srp_a_valid(srp_a) {
+            return Err(CognitoError::invalid_parameter("SRP_A is invalid"));
+        }
+        let sc = cognito_srp::ServerChallenge::new(&verifier);
+        let state = ChallengeState {
+            pool_id: c.pool.record.id.clone(),
+            client_id: c.client.record.client_id.clone(),
+            user_id: user
+                .as_ref()
+                .filter(|u| u.password.as_ref().is_some_and(|p| p.srp.is_some()))
+                .map(|u| u.id.clone()),
+            username: internal.clone(),
+            challenge: ChallengeNameType::PasswordVerifier.as_str().to_string(),
+            admin: c.admin,
+            srp: Some(SrpStep {
+                b: hex::encode(&sc.b),
+                srp_b: sc.srp_b_hex.clone(),
+                srp_a: srp_a.to_string(),
+            }),
+            auth_time_s: None,
+        };
+        let opened = self
+            .sessions
+            .open(&state, self.session_minutes(c.client))
+            .await?;
+        let mut params = Params::new();
+        params.insert("SALT".into(), verifier.salt_hex());
+        params.insert("SRP_B".into(), sc.srp_b_hex);
+        params.insert("SECRET_BLOCK".into(), opened.secret_block);
+        params.insert("USER_ID_FOR_SRP".into(), internal.clone());
+        params.insert("USERNAME".into(), internal);
+        Ok(Step::Challenge {
+            name: ChallengeNameType::PasswordVerifier,
+            session: opened.session,
+            params,
+        })
+    }
+
+    pub async fn respond_to_auth_challenge(
+        &self,
+        ctx: &RequestContext,
+        req: RespondToAuthChallengeRequest,
+    ) -> ServiceResult<RespondToAuthChallengeResponse> {
+        let name = req.challenge_name.ok_or_else(|| missing("ChallengeName"))?;
+        let (ctx, pool, client) = self.client_by_id(ctx, req.client_id.as_deref()).await?;
+        let c = Candidate {
+            ctx: &ctx,
+            pool: &pool,
+            client: &client,
+            admin: false,
+        };
+        let responses = req.challenge_responses.unwrap_or_default();
+        Ok(self
+            .respond(&c, name, req.session.as_deref(), &responses)
+            .await?
+            .into())
+    }
+
+    pub async fn admin_respond_to_auth_challenge(
+        &self,
+        ctx: &RequestContext,
+        req: AdminRespondToAuthChallengeRequest,
+    ) -> ServiceResult<AdminRespondToAuthChallengeResponse> {
+        let name = req.challenge_name.ok_or_else(|| missing("ChallengeName"))?;
+        let pool_id = req.user_pool_id.as_deref().unwrap_or_default();
+        let pool = self.services.user_pools.load(ctx, pool_id).await?;
+        let client = self
+            .services
+            .app_clients
+            .load(ctx, pool_id, req.client_id.as_deref().unwrap_or_default())
+            .await?;
+        let c = Candidate {
+            ctx,
+            pool: &pool,
+            client: &client,
+            admin: true,
+        };
+        let responses = req.challenge_responses.unwrap_or_default();
+        Ok(self
+            .respond(&c, name, req.session.as_deref(), &responses)
+            .await?
+            .into())
+    }
+
+    async fn respond(
+        &self,
+        c: &Candidate<'_>,
+        name: ChallengeNameType,
+        session: Option<&str>,
+        r: &Params,
+    ) -> ServiceResult<Step> {
+        let client_id = c.client.record.client_id.as_str();
+        let block = param(r, "PASSWORD_CLAIM_SECRET_BLOCK");
+        let state = match (session.filter(|s| !s.is_empty()), name, block) {
+            (Some(s), _, b) => {
+                if let Some(b) = b {
+                    if !SessionBook::same_handle(s, b) {
+                        return Err(crate::sessions::invalid_session());
+                    }
+                }
+                self.sessions.take_session(s, client_id).await?
+            }
+            // SRP clients may answer with the SECRET_BLOCK alone.
+            (None, ChallengeNameType::PasswordVerifier, Some(b)) => {
+                self.sessions.take_secret_block(b, client_id).await?
+            }
+            (None, _, _) => return Err(missing("Session")),
+        };
+        if state.challenge != name.as_str()
+            || state.admin != c.admin
+            || state.pool_id != c.pool.record.id
+        {
+            return Err(crate::sessions::invalid_session());
+        }
+        // USERNAME may be the alias the user typed or the internal name; SECRET_HASH may use either.
+        let given = param(r, "USERNAME").unwrap_or(&state.username);
+        check_secret_hash(
+            c.client,
+            &[given, state.username.as_str()],
+            r.get("SECRET_HASH").map(String::as_str),
+        )?;
+        match name {
+            ChallengeNameType::PasswordVerifier => self.srp_verify(c, state, r).await,
+            ChallengeNameType::NewPasswordRequired => self.new_password(c, state, r).await,
+            _ => Err(crate::sessions::invalid_session()),
+        }
+    }
+
+    /// The user a challenge state belongs to, if it still exists and is enabled.
+    async fn state_user(
+        &self,
+        c: &Candidate<'_>,
+        state: &ChallengeState,
+    ) -> ServiceResult<Option<UserRecord>> {
+        let Some(id) = &state.user_id else {
+            return Ok(None);
+        };
+        match self
+            .services
+            .directory
+            .sign_in_user(c.pool, &state.username)
+            .await?
+        {
+            Some(u) if &u.id == id => {
+                if u.enabled {
+                    Ok(Some(u))
+                } else {
+                    Err(user_disabled())
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// USER_SRP_AUTH, second half: check PASSWORD_CLAIM_SIGNATURE.
+    async fn srp_verify(
+        &self,
+        c: &Candidate<'_>,
+        state: ChallengeState,
+        r: &Params,
+    ) -> ServiceResult<Step> {
+        let signature = param(r, "PASSWORD_CLAIM_SIGNATURE")
+            .ok_or_else(|| missing("PASSWORD_CLAIM_SIGNATURE"))?;
+        let block_b64 = param(r, "PASSWORD_CLAIM_SECRET_BLOCK")
+            .ok_or_else(|| missing("PASSWORD_CLAIM_SECRET_BLOCK"))?;
+        let timestamp = param(r, "TIMESTAMP").ok_or_else(|| missing("TIMESTAMP"))?;
+        let Some(srp) = state.srp.clone() else {
+            return Err(crate::sessions::invalid_session());
+        };
+        let Some(user) = self.state_user(c, &state).await? else {
+            return Err(incorrect());
+        };
+        let Some(v) = user.password.as_ref().and_then(|p| p.srp.clone()) else {
+            return Err(incorrect());
+        };
+        match cognito_srp::parse_timestamp(timestamp) {
+            Some(t) if (t - self.now_s()).abs() <= TIMESTAMP_SKEW_S => {}
+            _ => return Err(incorrect()),
+        }
+        lockout::begin(&*self.store, &user.pool_id, &user.id, self.clock.now_ms()).await?;
+        use base64::Engine;
+        let block = base64::engine::general_purpose::STANDARD
+            .decode(block_b64)
+            .map_err(|_| incorrect())?;
+        let verifier = cognito_srp::Verifier {
+            salt: hex::decode(&v.salt).map_err(|_| CognitoError::internal())?,
+            verifier: hex::decode(&v.verifier).map_err(|_| CognitoError::internal())?,
+        };
+        let b = hex::decode(&srp.b).map_err(|_| CognitoError::internal())?;
+        let pool_name = cognito_srp::pool_name(&c.pool.record.id).to_string();
+        let (username, ts, sig) = (
+            state.username.clone(),
+            timestamp.to_string(),
+            signature.to_string(),
+        );
+        // Two 3072-bit exponentiations: off the async workers.
+        let ok = password::blocking(move || {
+            match cognito_srp::password_authentication_key(&verifier, &srp.srp_a, &b, &srp.srp_b) {
+                Ok(key) => cognito_srp::verify_claim_signature(
+                    &key, &pool_name, &username, &block, &ts, &sig,
+                ),
+                Err(_) => false,
+            }
+        })
+        .await?;
+        if !ok {
+            return Err(incorrect());
+        }
+        lockout::succeeded(&*self.store, &user.pool_id, &user.id).await?;
+        self.after_password(c, user).await
+    }
+
+    /// NEW_PASSWORD_REQUIRED: set the new password and the required attributes, then sign in.
+    async fn new_password(
+        &self,
+        c: &Candidate<'_>,
+        state: ChallengeState,
+        r: &Params,
+    ) -> ServiceResult<Step> {
+        let new_pw = param(r, "NEW_PASSWORD").ok_or_else(|| missing("NEW_PASSWORD"))?;
+        let Some(user) = self.state_user(c, &state).await? else {
+            return Err(crate::sessions::invalid_session());
+        };
+        let attrs: Vec<AttributeType> = r
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("userAttributes.").map(|n| AttributeType {
+                    name: Some(n.to_string()),
+                    value: Some(v.clone()),
+                })
+            })
+            .collect();
+        let user = self
+            .services
+            .directory
+            .complete_new_password(c.ctx, c.pool, &user, new_pw.to_string(), attrs)
+            .await?;
+        let auth_time = state.auth_time_s.unwrap_or_else(|| self.now_s());
+        let t = self.issue(c.pool, c.client, &user, auth_time).await?;
+        Ok(Step::Tokens(t))
+    }
+}
+
+/// SRP_A must be hex of a number that is not 0 mod N; the exact check happens in the SRP step.
+fn srp_a_valid(a: &str) -> bool {
+    !a.is_empty() && a.len() <= 2048 && a.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A salt and verifier that look real for an unknown username, the same every time it is asked
+/// for (so probing cannot tell), derived from a secret only this pool's keys hold.
+fn decoy_identity(key: &[u8; 32], username: &str) -> (cognito_srp::Verifier, String) {
+    let mac = |label: &str| {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        m.update(label.as_bytes());
+        m.update(username.as_bytes());
+        m.finalize().into_bytes()
+    };
+    let salt = mac("salt:");
+    let id = mac("id:");
+    let mut verifier = Vec::with_capacity(384);
+    for i in 0..12u8 {
+        verifier.extend_from_slice(&mac(&format!("v{i}:")));
+    }
+    let uuid = uuid::Builder::from_random_bytes(id[..16].try_into().unwrap_or([0; 16])).into_uuid();
+    (
+        cognito_srp::Verifier {
+            salt: salt[..16].to_vec(),
+            verifier,
+        },
+        uuid.to_string(),
+    )
+}

@@ -1,0 +1,400 @@
+//! Signed-in sessions: issuing tokens, refreshing them (with optional rotation), the calls an
+//! access token authorises (GetUser, GlobalSignOut), AdminUserGlobalSignOut and RevokeToken.
+
+use cognito_model::errors::ErrorCode;
+use cognito_model::shapes::{
+    AdminUserGlobalSignOutRequest, AdminUserGlobalSignOutResponse, AuthenticationResultType,
+    FeatureType, GetTokensFromRefreshTokenRequest, GetTokensFromRefreshTokenResponse,
+    GetUserRequest, GetUserResponse, GlobalSignOutRequest, GlobalSignOutResponse,
+    RevokeTokenRequest, RevokeTokenResponse,
+};
+use domain::ports::{AppClientView, RefreshMatch, TokenSessionRecord, UserPoolView, UserRecord};
+use domain::services::DirectoryService;
+use domain::{CognitoError, RequestContext, ServiceResult};
+
+use crate::client_gate::{check_client_secret, check_secret_hash, require_flow};
+use crate::flows::user_disabled;
+use crate::tokens::{
+    self, claimed_pool, invalid_access_token, AccessClaims, Lifetimes, TokenSubject,
+};
+use crate::{pool_context, AuthService};
+
+fn not_authorized(message: &str) -> CognitoError {
+    CognitoError::new(ErrorCode::NotAuthorizedException, message)
+}
+
+fn invalid_refresh_token() -> CognitoError {
+    not_authorized("Invalid Refresh Token")
+}
+
+/// A request authorised by an access token: the pool, the user and the token's claims.
+pub struct Authorized {
+    pub ctx: RequestContext,
+    pub pool: UserPoolView,
+    pub user: UserRecord,
+    pub claims: AccessClaims,
+}
+
+impl AuthService {
+    /// Signs the ID and access tokens of a session.
+    async fn sign_tokens(
+        &self,
+        pool: &UserPoolView,
+        client: &AppClientView,
+        user: &UserRecord,
+        origin_jti: &str,
+        auth_time_s: i64,
+    ) -> ServiceResult<(String, String, i64)> {
+        let keys = self.keys.keys(&pool.record.id).await?;
+        let mut groups = self
+            .services
+            .directory
+            .groups_of(&pool.record.id, &user.id)
+            .await?;
+        tokens::order_groups(&mut groups);
+        let issuer = self.issuer.issuer(&pool.record.id);
+        let life = Lifetimes::of(&client.record.settings);
+        let subject = TokenSubject {
+            issuer: &issuer,
+            client_id: &client.record.client_id,
+            client: &client.record.settings,
+            user,
+            groups: &groups,
+            origin_jti,
+            auth_time_s,
+            now_s: self.now_s(),
+        };
+        let access = tokens::access_token(&keys, &subject, life.access_s)?;
+        let id = tokens::id_token(&keys, &subject, life.id_s)?;
+        Ok((access, id, life.access_s))
+    }
+
+    /// A new signed-in session with its three tokens.
+    pub(crate) async fn issue(
+        &self,
+        pool: &UserPoolView,
+        client: &AppClientView,
+        user: &UserRecord,
+        auth_time_s: i64,
+    ) -> ServiceResult<AuthenticationResultType> {
+        let origin_jti = uuid::Uuid::new_v4().to_string();
+        let (refresh, refresh_hash) = tokens::new_refresh_token();
+        let now = self.clock.now_ms();
+        let life = Lifetimes::of(&client.record.settings);
+        self.store
+            .insert_token_session(&TokenSessionRecord {
+                origin_jti: origin_jti.clone(),
+                pool_id: pool.record.id.clone(),
+                client_id: client.record.client_id.clone(),
+                user_id: user.id.clone(),
+                refresh_hash,
+                previous_refresh_hash: None,
+                previous_valid_until_ms: None,
+                auth_time_s,
+                created_ms: now,
+                expires_ms: now + life.refresh_s * 1000,
+                revoked_ms: None,
+            })
+            .await
+            .map_err(|e| match e {
+                // The user was deleted in the meantime.
+                domain::ports::StoreError::Conflict(_) => crate::flows::incorrect(),
+                other => other.into(),
+            })?;
+        let (access, id, expires_in) = self
+            .sign_tokens(pool, client, user, &origin_jti, auth_time_s)
+            .await?;
+        Ok(AuthenticationResultType {
+            access_token: Some(access),
+            expires_in: Some(expires_in as i32),
+            token_type: Some("Bearer".into()),
+            refresh_token: Some(refresh),
+            id_token: Some(id),
+            new_device_metadata: None,
+        })
+    }
+
+    /// The session a refresh token continues, checked against the client; `rotating` says the
+    /// caller may accept a token a rotation replaced (within its grace period).
+    async fn refresh_session(
+        &self,
+        client: &AppClientView,
+        token: &str,
+        rotating: bool,
+    ) -> ServiceResult<(TokenSessionRecord, bool)> {
+        let hash = tokens::token_hash(token);
+        let (session, current) = match self.store.token_session_by_refresh(&hash).await? {
+            RefreshMatch::Current(s) => (s, true),
+            RefreshMatch::Previous(s) => (s, false),
+            RefreshMatch::None => return Err(invalid_refresh_token()),
+        };
+        if session.client_id != client.record.client_id {
+            return Err(invalid_refresh_token());
+        }
+        if session.revoked_ms.is_some() {
+            return Err(not_authorized("Refresh Token has been revoked"));
+        }
+        let now = self.clock.now_ms();
+        if session.expires_ms <= now {
+            return Err(not_authorized("Refresh Token has expired"));
+        }
+        if !current {
+            let in_grace = session.previous_valid_until_ms.is_some_and(|t| now < t);
+            if !rotating || !in_grace {
+                return Err(CognitoError::new(
+                    ErrorCode::RefreshTokenReuseException,
+                    "The refresh token has already been used.",
+                ));
+            }
+        }
+        Ok((session, current))
+    }
+
+    async fn session_user(
+        &self,
+        pool: &UserPoolView,
+        session: &TokenSessionRecord,
+    ) -> ServiceResult<UserRecord> {
+        match self
+            .services
+            .directory
+            .user_by_sub(&pool.record.id, &session.user_id)
+            .await?
+        {
+            Some(u) if u.enabled => Ok(u),
+            Some(_) => Err(user_disabled()),
+            None => Err(not_authorized("Refresh Token has been revoked")),
+        }
+    }
+
+    /// REFRESH_TOKEN_AUTH: new ID and access tokens; the refresh token stays as it is.
+    pub(crate) async fn refresh(
+        &self,
+        pool: &UserPoolView,
+        client: &AppClientView,
+        token: &str,
+        secret_hash: Option<&str>,
+    ) -> ServiceResult<AuthenticationResultType> {
+        let (session, _) = self.refresh_session(client, token, false).await?;
+        let user = self.session_user(pool, &session).await?;
+        // Cognito computes this SECRET_HASH over the internal username.
+        check_secret_hash(
+            client,
+            &[user.username.as_str(), user.id.as_str()],
+            secret_hash,
+        )?;
+        let (access, id, expires_in) = self
+            .sign_tokens(
+                pool,
+                client,
+                &user,
+                &session.origin_jti,
+                session.auth_time_s,
+            )
+            .await?;
+        Ok(AuthenticationResultType {
+            access_token: Some(access),
+            expires_in: Some(expires_in as i32),
+            token_type: Some("Bearer".into()),
+            refresh_token: None,
+            id_token: Some(id),
+            new_device_metadata: None,
+        })
+    }
+
+    /// GetTokensFromRefreshToken: like REFRESH_TOKEN_AUTH, and with RefreshTokenRotation enabled
+    /// the refresh token is replaced; the old one keeps working for RetryGracePeriodSeconds.
+    pub async fn get_tokens_from_refresh_token(
+        &self,
+        ctx: &RequestContext,
+        req: GetTokensFromRefreshTokenRequest,
+    ) -> ServiceResult<GetTokensFromRefreshTokenResponse> {
+        let (_, pool, client) = self.client_by_id(ctx, req.client_id.as_deref()).await?;
+        require_flow(
+            &client,
+            cognito_model::shapes::AuthFlowType::RefreshTokenAuth,
+        )?;
+        check_client_secret(&client, req.client_secret.as_deref())?;
+        let token = req.refresh_token.as_deref().unwrap_or_default();
+        let rotation = client
+            .record
+            .settings
+            .refresh_token_rotation
+            .clone()
+            .unwrap_or_default();
+        let rotating = rotation.feature == Some(FeatureType::Enabled);
+        let (session, _) = self.refresh_session(&client, token, rotating).await?;
+        let user = self.session_user(&pool, &session).await?;
+        let refresh_token = if rotating {
+            let (new, new_hash) = tokens::new_refresh_token();
+            let grace_ms = i64::from(rotation.retry_grace_period_seconds.unwrap_or(0)) * 1000;
+            let replaced = self
+                .store
+                .rotate_refresh_token(
+                    &session.origin_jti,
+                    &session.refresh_hash,
+                    &new_hash,
+                    self.clock.now_ms() + grace_ms,
+                )
+                .await?;
+            if !replaced {
+                // A parallel request rotated this token first.
+                return Err(CognitoError::new(
+                    ErrorCode::RefreshTokenReuseException,
+                    "The refresh token has already been used.",
+                ));
+            }
+            Some(new)
+        } else {
+            None
+        };
+        let (access, id, expires_in) = self
+            .sign_tokens(
+                &pool,
+                &client,
+                &user,
+                &session.origin_jti,
+                session.auth_time_s,
+            )
+            .await?;
+        Ok(GetTokensFromRefreshTokenResponse {
+            authentication_result: Some(AuthenticationResultType {
+                access_token: Some(access),
+                expires_in: Some(expires_in as i32),
+                token_type: Some("Bearer".into()),
+                refresh_token,
+                id_token: Some(id),
+                new_device_metadata: None,
+            }),
+        })
+    }
+
+    /// Checks an access token for a self-service call: signature (this pool's keys), issuer,
+    /// use, scope, expiry, revocation, and that its user still exists and is enabled.
+    pub async fn authorize(
+        &self,
+        ctx: &RequestContext,
+        token: Option<&str>,
+    ) -> ServiceResult<Authorized> {
+        let token = token.unwrap_or_default();
+        let (pool_id, kid) = claimed_pool(token).ok_or_else(invalid_access_token)?;
+        let Some(pool) = self.store.get_user_pool(&pool_id).await? else {
+            return Err(invalid_access_token());
+        };
+        let mut keys = self.keys.keys(&pool_id).await?;
+        if keys.verifier(&kid).is_none() {
+            // Perhaps another node rotated the keys since this node read them.
+            keys = self.keys.reload(&pool_id).await?;
+        }
+        let issuer = self.issuer.issuer(&pool_id);
+        let claims = tokens::verify_access_token(&keys, &kid, token, &issuer, self.now_s())?;
+        if !self.store.token_session_active(&claims.origin_jti).await? {
+            return Err(not_authorized("Access Token has been revoked"));
+        }
+        let user = match self
+            .services
+            .directory
+            .sign_in_user(&pool, &claims.username)
+            .await?
+        {
+            Some(u) if u.id == claims.sub => u,
+            _ => return Err(not_authorized("User does not exist.")),
+        };
+        if !user.enabled {
+            return Err(user_disabled());
+        }
+        Ok(Authorized {
+            ctx: pool_context(ctx, &pool_id),
+            pool,
+            user,
+            claims,
+        })
+    }
+
+    pub async fn get_user(
+        &self,
+        ctx: &RequestContext,
+        req: GetUserRequest,
+    ) -> ServiceResult<GetUserResponse> {
+        let a = self.authorize(ctx, req.access_token.as_deref()).await?;
+        Ok(GetUserResponse {
+            username: Some(a.user.username.clone()),
+            user_attributes: Some(DirectoryService::wire_attributes_of(&a.user)),
+            mfa_options: None,
+            preferred_mfa_setting: None,
+            user_mfa_setting_list: None,
+        })
+    }
+
+    pub async fn global_sign_out(
+        &self,
+        ctx: &RequestContext,
+        req: GlobalSignOutRequest,
+    ) -> ServiceResult<GlobalSignOutResponse> {
+        let a = self.authorize(ctx, req.access_token.as_deref()).await?;
+        self.store
+            .revoke_user_sessions(&a.pool.record.id, &a.user.id, self.clock.now_ms())
+            .await?;
+        Ok(GlobalSignOutResponse {})
+    }
+
+    pub async fn admin_user_global_sign_out(
+        &self,
+        ctx: &RequestContext,
+        req: AdminUserGlobalSignOutRequest,
+    ) -> ServiceResult<AdminUserGlobalSignOutResponse> {
+        let pool = self
+            .services
+            .user_pools
+            .load(ctx, req.user_pool_id.as_deref().unwrap_or_default())
+            .await?;
+        let user = self
+            .services
+            .directory
+            .find_user(&pool, req.username.as_deref())
+            .await?;
+        self.store
+            .revoke_user_sessions(&pool.record.id, &user.id, self.clock.now_ms())
+            .await?;
+        Ok(AdminUserGlobalSignOutResponse {})
+    }
+
+    /// RevokeToken: revokes a refresh token and every access token issued from it.
+    pub async fn revoke_token(
+        &self,
+        ctx: &RequestContext,
+        req: RevokeTokenRequest,
+    ) -> ServiceResult<RevokeTokenResponse> {
+        let (_, _, client) = self.client_by_id(ctx, req.client_id.as_deref()).await?;
+        if client.record.settings.enable_token_revocation == Some(false) {
+            return Err(CognitoError::new(
+                ErrorCode::UnsupportedOperationException,
+                "Token revocation is not enabled for this client.",
+            ));
+        }
+        check_client_secret(&client, req.client_secret.as_deref())?;
+        let token = req.token.as_deref().unwrap_or_default();
+        if token.split('.').count() == 3 {
+            return Err(CognitoError::new(
+                ErrorCode::UnsupportedTokenTypeException,
+                "Unsupported token type",
+            ));
+        }
+        let hash = tokens::token_hash(token);
+        let session = match self.store.token_session_by_refresh(&hash).await? {
+            RefreshMatch::Current(s) | RefreshMatch::Previous(s) => s,
+            // Unknown or long gone: revoking it is already true.
+            RefreshMatch::None => return Ok(RevokeTokenResponse {}),
+        };
+        if session.client_id != client.record.client_id {
+            return Err(CognitoError::new(
+                ErrorCode::UnauthorizedException,
+                "The token was not issued to this client.",
+            ));
+        }
+        self.store
+            .revoke_token_session(&session.origin_jti, self.clock.now_ms())
+            .await?;
+        Ok(RevokeTokenResponse {})
+    }
+}

@@ -1,0 +1,150 @@
+//! Challenge sessions: the state between InitiateAuth and RespondToAuthChallenge. The client holds
+//! a random handle; the database holds the state (sealed) under the handle's hash, so any node can
+//! continue a sign-in, and taking it deletes it, so each Session answers one challenge only.
+//!
+//! SRP's SECRET_BLOCK carries the same handle: some clients answer PASSWORD_VERIFIER without the
+//! Session and Cognito accepts that, so the block alone must find the state.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use cognito_model::errors::ErrorCode;
+use domain::ports::{ChallengeSessionRecord, Clock, Store};
+use domain::{CognitoError, ServiceResult};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Sessions are longer than Cognito's minimum of 20 characters and say nothing about their state.
+const HANDLE_BYTES: usize = 48;
+
+/// The SRP half of a PASSWORD_VERIFIER step. `b` is the server's secret exponent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SrpStep {
+    pub b: String,
+    pub srp_b: String,
+    pub srp_a: String,
+}
+
+/// What the next challenge response is checked against.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChallengeState {
+    pub pool_id: String,
+    pub client_id: String,
+    /// `None` for the simulated challenge of an unknown user (PreventUserExistenceErrors).
+    pub user_id: Option<String>,
+    /// The internal username (USER_ID_FOR_SRP).
+    pub username: String,
+    /// The ChallengeName this state answers, e.g. `PASSWORD_VERIFIER`.
+    pub challenge: String,
+    /// Started by an admin (SigV4) call: must be answered by the admin call too.
+    pub admin: bool,
+    #[serde(default)]
+    pub srp: Option<SrpStep>,
+    /// Seconds since the epoch when the password was proven (for `auth_time`).
+    #[serde(default)]
+    pub auth_time_s: Option<i64>,
+}
+
+pub fn invalid_session() -> CognitoError {
+    CognitoError::new(
+        ErrorCode::NotAuthorizedException,
+        "Invalid session for the user, session is expired.",
+    )
+}
+
+fn hash(handle: &[u8]) -> String {
+    hex::encode(Sha256::digest(handle))
+}
+
+/// An opened challenge: what the client gets back.
+pub struct Opened {
+    pub session: String,
+    /// base64 of the handle, for SRP's SECRET_BLOCK.
+    pub secret_block: String,
+}
+
+#[derive(Clone)]
+pub struct SessionBook {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SessionBook {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    /// Stores the state for `validity_minutes` (the client's AuthSessionValidity).
+    pub async fn open(
+        &self,
+        state: &ChallengeState,
+        validity_minutes: i64,
+    ) -> ServiceResult<Opened> {
+        let mut handle = [0u8; HANDLE_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut handle);
+        let json = serde_json::to_string(state).map_err(|_| CognitoError::internal())?;
+        self.store
+            .insert_challenge_session(&ChallengeSessionRecord {
+                id_hash: hash(&handle),
+                pool_id: state.pool_id.clone(),
+                client_id: state.client_id.clone(),
+                state: json,
+                expires_ms: self.clock.now_ms() + validity_minutes * 60_000,
+            })
+            .await?;
+        Ok(Opened {
+            session: URL_SAFE_NO_PAD.encode(handle),
+            secret_block: STANDARD.encode(handle),
+        })
+    }
+
+    /// Takes the state a Session names, if it is the client's and has not expired.
+    pub async fn take_session(
+        &self,
+        session: &str,
+        client_id: &str,
+    ) -> ServiceResult<ChallengeState> {
+        let handle = URL_SAFE_NO_PAD
+            .decode(session.trim_end_matches('='))
+            .map_err(|_| invalid_session())?;
+        self.take(&handle, client_id).await
+    }
+
+    /// Takes the state a SECRET_BLOCK names.
+    pub async fn take_secret_block(
+        &self,
+        block: &str,
+        client_id: &str,
+    ) -> ServiceResult<ChallengeState> {
+        let handle = STANDARD.decode(block).map_err(|_| invalid_session())?;
+        self.take(&handle, client_id).await
+    }
+
+    async fn take(&self, handle: &[u8], client_id: &str) -> ServiceResult<ChallengeState> {
+        if handle.len() != HANDLE_BYTES {
+            return Err(invalid_session());
+        }
+        let rec = self
+            .store
+            .take_challenge_session(&hash(handle))
+            .await?
+            .ok_or_else(invalid_session)?;
+        if rec.expires_ms <= self.clock.now_ms() || rec.client_id != client_id {
+            return Err(invalid_session());
+        }
+        serde_json::from_str(&rec.state).map_err(|_| invalid_session())
+    }
+
+    /// Whether a SECRET_BLOCK is the base64 of this Session's handle.
+    pub fn same_handle(session: &str, block: &str) -> bool {
+        match (
+            URL_SAFE_NO_PAD.decode(session.trim_end_matches('=')),
+            STANDARD.decode(block),
+        ) {
+            (Ok(a), Ok(b)) => subtle::ConstantTimeEq::ct_eq(&a[..], &b[..]).into(),
+            _ => false,
+        }
+    }
+}

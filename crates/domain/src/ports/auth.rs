@@ -1,0 +1,180 @@
+//! Storage port for sign-in: token signing keys, challenge sessions, token sessions (refresh
+//! tokens and what revokes them) and failed-attempt counters.
+
+use async_trait::async_trait;
+
+use super::StoreResult;
+
+/// What a signing key signs. Cognito signs ID and access tokens with different keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyPurpose {
+    Id,
+    Access,
+}
+
+impl KeyPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyPurpose::Id => "id",
+            KeyPurpose::Access => "access",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyPurpose> {
+        match s {
+            "id" => Some(KeyPurpose::Id),
+            "access" => Some(KeyPurpose::Access),
+            _ => None,
+        }
+    }
+}
+
+/// One RSA signing key of a pool. The store seals `private_pkcs1_der` at rest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub pool_id: String,
+    pub kid: String,
+    pub purpose: KeyPurpose,
+    pub private_pkcs1_der: Vec<u8>,
+    /// Big-endian modulus and exponent, for the JWKS.
+    pub modulus: Vec<u8>,
+    pub exponent: Vec<u8>,
+    pub created_ms: i64,
+    /// Set when a newer key took over; the key stays published until its tokens have expired.
+    pub retired_ms: Option<i64>,
+}
+
+/// The state of one challenge step between InitiateAuth and RespondToAuthChallenge. `id_hash` is
+/// the SHA-256 of the Session string the client holds; `state` is opaque JSON the store seals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChallengeSessionRecord {
+    pub id_hash: String,
+    pub pool_id: String,
+    pub client_id: String,
+    pub state: String,
+    pub expires_ms: i64,
+}
+
+/// One signed-in session: what a refresh token continues and what access tokens point back to
+/// through `origin_jti`. Revoking it rejects its refresh token and every access token from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenSessionRecord {
+    pub origin_jti: String,
+    pub pool_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    /// SHA-256 (hex) of the current refresh token.
+    pub refresh_hash: String,
+    /// The refresh token a rotation replaced, and until when it is still honoured.
+    pub previous_refresh_hash: Option<String>,
+    pub previous_valid_until_ms: Option<i64>,
+    pub auth_time_s: i64,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    pub revoked_ms: Option<i64>,
+}
+
+/// Which refresh token of a session was presented.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshMatch {
+    Current(TokenSessionRecord),
+    /// A token a rotation replaced; the record says whether its grace period is over.
+    Previous(TokenSessionRecord),
+    None,
+}
+
+/// The answer of the failed-attempt counter before a credential is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The attempt may check the credential; it already counts as a failure until `succeeded`.
+    Allowed,
+    /// Too many failures: locked until this time.
+    Locked { until_ms: i64 },
+}
+
+/// How the lockout grows: `free_failures` failures are allowed, then each further failure locks for
+/// `base_ms` doubled per failure beyond that, up to `max_ms`; a quiet `reset_after_ms` forgets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub free_failures: i64,
+    pub base_ms: i64,
+    pub max_ms: i64,
+    pub reset_after_ms: i64,
+}
+
+impl LockoutPolicy {
+    /// Cognito's documented behaviour: five failures, then one second doubling up to about
+    /// fifteen minutes; fifteen quiet minutes reset the count.
+    pub const COGNITO: LockoutPolicy = LockoutPolicy {
+        free_failures: 5,
+        base_ms: 1_000,
+        max_ms: 15 * 60 * 1000,
+        reset_after_ms: 15 * 60 * 1000,
+    };
+
+    /// The lock that follows the `n`-th consecutive failure (0 while failures are free).
+    pub fn lock_after(&self, n: i64) -> i64 {
+        if n < self.free_failures {
+            return 0;
+        }
+        let doublings = (n - self.free_failures).min(30) as u32;
+        self.base_ms
+            .saturating_mul(1i64 << doublings)
+            .min(self.max_ms)
+    }
+}
+
+#[async_trait]
+pub trait AuthStore: Send + Sync {
+    /// Every key of the pool, current and retired, oldest first.
+    async fn signing_keys(&self, pool_id: &str) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Adds the pool's current key for a purpose unless one exists already (another node won the
+    /// race): then false, and the caller reads the winner.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool>;
+    /// Retires the pool's current keys (rotation); new ones are made on next need.
+    async fn retire_signing_keys(&self, pool_id: &str, at_ms: i64) -> StoreResult<u64>;
+
+    async fn insert_challenge_session(&self, s: &ChallengeSessionRecord) -> StoreResult<()>;
+    /// Removes and returns the session: a Session answers one challenge response only.
+    async fn take_challenge_session(
+        &self,
+        id_hash: &str,
+    ) -> StoreResult<Option<ChallengeSessionRecord>>;
+
+    async fn insert_token_session(&self, s: &TokenSessionRecord) -> StoreResult<()>;
+    /// The session a refresh token (its hash) belongs to, as current or replaced token.
+    async fn token_session_by_refresh(&self, refresh_hash: &str) -> StoreResult<RefreshMatch>;
+    /// Replaces the current refresh token if it is still `old_hash`; false when another request
+    /// rotated it first.
+    async fn rotate_refresh_token(
+        &self,
+        origin_jti: &str,
+        old_hash: &str,
+        new_hash: &str,
+        old_valid_until_ms: i64,
+    ) -> StoreResult<bool>;
+    /// Revokes one session. False when it was unknown.
+    async fn revoke_token_session(&self, origin_jti: &str, at_ms: i64) -> StoreResult<bool>;
+    /// Revokes every session of a user (global sign-out, deletion, disabling).
+    async fn revoke_user_sessions(
+        &self,
+        pool_id: &str,
+        user_id: &str,
+        at_ms: i64,
+    ) -> StoreResult<u64>;
+    /// Whether access tokens of this session are still good. Hot: called for every
+    /// token-authorised request, so adapters cache it and invalidate on revocation, on every node.
+    async fn token_session_active(&self, origin_jti: &str) -> StoreResult<bool>;
+
+    /// Counts a sign-in attempt against the user before the credential is checked, atomically, so
+    /// parallel attempts cannot slip past the lockout.
+    async fn begin_sign_in_attempt(
+        &self,
+        pool_id: &str,
+        user_id: &str,
+        now_ms: i64,
+        policy: &LockoutPolicy,
+    ) -> StoreResult<AttemptOutcome>;
+    /// The credential was right: forget the failures.
+    async fn sign_in_succeeded(&self, pool_id: &str, user_id: &str) -> StoreResult<()>;
+}

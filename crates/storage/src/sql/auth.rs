@@ -1,0 +1,398 @@
+//! Sign-in state: signing keys, challenge sessions, token sessions and failed-attempt counters.
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use domain::ports::{
+    AttemptOutcome, AuthStore, ChallengeSessionRecord, KeyPurpose, LockoutPolicy, RefreshMatch,
+    SigningKeyRecord, StoreError, StoreResult, TokenSessionRecord,
+};
+use sqlx::any::AnyRow;
+
+use super::{backend_err, get, Backend, SqlStore};
+
+fn key_context(pool_id: &str, kid: &str) -> String {
+    format!("signing-key:{pool_id}/{kid}")
+}
+
+fn challenge_context(id_hash: &str) -> String {
+    format!("challenge-session:{id_hash}")
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn unb64(text: &str) -> StoreResult<Vec<u8>> {
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|e| StoreError::Backend(format!("corrupt signing key row: {e}")))
+}
+
+const TOKEN_SESSION_COLS: &str = "origin_jti, pool_id, client_id, user_id, refresh_hash, \
+     previous_refresh_hash, previous_valid_until_ms, auth_time_s, created_ms, expires_ms, revoked_ms";
+
+fn token_session_of(row: &AnyRow) -> StoreResult<TokenSessionRecord> {
+    Ok(TokenSessionRecord {
+        origin_jti: get(row, "origin_jti")?,
+        pool_id: get(row, "pool_id")?,
+        client_id: get(row, "client_id")?,
+        user_id: get(row, "user_id")?,
+        refresh_hash: get(row, "refresh_hash")?,
+        previous_refresh_hash: get(row, "previous_refresh_hash")?,
+        previous_valid_until_ms: get(row, "previous_valid_until_ms")?,
+        auth_time_s: get(row, "auth_time_s")?,
+        created_ms: get(row, "created_ms")?,
+        expires_ms: get(row, "expires_ms")?,
+        revoked_ms: get(row, "revoked_ms")?,
+    })
+}
+
+impl SqlStore {
+    fn signing_key_of(&self, row: &AnyRow) -> StoreResult<SigningKeyRecord> {
+        let pool_id: String = get(row, "pool_id")?;
+        let kid: String = get(row, "kid")?;
+        let purpose: String = get(row, "purpose")?;
+        let sealed: String = get(row, "private_key")?;
+        let private = self.sealer().open(&key_context(&pool_id, &kid), &sealed)?;
+        Ok(SigningKeyRecord {
+            purpose: KeyPurpose::parse(&purpose)
+                .ok_or_else(|| StoreError::Backend(format!("unknown key purpose {purpose}")))?,
+            private_pkcs1_der: private,
+            modulus: unb64(&get::<String>(row, "modulus")?)?,
+            exponent: unb64(&get::<String>(row, "exponent")?)?,
+            created_ms: get(row, "created_ms")?,
+            retired_ms: get(row, "retired_ms")?,
+            pool_id,
+            kid,
+        })
+    }
+}
+
+#[async_trait]
+impl AuthStore for SqlStore {
+    async fn signing_keys(&self, pool_id: &str) -> StoreResult<Vec<SigningKeyRecord>> {
+        let rows = sqlx::query(
+            "SELECT pool_id, kid, purpose, private_key, modulus, exponent, created_ms, retired_ms \
+             FROM signing_keys WHERE pool_id = $1 ORDER BY created_ms, kid",
+        )
+        .bind(pool_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter().map(|r| self.signing_key_of(r)).collect()
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool> {
+        let sealed = self
+            .sealer()
+            .seal(&key_context(&key.pool_id, &key.kid), &key.private_pkcs1_der);
+        // The partial unique index on (pool, purpose) for current keys decides races between nodes.
+        let r = sqlx::query(
+            "INSERT INTO signing_keys (pool_id, kid, purpose, private_key, modulus, exponent, \
+             created_ms, retired_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&key.pool_id)
+        .bind(&key.kid)
+        .bind(key.purpose.as_str())
+        .bind(sealed)
+        .bind(b64(&key.modulus))
+        .bind(b64(&key.exponent))
+        .bind(key.created_ms)
+        .execute(&self.pool)
+        .await;
+        match r {
+            Ok(r) => Ok(r.rows_affected() == 1),
+            // The pool was deleted meanwhile.
+            Err(e) if e.as_database_error().is_some() => Ok(false),
+            Err(e) => Err(backend_err(e)),
+        }
+    }
+
+    async fn retire_signing_keys(&self, pool_id: &str, at_ms: i64) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE signing_keys SET retired_ms = $1 WHERE pool_id = $2 AND retired_ms IS NULL",
+        )
+        .bind(at_ms)
+        .bind(pool_id)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn insert_challenge_session(&self, s: &ChallengeSessionRecord) -> StoreResult<()> {
+        let sealed = self
+            .sealer()
+            .seal(&challenge_context(&s.id_hash), s.state.as_bytes());
+        sqlx::query(
+            "INSERT INTO challenge_sessions (id_hash, pool_id, client_id, state, expires_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&s.id_hash)
+        .bind(&s.pool_id)
+        .bind(&s.client_id)
+        .bind(sealed)
+        .bind(s.expires_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(())
+    }
+
+    async fn take_challenge_session(
+        &self,
+        id_hash: &str,
+    ) -> StoreResult<Option<ChallengeSessionRecord>> {
+        // DELETE ... RETURNING makes the take atomic: two racing answers cannot both get it.
+        let row = sqlx::query(
+            "DELETE FROM challenge_sessions WHERE id_hash = $1 \
+             RETURNING id_hash, pool_id, client_id, state, expires_ms",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let sealed: String = get(&row, "state")?;
+        let state = self
+            .sealer()
+            .open_string(&challenge_context(id_hash), &sealed)?;
+        Ok(Some(ChallengeSessionRecord {
+            id_hash: get(&row, "id_hash")?,
+            pool_id: get(&row, "pool_id")?,
+            client_id: get(&row, "client_id")?,
+            state,
+            expires_ms: get(&row, "expires_ms")?,
+        }))
+    }
+
+    async fn insert_token_session(&self, s: &TokenSessionRecord) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO token_sessions ({TOKEN_SESSION_COLS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&s.origin_jti)
+        .bind(&s.pool_id)
+        .bind(&s.client_id)
+        .bind(&s.user_id)
+        .bind(&s.refresh_hash)
+        .bind(&s.previous_refresh_hash)
+        .bind(s.previous_valid_until_ms)
+        .bind(s.auth_time_s)
+        .bind(s.created_ms)
+        .bind(s.expires_ms)
+        .bind(s.revoked_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match e.as_database_error() {
+            // The user was deleted while signing in.
+            Some(_) => StoreError::Conflict("token session".into()),
+            None => backend_err(e),
+        })?;
+        Ok(())
+    }
+
+    async fn token_session_by_refresh(&self, refresh_hash: &str) -> StoreResult<RefreshMatch> {
+        let row = sqlx::query(&format!(
+            "SELECT {TOKEN_SESSION_COLS} FROM token_sessions WHERE refresh_hash = $1"
+        ))
+        .bind(refresh_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        if let Some(row) = row {
+            return Ok(RefreshMatch::Current(token_session_of(&row)?));
+        }
+        let row = sqlx::query(&format!(
+            "SELECT {TOKEN_SESSION_COLS} FROM token_sessions WHERE previous_refresh_hash = $1"
+        ))
+        .bind(refresh_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(match row {
+            Some(row) => RefreshMatch::Previous(token_session_of(&row)?),
+            None => RefreshMatch::None,
+        })
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        origin_jti: &str,
+        old_hash: &str,
+        new_hash: &str,
+        old_valid_until_ms: i64,
+    ) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE token_sessions SET refresh_hash = $1, previous_refresh_hash = $2, \
+             previous_valid_until_ms = $3 WHERE origin_jti = $4 AND refresh_hash = $2 \
+             AND revoked_ms IS NULL",
+        )
+        .bind(new_hash)
+        .bind(old_hash)
+        .bind(old_valid_until_ms)
+        .bind(origin_jti)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn revoke_token_session(&self, origin_jti: &str, at_ms: i64) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let r = sqlx::query(
+            "UPDATE token_sessions SET revoked_ms = $1 WHERE origin_jti = $2 AND revoked_ms IS NULL",
+        )
+        .bind(at_ms)
+        .bind(origin_jti)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        self.notify_revoked(&mut tx, origin_jti).await?;
+        tx.commit().await.map_err(backend_err)?;
+        self.sessions().revoke(origin_jti);
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        pool_id: &str,
+        user_id: &str,
+        at_ms: i64,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let r = sqlx::query(
+            "UPDATE token_sessions SET revoked_ms = $1 \
+             WHERE pool_id = $2 AND user_id = $3 AND revoked_ms IS NULL",
+        )
+        .bind(at_ms)
+        .bind(pool_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        let who = crate::session_cache::user_key(pool_id, user_id);
+        self.notify_revoked(&mut tx, &who).await?;
+        tx.commit().await.map_err(backend_err)?;
+        self.sessions().revoke(&who);
+        Ok(r.rows_affected())
+    }
+
+    async fn token_session_active(&self, origin_jti: &str) -> StoreResult<bool> {
+        if self.sessions().is_active(origin_jti) {
+            return Ok(true);
+        }
+        let generation = self.sessions().generation();
+        let row = sqlx::query(
+            "SELECT pool_id, user_id, revoked_ms FROM token_sessions WHERE origin_jti = $1",
+        )
+        .bind(origin_jti)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        let Some(row) = row else { return Ok(false) };
+        let revoked: Option<i64> = get(&row, "revoked_ms")?;
+        if revoked.is_some() {
+            return Ok(false);
+        }
+        let pool_id: String = get(&row, "pool_id")?;
+        let user_id: String = get(&row, "user_id")?;
+        self.sessions()
+            .put_active_if_current(origin_jti, &pool_id, &user_id, generation);
+        Ok(true)
+    }
+
+    async fn begin_sign_in_attempt(
+        &self,
+        pool_id: &str,
+        user_id: &str,
+        now_ms: i64,
+        policy: &LockoutPolicy,
+    ) -> StoreResult<AttemptOutcome> {
+        let mut tx = self.begin().await?;
+        if self.backend == Backend::Sqlite {
+            // Take SQLite's write lock first so the read below cannot go stale before the write.
+            sqlx::query(
+                "UPDATE sign_in_failures SET last_ms = last_ms WHERE pool_id = $1 AND user_id = $2",
+            )
+            .bind(pool_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        }
+        sqlx::query(
+            "INSERT INTO sign_in_failures (pool_id, user_id, failures, locked_until_ms, last_ms) \
+             VALUES ($1, $2, 0, 0, $3) ON CONFLICT (pool_id, user_id) DO NOTHING",
+        )
+        .bind(pool_id)
+        .bind(user_id)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match e.as_database_error() {
+            Some(_) => StoreError::Conflict("user".into()),
+            None => backend_err(e),
+        })?;
+        // Row lock on Postgres: parallel attempts for one user queue here, one at a time.
+        let lock = if self.backend == Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let row = sqlx::query(&format!(
+            "SELECT failures, locked_until_ms, last_ms FROM sign_in_failures \
+             WHERE pool_id = $1 AND user_id = $2{lock}"
+        ))
+        .bind(pool_id)
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        let mut failures: i64 = get(&row, "failures")?;
+        let locked_until: i64 = get(&row, "locked_until_ms")?;
+        let last: i64 = get(&row, "last_ms")?;
+        if locked_until > now_ms {
+            tx.rollback().await.map_err(backend_err)?;
+            return Ok(AttemptOutcome::Locked {
+                until_ms: locked_until,
+            });
+        }
+        if now_ms - last > policy.reset_after_ms {
+            failures = 0;
+        }
+        // The attempt counts as a failure until the caller reports success.
+        failures += 1;
+        let lock_ms = policy.lock_after(failures);
+        let until = if lock_ms > 0 { now_ms + lock_ms } else { 0 };
+        sqlx::query(
+            "UPDATE sign_in_failures SET failures = $1, locked_until_ms = $2, last_ms = $3 \
+             WHERE pool_id = $4 AND user_id = $5",
+        )
+        .bind(failures)
+        .bind(until)
+        .bind(now_ms)
+        .bind(pool_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        tx.commit().await.map_err(backend_err)?;
+        Ok(AttemptOutcome::Allowed)
+    }
+
+    async fn sign_in_succeeded(&self, pool_id: &str, user_id: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE sign_in_failures SET failures = 0, locked_until_ms = 0 \
+             WHERE pool_id = $1 AND user_id = $2",
+        )
+        .bind(pool_id)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(())
+    }
+}
