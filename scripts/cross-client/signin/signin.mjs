@@ -105,7 +105,9 @@ globalThis.fetch = (url, options) => {
 
 // ---- amazon-cognito-identity-js, promisified ----------------------------------------------
 
-// Each pool object gets its own token storage, as separate browser tabs/apps would.
+// Each pool object gets its own token storage, as separate browser tabs/apps would. It answers
+// a missing key with null, as a browser's localStorage does (the library's Node fallback answers
+// undefined): so refreshSession sends AuthParameters.DEVICE_KEY = null, exactly as in a browser.
 function memoryStorage() {
   const m = new Map();
   return {
