@@ -7,3 +7,4 @@ cd "$(dirname "$0")/.."
 cargo build --workspace --all-targets
 cargo test --workspace --no-fail-fast -- --test-threads=4
 bash scripts/cross-client/quickstart.sh
+bash scripts/cross-client/signin.sh
