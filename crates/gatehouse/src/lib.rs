@@ -179,10 +179,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
     } else {
         tracing::info!(database = %storage::redact(&config.database_url), "data kept in Postgres");
     }
-    server
+    let result = server
         .run()
         .await
-        .map_err(|e| format!("server failed: {e}"))
+        .map_err(|e| format!("server failed: {e}"));
+    store.leave().await;
+    result
 }
 
 pub async fn run(cli: Cli) -> Result<(), String> {
