@@ -396,3 +396,85 @@ async fn sign_in_and_sign_out_span_nodes() {
         "Access Token has been revoked"
     );
 }
+
+/// `gatehouse rotate-signing-keys`: new tokens are signed with new keys, the old keys stay
+/// published, and tokens they signed keep working until they expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_keys_rotate_without_breaking_tokens() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let crate::harness::Backend::Postgres(url) = backend.clone() else {
+        return;
+    };
+    let account = crate::harness::random_account();
+    let public = vec![
+        "--public-url".to_string(),
+        "https://idp.example.test".to_string(),
+    ];
+    let mut o = Options::new(backend.clone());
+    o.account_id = Some(account.clone());
+    o.extra_args = public.clone();
+    let a = Server::start_with(o).await;
+    let ca = a.client();
+    let pool = crate::sign_in::pool(&ca, false).await;
+    let (client_id, _) = crate::sign_in::app_client(&ca, &pool, false).await;
+    crate::sign_in::user(&ca, &pool, "otto", "Passw0rd!x", "otto@example.com").await;
+    let before = crate::sign_in::password_sign_in(&ca, &client_id, "otto", "Passw0rd!x")
+        .await
+        .unwrap();
+    let old_kid = crate::sign_in::claims_header(before.access_token().unwrap())["kid"].clone();
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("rotate-signing-keys")
+        .arg("--pool-id")
+        .arg(&pool)
+        .arg("--database-url")
+        .arg(&url)
+        .env("GATEHOUSE_KEY_ENCRYPTION_KEY", crate::harness::TEST_KEK)
+        .env("GATEHOUSE_LOG_LEVEL", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        printed["keys"].as_array().unwrap().len(),
+        4,
+        "old and new keys published"
+    );
+
+    // A node started after the rotation signs with the new keys and still accepts old tokens.
+    let mut o = Options::new(backend);
+    o.account_id = Some(account);
+    o.extra_args = public;
+    let b = Server::start_with(o).await;
+    let cb = b.client();
+    let after = crate::sign_in::password_sign_in(&cb, &client_id, "otto", "Passw0rd!x")
+        .await
+        .unwrap();
+    let new_kid = crate::sign_in::claims_header(after.access_token().unwrap())["kid"].clone();
+    assert_ne!(old_kid, new_kid);
+    cb.get_user()
+        .access_token(before.access_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    // Node A has never seen the new kid: it re-reads the keys instead of rejecting the token.
+    ca.get_user()
+        .access_token(after.access_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let jwks: serde_json::Value =
+        reqwest::get(format!("{}/{pool}/.well-known/jwks.json", b.base_url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(jwks, printed);
+}

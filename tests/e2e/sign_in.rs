@@ -99,6 +99,10 @@ pub fn claims(token: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
+pub fn claims_header(token: &str) -> Value {
+    header(token)
+}
+
 fn header(token: &str) -> Value {
     let part = token.split('.').next().unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
