@@ -29,6 +29,7 @@ pub struct AuthService {
     keys: KeyRing,
     sessions: sessions::SessionBook,
     issuer: IssuerConfig,
+    verified: Arc<tokens::VerifiedTokens>,
 }
 
 impl AuthService {
@@ -45,6 +46,7 @@ impl AuthService {
             clock,
             services,
             issuer,
+            verified: Arc::new(tokens::VerifiedTokens::default()),
         }
     }
 
