@@ -941,6 +941,31 @@ async fn sign_in_errors_follow_cognito(backend: Backend) {
             .unwrap_err(),
         "NotAuthorizedException: Temporary password has expired and must be reset by an administrator."
     );
+
+    // A pool that requires MFA never hands out tokens on a password alone (MFA is not built yet).
+    c.set_user_pool_mfa_config()
+        .user_pool_id(&pool)
+        .software_token_mfa_configuration(
+            cognito::types::SoftwareTokenMfaConfigType::builder()
+                .enabled(true)
+                .build(),
+        )
+        .mfa_configuration(cognito::types::UserPoolMfaType::On)
+        .send()
+        .await
+        .unwrap();
+    c.admin_set_user_password()
+        .user_pool_id(&pool)
+        .username("dave")
+        .password("Passw0rd!x")
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
+    let e = password_sign_in(&c, &client_id, "dave", "Passw0rd!x")
+        .await
+        .unwrap_err();
+    assert!(e.starts_with("InvalidParameterException: This user pool requires MFA"), "{e}");
 }
 
 async fn refresh_revoke_and_sign_out(backend: Backend) {
