@@ -5,6 +5,7 @@ mod auth;
 mod directory;
 mod identity_providers;
 mod messages;
+mod outbox;
 mod user_pools;
 
 pub use app_clients::*;
@@ -12,6 +13,7 @@ pub use auth::*;
 pub use directory::*;
 pub use identity_providers::*;
 pub use messages::*;
+pub use outbox::*;
 pub use user_pools::*;
 
 /// A storage failure. `Conflict` is a unique-key clash the service can act on; everything else is
