@@ -2,6 +2,7 @@
 
 mod app_clients;
 mod auth;
+mod codes;
 mod directory;
 mod identity_providers;
 mod messages;
@@ -10,6 +11,7 @@ mod user_pools;
 
 pub use app_clients::*;
 pub use auth::*;
+pub use codes::*;
 pub use directory::*;
 pub use identity_providers::*;
 pub use messages::*;
@@ -30,11 +32,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the services need from storage: one trait per Cognito resource.
 pub trait Store:
-    UserPoolStore + AppClientStore + DirectoryStore + IdentityProviderStore + AuthStore
+    UserPoolStore + AppClientStore + DirectoryStore + IdentityProviderStore + AuthStore + CodeStore
 {
 }
-impl<T: UserPoolStore + AppClientStore + DirectoryStore + IdentityProviderStore + AuthStore> Store
-    for T
+impl<
+        T: UserPoolStore
+            + AppClientStore
+            + DirectoryStore
+            + IdentityProviderStore
+            + AuthStore
+            + CodeStore,
+    > Store for T
 {
 }
 

@@ -19,8 +19,7 @@ pub struct QueuedMessage {
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// Queues messages for delivery, due at once.
-    async fn enqueue_messages(&self, messages: &[OutboundMessage], now_ms: i64)
-        -> StoreResult<()>;
+    async fn enqueue_messages(&self, messages: &[OutboundMessage], now_ms: i64) -> StoreResult<()>;
     /// Leases up to `limit` due, undelivered messages for `lease_ms`: no other sender gets them
     /// until the lease runs out (a sender that crashed mid-delivery).
     async fn lease_messages(

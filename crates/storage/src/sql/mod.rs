@@ -16,6 +16,7 @@ use crate::session_cache::SessionCache;
 
 mod app_clients;
 mod auth;
+mod codes;
 mod directory;
 mod identity_providers;
 mod user_pools;
@@ -219,6 +220,10 @@ impl SqlStore {
             }
         });
     }
+
+    /// Wakes this node's message dispatcher after messages were queued. A no-op until the durable
+    /// dispatcher is wired in.
+    fn messages_enqueued(&self) {}
 
     /// Removes this node from the live-node table at shutdown, so revocations stop waiting for it.
     pub async fn leave(&self) {
