@@ -20,6 +20,7 @@ crate::backend_tests!(
     sign_up_confirm_and_sign_in,
     forgot_password_and_admin_reset,
     change_password_and_delete_user,
+    own_attributes_are_verified_by_code,
 );
 
 /// The newest code delivered to `destination` for `purpose`, waiting for the dispatcher.
@@ -512,4 +513,104 @@ async fn change_password_and_delete_user(backend: Backend) {
     assert_eq!(error_code(&e), "UserNotFoundException");
     let e = c.get_user().access_token(access).send().await.unwrap_err();
     assert_eq!(error_code(&e), "NotAuthorizedException");
+}
+
+async fn own_attributes_are_verified_by_code(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = self_service_pool(&c, false).await;
+    let (client_id, _) = client(&c, &pool, false, false).await;
+    crate::sign_in::user(&c, &pool, "vera", "Passw0rd!x", "vera@example.com").await;
+    let t = password_sign_in(&c, &client_id, "vera", "Passw0rd!x")
+        .await
+        .unwrap();
+    let access = t.access_token().unwrap();
+    let attrs_of = |c: cognito::Client, access: String| async move {
+        c.get_user()
+            .access_token(access)
+            .send()
+            .await
+            .unwrap()
+            .user_attributes()
+            .iter()
+            .map(|a| {
+                (
+                    a.name().to_string(),
+                    a.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+
+    let r = c
+        .update_user_attributes()
+        .access_token(access)
+        .user_attributes(attr("email", "vera@new.example"))
+        .user_attributes(attr("name", "Vera"))
+        .send()
+        .await
+        .unwrap();
+    let d = &r.code_delivery_details_list()[0];
+    assert_eq!(d.destination(), Some("v***@n***"));
+    let now = attrs_of(c.clone(), access.to_string()).await;
+    assert_eq!(now["email"], "vera@new.example");
+    assert_eq!(now["email_verified"], "false");
+    assert_eq!(now["name"], "Vera");
+    let (_, code) = delivered_code(&server, "verify:email", "vera@new.example").await;
+
+    let e = c
+        .verify_user_attribute()
+        .access_token(access)
+        .attribute_name("email")
+        .code(if code == "000000" { "111111" } else { "000000" })
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "CodeMismatchException");
+    c.verify_user_attribute()
+        .access_token(access)
+        .attribute_name("email")
+        .code(&code)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attrs_of(c.clone(), access.to_string()).await["email_verified"],
+        "true"
+    );
+
+    // A fresh code on request.
+    let r = c
+        .get_user_attribute_verification_code()
+        .access_token(access)
+        .attribute_name("email")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.code_delivery_details().unwrap().attribute_name(),
+        Some("email")
+    );
+
+    // The verified flags are not the user's to write.
+    let e = c
+        .update_user_attributes()
+        .access_token(access)
+        .user_attributes(attr("email_verified", "true"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_message(&e),
+        "A client attempted to write unauthorized attribute"
+    );
+    c.delete_user_attributes()
+        .access_token(access)
+        .user_attribute_names("name")
+        .send()
+        .await
+        .unwrap();
+    assert!(!attrs_of(c.clone(), access.to_string())
+        .await
+        .contains_key("name"));
 }

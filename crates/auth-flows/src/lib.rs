@@ -3,12 +3,13 @@
 //! sign-out and revocation, and the failed-attempt lockout. Written against the domain's ports.
 
 mod account;
+mod attributes;
 mod client_gate;
 mod flows;
 pub mod issuer;
 pub mod keys;
 mod lockout;
-mod session_tokens;
+pub mod session_tokens;
 pub mod sessions;
 pub mod tokens;
 

@@ -25,6 +25,10 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::ConfirmForgotPassword,
     Operation::ChangePassword,
     Operation::DeleteUser,
+    Operation::UpdateUserAttributes,
+    Operation::GetUserAttributeVerificationCode,
+    Operation::VerifyUserAttribute,
+    Operation::DeleteUserAttributes,
 ];
 
 pub async fn route(a: &AuthService, ctx: &RequestContext, op: Operation, input: Value) -> Routed {
@@ -57,6 +61,12 @@ pub async fn route(a: &AuthService, ctx: &RequestContext, op: Operation, input: 
         }
         Operation::ChangePassword => call(input, |r| a.change_password(ctx, r)).await,
         Operation::DeleteUser => call(input, |r| a.delete_user(ctx, r)).await,
+        Operation::UpdateUserAttributes => call(input, |r| a.update_user_attributes(ctx, r)).await,
+        Operation::GetUserAttributeVerificationCode => {
+            call(input, |r| a.get_user_attribute_verification_code(ctx, r)).await
+        }
+        Operation::VerifyUserAttribute => call(input, |r| a.verify_user_attribute(ctx, r)).await,
+        Operation::DeleteUserAttributes => call(input, |r| a.delete_user_attributes(ctx, r)).await,
         _ => return Err(input),
     })
 }

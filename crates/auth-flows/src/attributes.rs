@@ -1,0 +1,203 @@
+//! A signed-in user's own attributes: UpdateUserAttributes, GetUserAttributeVerificationCode,
+//! VerifyUserAttribute, DeleteUserAttributes. A changed email or phone number is unverified until
+//! the code sent to it is confirmed.
+
+use cognito_model::errors::ErrorCode;
+use cognito_model::shapes::{
+    AdminDeleteUserAttributesRequest, AdminUpdateUserAttributesRequest,
+    DeleteUserAttributesRequest, DeleteUserAttributesResponse,
+    GetUserAttributeVerificationCodeRequest, GetUserAttributeVerificationCodeResponse,
+    UpdateUserAttributesRequest, UpdateUserAttributesResponse, VerifiedAttributeType,
+    VerifyUserAttributeRequest, VerifyUserAttributeResponse,
+};
+use domain::ports::DeliveryChannel;
+use domain::services::directory::codes::CodePurpose;
+use domain::services::DirectoryService;
+use domain::{CognitoError, RequestContext, ServiceResult};
+
+use crate::session_tokens::Authorized;
+use crate::AuthService;
+
+fn unauthorized_attribute() -> CognitoError {
+    CognitoError::new(
+        ErrorCode::NotAuthorizedException,
+        "A client attempted to write unauthorized attribute",
+    )
+}
+
+/// The code purpose and channel of a verifiable attribute.
+fn verifiable(name: &str) -> ServiceResult<(CodePurpose, DeliveryChannel)> {
+    match name {
+        "email" => Ok((CodePurpose::VerifyEmail, DeliveryChannel::Email)),
+        "phone_number" => Ok((CodePurpose::VerifyPhone, DeliveryChannel::Sms)),
+        _ => Err(CognitoError::invalid_parameter(format!(
+            "Attribute {name} cannot be verified"
+        ))),
+    }
+}
+
+impl AuthService {
+    /// The client's WriteAttributes allow these names (all writable ones when it lists none).
+    /// The verified flags are the server's to set, never the user's.
+    async fn check_writable(&self, a: &Authorized, names: &[String]) -> ServiceResult<()> {
+        if names.iter().any(|n| n.ends_with("_verified")) {
+            return Err(unauthorized_attribute());
+        }
+        let client = self
+            .services
+            .app_clients
+            .load(&a.ctx, &a.pool.record.id, &a.claims.client_id)
+            .await?;
+        match &client.record.settings.write_attributes {
+            Some(list) if !list.is_empty() => {
+                if names.iter().all(|n| list.contains(n)) {
+                    Ok(())
+                } else {
+                    Err(unauthorized_attribute())
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn update_user_attributes(
+        &self,
+        ctx: &RequestContext,
+        req: UpdateUserAttributesRequest,
+    ) -> ServiceResult<UpdateUserAttributesResponse> {
+        let a = self.authorize(ctx, req.access_token.as_deref()).await?;
+        let attrs = req.user_attributes.clone().unwrap_or_default();
+        let names: Vec<String> = attrs.iter().filter_map(|x| x.name.clone()).collect();
+        self.check_writable(&a, &names).await?;
+        let before = a.user.clone();
+        self.services
+            .directory
+            .admin_update_user_attributes(
+                &a.ctx,
+                AdminUpdateUserAttributesRequest {
+                    user_pool_id: Some(a.pool.record.id.clone()),
+                    username: Some(a.user.username.clone()),
+                    user_attributes: Some(attrs),
+                    client_metadata: None,
+                },
+            )
+            .await?;
+        let Some(after) = self
+            .services
+            .directory
+            .user_by_sub(&a.pool.record.id, &a.user.id)
+            .await?
+        else {
+            return Err(CognitoError::new(
+                ErrorCode::UserNotFoundException,
+                "User does not exist.",
+            ));
+        };
+        // A new email or phone number gets a code when the pool verifies that attribute.
+        let auto = a
+            .pool
+            .record
+            .settings
+            .pool
+            .auto_verified_attributes
+            .clone()
+            .unwrap_or_default();
+        let mut details = Vec::new();
+        for (name, kind) in [
+            ("email", VerifiedAttributeType::Email),
+            ("phone_number", VerifiedAttributeType::PhoneNumber),
+        ] {
+            let new = DirectoryService::attribute(&after, name);
+            if new.is_none()
+                || new == DirectoryService::attribute(&before, name)
+                || !auto.contains(&kind)
+            {
+                continue;
+            }
+            let (purpose, channel) = verifiable(name)?;
+            let dest = new.unwrap_or_default().to_string();
+            details.push(
+                self.services
+                    .directory
+                    .issue_code(&a.pool, &after, purpose, channel, &dest)
+                    .await?,
+            );
+        }
+        Ok(UpdateUserAttributesResponse {
+            code_delivery_details_list: if details.is_empty() {
+                None
+            } else {
+                Some(details)
+            },
+        })
+    }
+
+    pub async fn get_user_attribute_verification_code(
+        &self,
+        ctx: &RequestContext,
+        req: GetUserAttributeVerificationCodeRequest,
+    ) -> ServiceResult<GetUserAttributeVerificationCodeResponse> {
+        let a = self.authorize(ctx, req.access_token.as_deref()).await?;
+        let name = req.attribute_name.clone().unwrap_or_default();
+        let (purpose, channel) = verifiable(&name)?;
+        let dest = DirectoryService::attribute(&a.user, &name)
+            .ok_or_else(|| {
+                CognitoError::invalid_parameter(format!("User has no attribute {name}"))
+            })?
+            .to_string();
+        let d = self
+            .services
+            .directory
+            .issue_code(&a.pool, &a.user, purpose, channel, &dest)
+            .await?;
+        Ok(GetUserAttributeVerificationCodeResponse {
+            code_delivery_details: Some(d),
+        })
+    }
+
+    pub async fn verify_user_attribute(
+        &self,
+        ctx: &RequestContext,
+        req: VerifyUserAttributeRequest,
+    ) -> ServiceResult<VerifyUserAttributeResponse> {
+        let a = self.authorize(ctx, req.access_token.as_deref()).await?;
+        let name = req.attribute_name.clone().unwrap_or_default();
+        let (purpose, _) = verifiable(&name)?;
+        self.services
+            .directory
+            .check_code(
+                &a.pool,
+                &a.user,
+                purpose,
+                req.code.as_deref().unwrap_or_default(),
+            )
+            .await?;
+        self.services
+            .directory
+            .confirm_with_code(&a.ctx, &a.pool, &a.user, Some(&name), false, false)
+            .await?;
+        Ok(VerifyUserAttributeResponse {})
+    }
+
+    pub async fn delete_user_attributes(
+        &self,
+        ctx: &RequestContext,
+        req: DeleteUserAttributesRequest,
+    ) -> ServiceResult<DeleteUserAttributesResponse> {
+        let a = self.authorize(ctx, req.access_token.as_deref()).await?;
+        let names = req.user_attribute_names.clone().unwrap_or_default();
+        self.check_writable(&a, &names).await?;
+        self.services
+            .directory
+            .admin_delete_user_attributes(
+                &a.ctx,
+                AdminDeleteUserAttributesRequest {
+                    user_pool_id: Some(a.pool.record.id.clone()),
+                    username: Some(a.user.username.clone()),
+                    user_attribute_names: Some(names),
+                },
+            )
+            .await?;
+        Ok(DeleteUserAttributesResponse {})
+    }
+}
