@@ -58,4 +58,26 @@ c.tag_resource(ResourceArn=pool["Arn"], Tags={"env": "ci"})
 assert c.list_tags_for_resource(ResourceArn=pool["Arn"])["Tags"] == {"env": "ci"}
 print("boto3: ok")
 PY
-echo "quickstart: 1 passed, 0 failed"
+# The README's sign-up → confirm → sign-in, with the code read from the developer outbox.
+pool=$(aws cognito-idp create-user-pool --pool-name shop --auto-verified-attributes email \
+  --endpoint-url $EP --query UserPool.Id --output text)
+client=$(aws cognito-idp create-user-pool-client --user-pool-id $pool --client-name web \
+  --explicit-auth-flows ALLOW_USER_PASSWORD_AUTH ALLOW_USER_SRP_AUTH ALLOW_REFRESH_TOKEN_AUTH \
+  --endpoint-url $EP --query UserPoolClient.ClientId --output text)
+aws cognito-idp sign-up --client-id $client --username jane --password 'Passw0rd!' \
+  --user-attributes Name=email,Value=jane@example.com --endpoint-url $EP >/dev/null
+code=""
+for _ in $(seq 1 100); do
+  code=$(sed -n 's/.*verification code is \([0-9]\{6\}\).*/\1/p' data/outbox.jsonl 2>/dev/null | tail -n 1)
+  [ -n "$code" ] && break
+  sleep 0.1
+done
+[ -n "$code" ] || { echo "no confirmation code reached data/outbox.jsonl" >&2; exit 1; }
+aws cognito-idp confirm-sign-up --client-id $client --username jane --confirmation-code $code \
+  --endpoint-url $EP
+tokens="$(aws cognito-idp initiate-auth --client-id $client --auth-flow USER_PASSWORD_AUTH \
+  --auth-parameters USERNAME=jane,PASSWORD='Passw0rd!' --endpoint-url $EP)"
+python3 -c 'import json,sys; r=json.loads(sys.argv[1])["AuthenticationResult"]; assert r["TokenType"]=="Bearer" and r["IdToken"] and r["RefreshToken"], r' "$tokens"
+curl -sf "$EP/$pool/.well-known/jwks.json" | python3 -c 'import json,sys; assert len(json.load(sys.stdin)["keys"])==2'
+echo "quickstart: sign-up, confirmation and sign-in: ok"
+echo "quickstart: 2 passed, 0 failed"
