@@ -63,6 +63,12 @@ fn count_delivered(server: &Server, purpose: &str, destination: &str) -> usize {
 async fn self_service_pool(c: &cognito::Client, admin_only: bool) -> String {
     c.create_user_pool()
         .pool_name("self-service")
+        .schema(
+            cognito::types::SchemaAttributeType::builder()
+                .name("tier")
+                .attribute_data_type(cognito::types::AttributeDataType::Number)
+                .build(),
+        )
         .auto_verified_attributes(VerifiedAttributeType::Email)
         .email_verification_subject("Confirm your account")
         .email_verification_message("Hello {username}, your code is {####}")
