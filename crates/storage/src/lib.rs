@@ -7,7 +7,9 @@
 mod cache;
 mod sealing;
 mod sql;
+mod user_cache;
 
 pub use cache::PoolCache;
 pub use sealing::{Kek, Sealer};
-pub use sql::{redact, Backend, SqlStore};
+pub use sql::{redact, Backend, BulkOutcome, SqlStore};
+pub use user_cache::{UserCache, DEFAULT_CAPACITY as DEFAULT_USER_CACHE_CAPACITY};

@@ -12,14 +12,19 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 
 use crate::cache::PoolCache;
 use crate::sealing::Sealer;
+use crate::user_cache::UserCache;
 
 mod app_clients;
+mod bulk;
+pub use bulk::BulkOutcome;
 mod directory;
 mod identity_providers;
 mod user_pools;
 
 /// The NOTIFY channel that carries the id of a changed pool to every node.
 const INVALIDATE_CHANNEL: &str = "gatehouse_pool_changed";
+/// The NOTIFY channel that carries the user cache marks of a committed user write (see `user_cache`).
+const USER_CHANNEL: &str = "gatehouse_user_changed";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -45,6 +50,8 @@ pub struct SqlStore {
     backend: Backend,
     url: String,
     cache: Arc<PoolCache>,
+    /// Users recently read, by username and alias (see `user_cache`).
+    users: Arc<UserCache>,
     /// Seals secrets before they are written and opens them when read (see `sealing`).
     sealer: Arc<Sealer>,
 }
@@ -98,6 +105,7 @@ impl SqlStore {
             backend,
             url: url.to_string(),
             cache: Arc::new(PoolCache::default()),
+            users: Arc::new(UserCache::default()),
             // Until a configured key is given, secrets are sealed with a key that dies with the process.
             sealer: Arc::new(Sealer::ephemeral()),
         })
@@ -107,6 +115,16 @@ impl SqlStore {
     pub fn with_sealer(mut self, sealer: Sealer) -> Self {
         self.sealer = Arc::new(sealer);
         self
+    }
+
+    /// Caches at most `capacity` user lookups on this node; 0 turns the user cache off.
+    pub fn with_user_cache_capacity(mut self, capacity: usize) -> Self {
+        self.users = Arc::new(UserCache::new(capacity));
+        self
+    }
+
+    pub fn user_cache(&self) -> &Arc<UserCache> {
+        &self.users
     }
 
     pub fn sealer(&self) -> &Sealer {
@@ -194,14 +212,16 @@ impl SqlStore {
         }
         let url = self.url.clone();
         let cache = self.cache.clone();
+        let users = self.users.clone();
         tokio::spawn(async move {
             loop {
-                match listen(&url, &cache).await {
+                match listen(&url, &cache, &users).await {
                     Ok(()) => {}
                     Err(e) => tracing::warn!(error = %e, "invalidation listener failed; retrying"),
                 }
                 // Whatever happened while not listening is unknown: forget everything.
                 cache.clear();
+                users.clear();
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         });
@@ -283,17 +303,29 @@ impl SqlStore {
     }
 }
 
-async fn listen(url: &str, cache: &PoolCache) -> Result<(), sqlx::Error> {
+async fn listen(url: &str, cache: &PoolCache, users: &UserCache) -> Result<(), sqlx::Error> {
     let mut listener = sqlx::postgres::PgListener::connect(url).await?;
-    listener.listen(INVALIDATE_CHANNEL).await?;
+    listener
+        .listen_all([INVALIDATE_CHANNEL, USER_CHANNEL])
+        .await?;
     // Anything cached before the subscription took effect may have missed a notification.
     cache.clear();
+    users.clear();
     loop {
         match listener.try_recv().await? {
+            Some(n) if n.channel() == USER_CHANNEL => {
+                if n.payload() == directory::CLEAR_ALL_USERS {
+                    users.clear();
+                } else {
+                    let marks: Vec<&str> = n.payload().split(directory::MARK_LIST_SEP).collect();
+                    users.invalidate(&marks);
+                }
+            }
             Some(n) => cache.invalidate(n.payload()),
             None => {
                 // The connection dropped and notifications may have been lost.
                 cache.clear();
+                users.clear();
                 return Ok(());
             }
         }

@@ -3,11 +3,14 @@
 mod attributes;
 mod filter;
 mod groups;
+mod import;
 mod invitations;
 pub mod password;
 mod users;
 
 use std::sync::Arc;
+
+pub use import::{import_write, ImportedUser};
 
 use crate::ports::{DropMessages, MessageSender};
 
