@@ -220,7 +220,10 @@ async fn a_user_changed_on_one_node_is_not_served_stale_by_the_others_cache() {
         .unwrap();
     // Node B reads ann by username and by alias, and caches both lookups.
     for _ in 0..3 {
-        assert_eq!(email_on(&cb, &pool, "ann").await.unwrap(), "ann@example.com");
+        assert_eq!(
+            email_on(&cb, &pool, "ann").await.unwrap(),
+            "ann@example.com"
+        );
         assert_eq!(
             email_on(&cb, &pool, "ann@example.com").await.unwrap(),
             "ann@example.com"
@@ -265,7 +268,10 @@ async fn a_user_changed_on_one_node_is_not_served_stale_by_the_others_cache() {
         if u.username() == "ben" {
             break;
         }
-        assert!(Instant::now() < deadline, "node B still finds ann by the moved alias");
+        assert!(
+            Instant::now() < deadline,
+            "node B still finds ann by the moved alias"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 

@@ -258,7 +258,12 @@ mod tests {
     fn a_stored_user_is_served_until_its_user_is_invalidated() {
         let c = UserCache::new(10);
         let t = c.begin_read();
-        c.put_if_current("p1", Lookup::Username("ann"), &user("id-a", "ann", "a@x"), t);
+        c.put_if_current(
+            "p1",
+            Lookup::Username("ann"),
+            &user("id-a", "ann", "a@x"),
+            t,
+        );
         assert_eq!(c.get("p1", Lookup::Username("ann")).unwrap().id, "id-a");
         assert!(c.get("p2", Lookup::Username("ann")).is_none());
         c.invalidate(&[user_mark("p1", "id-a")]);
@@ -271,11 +276,21 @@ mod tests {
         let c = UserCache::new(10);
         let t = c.begin_read();
         c.invalidate(&[user_mark("p1", "id-a")]);
-        c.put_if_current("p1", Lookup::Username("ann"), &user("id-a", "ann", "old"), t);
+        c.put_if_current(
+            "p1",
+            Lookup::Username("ann"),
+            &user("id-a", "ann", "old"),
+            t,
+        );
         assert!(c.get("p1", Lookup::Username("ann")).is_none());
         // A read that began after the write is stored.
         let t = c.begin_read();
-        c.put_if_current("p1", Lookup::Username("ann"), &user("id-a", "ann", "new"), t);
+        c.put_if_current(
+            "p1",
+            Lookup::Username("ann"),
+            &user("id-a", "ann", "new"),
+            t,
+        );
         assert_eq!(
             c.get("p1", Lookup::Username("ann")).unwrap().attributes[1].1,
             "new"
@@ -306,7 +321,12 @@ mod tests {
         let c = UserCache::new(10);
         let t = c.begin_read();
         c.invalidate(&[user_mark("p1", "id-b")]);
-        c.put_if_current("p1", Lookup::Username("ann"), &user("id-a", "ann", "a@x"), t);
+        c.put_if_current(
+            "p1",
+            Lookup::Username("ann"),
+            &user("id-a", "ann", "a@x"),
+            t,
+        );
         assert!(c.get("p1", Lookup::Username("ann")).is_some());
     }
 
@@ -326,7 +346,12 @@ mod tests {
         let c = UserCache::new(10);
         let t = c.begin_read();
         c.clear();
-        c.put_if_current("p1", Lookup::Username("ann"), &user("id-a", "ann", "a@x"), t);
+        c.put_if_current(
+            "p1",
+            Lookup::Username("ann"),
+            &user("id-a", "ann", "a@x"),
+            t,
+        );
         assert!(c.get("p1", Lookup::Username("ann")).is_none());
     }
 
@@ -347,7 +372,12 @@ mod tests {
     fn capacity_zero_disables_the_cache() {
         let c = UserCache::new(0);
         let t = c.begin_read();
-        c.put_if_current("p1", Lookup::Username("ann"), &user("id-a", "ann", "a@x"), t);
+        c.put_if_current(
+            "p1",
+            Lookup::Username("ann"),
+            &user("id-a", "ann", "a@x"),
+            t,
+        );
         assert!(c.get("p1", Lookup::Username("ann")).is_none());
     }
 
@@ -355,7 +385,12 @@ mod tests {
     fn too_many_recent_marks_clear_the_cache_instead_of_forgetting_them() {
         let c = UserCache::new(10);
         let t = c.begin_read();
-        c.put_if_current("p1", Lookup::Username("ann"), &user("id-a", "ann", "a@x"), t);
+        c.put_if_current(
+            "p1",
+            Lookup::Username("ann"),
+            &user("id-a", "ann", "a@x"),
+            t,
+        );
         let t_in_flight = c.begin_read();
         for i in 0..=MAX_MARKS {
             c.invalidate(&[user_mark("p1", &format!("other-{i}"))]);

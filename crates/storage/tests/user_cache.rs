@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use domain::ports::{
-    DirectoryStore, PasswordState, UserPoolStore, UserQuery, UserRecord, UserWrite,
+    DirectoryStore, PasswordState, UserCursor, UserPoolStore, UserQuery, UserRecord, UserWrite,
     UserWriteOutcome,
 };
 use domain::user_pool::{default_settings, PoolSettings, UserPoolRecord};
@@ -44,6 +44,7 @@ suite!(
     a_moved_alias_is_not_served_from_the_cache,
     bulk_import_stores_users_like_insert_user,
     a_bulk_batch_with_a_taken_username_writes_nothing,
+    attribute_pages_start_at_their_own_bound,
 );
 
 fn postgres_url() -> Option<String> {
@@ -194,7 +195,12 @@ async fn cached_lookups_follow_every_write(store: SqlStore, _: &Path) {
     let ann_again = user(&pool, "ann", "other@example.com");
     store.insert_user(&ann_again).await.unwrap();
     assert_eq!(
-        store.get_user_by_key(&pool, "ann").await.unwrap().unwrap().id,
+        store
+            .get_user_by_key(&pool, "ann")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         ann_again.user.id
     );
 }
@@ -244,7 +250,13 @@ async fn bulk_import_stores_users_like_insert_user(store: SqlStore, _: &Path) {
     store.insert_user(&one).await.unwrap();
     // More than one statement's worth of rows, to cross the bind limit.
     let many: Vec<UserWrite> = (0..3000)
-        .map(|i| user(&pool, &format!("bulk{i:05}"), &format!("bulk{i:05}@example.com")))
+        .map(|i| {
+            user(
+                &pool,
+                &format!("bulk{i:05}"),
+                &format!("bulk{i:05}@example.com"),
+            )
+        })
         .collect();
     assert_eq!(
         store.bulk_insert_users(&many).await.unwrap(),
@@ -312,17 +324,133 @@ async fn a_bulk_batch_with_a_taken_username_writes_nothing(store: SqlStore, _: &
         user(&pool, "taken", "t2@example.com"),
     ];
     assert!(store.bulk_insert_users(&batch).await.is_err());
-    assert!(store.get_user_by_key(&pool, "fresh").await.unwrap().is_none());
+    assert!(store
+        .get_user_by_key(&pool, "fresh")
+        .await
+        .unwrap()
+        .is_none());
     let view = store.get_user_pool(&pool).await.unwrap().unwrap();
     assert_eq!(view.estimated_users, 1);
+}
+
+fn email_query(value: &str, prefix: bool) -> UserQuery {
+    UserQuery::Attribute {
+        name: "email".into(),
+        value: value.into(),
+        prefix,
+    }
+}
+
+async fn emails(
+    store: &SqlStore,
+    pool: &str,
+    q: &UserQuery,
+    after: Option<&UserCursor>,
+) -> Vec<String> {
+    store
+        .list_users(pool, q, after, 60)
+        .await
+        .unwrap()
+        .users
+        .iter()
+        .map(|u| email_of(u).to_string())
+        .collect()
+}
+
+/// A page of an attribute filter reads a few index pages wherever it starts: a first page does
+/// not scan the attribute's index from its beginning up to the prefix, and a cursor page starts
+/// at the cursor. (Postgres, given both `value >= prefix` and an empty row-comparison cursor, used
+/// to start at the cursor: a first page near the end of 20,000 emails read some two hundred pages.)
+async fn attribute_pages_start_at_their_own_bound(store: SqlStore, _: &Path) {
+    let pool = new_pool(&store).await;
+    let all: Vec<UserWrite> = (0..20_000)
+        .map(|i| {
+            user(
+                &pool,
+                &format!("bulk{i:05}"),
+                &format!("bulk{i:05}@example.com"),
+            )
+        })
+        .collect();
+    for chunk in all.chunks(5000) {
+        store.bulk_insert_users(chunk).await.unwrap();
+    }
+    store.analyze().await.unwrap();
+    let tail: Vec<String> = (19_990..20_000)
+        .map(|i| format!("bulk{i:05}@example.com"))
+        .collect();
+    let prefix_near_end = email_query("bulk1999", true);
+    assert_eq!(emails(&store, &pool, &prefix_near_end, None).await, tail);
+    // Resumed inside the range, before the range, and past it.
+    let deep = UserCursor {
+        v: "bulk19989@example.com".into(),
+        id: all[19_989].user.id.clone(),
+    };
+    let whole = email_query("bulk", true);
+    assert_eq!(emails(&store, &pool, &whole, Some(&deep)).await, tail);
+    let before = UserCursor {
+        v: "a".into(),
+        id: String::new(),
+    };
+    assert_eq!(
+        emails(&store, &pool, &prefix_near_end, Some(&before)).await,
+        tail
+    );
+    let past = UserCursor {
+        v: "bulk4".into(),
+        id: String::new(),
+    };
+    assert!(emails(&store, &pool, &prefix_near_end, Some(&past))
+        .await
+        .is_empty());
+    // An exact value resumes after the cursor's user id within the value.
+    let exact = email_query("bulk00007@example.com", false);
+    let holder = all[7].user.id.clone();
+    assert_eq!(emails(&store, &pool, &exact, None).await.len(), 1);
+    let at = UserCursor {
+        v: "bulk00007@example.com".into(),
+        id: holder.clone(),
+    };
+    assert!(emails(&store, &pool, &exact, Some(&at)).await.is_empty());
+    let before_holder = UserCursor {
+        v: "bulk00007@example.com".into(),
+        id: String::new(),
+    };
+    assert_eq!(
+        emails(&store, &pool, &exact, Some(&before_holder))
+            .await
+            .len(),
+        1
+    );
+    assert!(emails(&store, &pool, &exact, Some(&past)).await.is_empty());
+
+    // On Postgres, count the pages each page touches: about one index descent per row returned.
+    for (q, after) in [
+        (&prefix_near_end, None),
+        (&whole, Some(&deep)),
+        (&prefix_near_end, Some(&before)),
+    ] {
+        if let Some(buffers) = store.list_users_buffers(&pool, q, after).await.unwrap() {
+            assert!(
+                buffers < 100,
+                "{q:?} after {after:?} touched {buffers} buffers for 10 users"
+            );
+        }
+    }
 }
 
 /// Two nodes on one Postgres: node B's cached user follows node A's writes through NOTIFY.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_nodes_cache_follows_writes() {
     let Some(url) = postgres_url() else { return };
-    let a = connect(&url).await;
-    let b = connect(&url).await;
+    // Both nodes hold the same key-encryption key, as every node of a deployment must.
+    let kek = storage::Kek::from_base64("dXNlciBjYWNoZSB0ZXN0IGtleSB1c2VyIGNhY2hlIHQ=").unwrap();
+    let a = connect(&url)
+        .await
+        .with_sealer(storage::Sealer::new(&kek, &[]));
+    let b = connect(&url)
+        .await
+        .with_sealer(storage::Sealer::new(&kek, &[]));
     b.spawn_invalidation_listener();
     // Give the listener time to subscribe (it clears B's cache when it does).
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -356,7 +484,10 @@ async fn another_nodes_cache_follows_writes() {
     a.delete_user(&pool, &ann.user.id).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(2);
     while b.get_user_by_key(&pool, "ann").await.unwrap().is_some() {
-        assert!(Instant::now() < deadline, "node B still serves a deleted user");
+        assert!(
+            Instant::now() < deadline,
+            "node B still serves a deleted user"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

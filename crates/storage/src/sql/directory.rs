@@ -322,6 +322,49 @@ impl SqlStore {
             .collect()
     }
 
+    /// The shared buffers (pages) one ListUsers page for `query` after `after` touches on
+    /// Postgres, from `EXPLAIN (ANALYZE, BUFFERS)`: for checking that a page reads a few index
+    /// pages whatever the pool's size and the page's depth. None on SQLite. Diagnostics only.
+    pub async fn list_users_buffers(
+        &self,
+        pool_id: &str,
+        query: &UserQuery,
+        after: Option<&UserCursor>,
+    ) -> StoreResult<Option<i64>> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let Some(l) = list_sql(pool_id, query, after) else {
+            return Ok(Some(0));
+        };
+        let sql = format!("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {}", l.sql);
+        let mut q = sqlx::query(&sql);
+        for b in l.binds {
+            q = match b {
+                Bind::S(s) => q.bind(s),
+                Bind::I(i) => q.bind(i),
+            };
+        }
+        let rows = q
+            .bind(61_i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        // The first "Buffers:" line is the top node's, which counts its children's too.
+        for r in &rows {
+            let line = r.try_get::<String, _>(0).map_err(backend_err)?;
+            if let Some(b) = line.trim().strip_prefix("Buffers: shared ") {
+                let total = b
+                    .split(' ')
+                    .filter_map(|kv| kv.split_once('='))
+                    .filter_map(|(_, n)| n.parse::<i64>().ok())
+                    .sum();
+                return Ok(Some(total));
+            }
+        }
+        Ok(Some(0))
+    }
+
     async fn fetch_users(
         &self,
         sql: &str,
@@ -426,15 +469,46 @@ fn list_sql(pool_id: &str, query: &UserQuery, after: Option<&UserCursor>) -> Opt
             prefix,
         } => {
             let np = next(&mut binds, Bind::S(name.clone()));
-            let cond = range_cond("s.value", value, *prefix, &mut binds, &mut next);
-            let av = next(&mut binds, Bind::S(after_v));
-            let ai = next(&mut binds, Bind::S(after_id));
+            // A B-tree scan starts at one lower bound per column, and Postgres cannot tell which of
+            // `value >= prefix` and the row comparison `(value, user_id) > cursor` is the tighter:
+            // given both, it may start at the row comparison, and a first page's empty cursor then
+            // scans the attribute's whole index up to the prefix. So exactly one lower bound is
+            // sent, chosen here (strings compare bytewise here as in the database).
+            let cond = match after {
+                None => range_cond("s.value", value, *prefix, &mut binds, &mut next),
+                // An exact value: resume within it, after the last user id.
+                Some(c) if !*prefix => match c.v.as_str().cmp(value.as_str()) {
+                    std::cmp::Ordering::Less => {
+                        range_cond("s.value", value, false, &mut binds, &mut next)
+                    }
+                    std::cmp::Ordering::Equal => {
+                        let eq = range_cond("s.value", value, false, &mut binds, &mut next);
+                        let ai = next(&mut binds, Bind::S(after_id));
+                        format!("{eq} AND s.user_id > {ai}")
+                    }
+                    std::cmp::Ordering::Greater => return None,
+                },
+                // A prefix, resumed inside its range: the cursor is the only lower bound.
+                Some(c) if c.v.as_str() >= value.as_str() => {
+                    let av = next(&mut binds, Bind::S(after_v));
+                    let ai = next(&mut binds, Bind::S(after_id));
+                    // Every row after the cursor is at or above the prefix already; the upper
+                    // bound ends the range (a cursor past it matches nothing).
+                    let mut cond = format!("(s.value, s.user_id) > ({av}, {ai})");
+                    if let Some(hi) = prefix_upper_bound(value) {
+                        let hi = next(&mut binds, Bind::S(hi));
+                        cond.push_str(&format!(" AND s.value < {hi}"));
+                    }
+                    cond
+                }
+                // A cursor before the prefix's range skips nothing in it.
+                Some(_) => range_cond("s.value", value, true, &mut binds, &mut next),
+            };
             (
                 format!(
                     "SELECT {LIST_COLS}, s.value AS sort_value FROM user_search s JOIN users u \
                      ON u.pool_id = s.pool_id AND u.id = s.user_id \
                      WHERE s.pool_id = $1 AND s.name = {np} AND {cond} \
-                     AND (s.value, s.user_id) > ({av}, {ai}) \
                      ORDER BY s.value, s.user_id LIMIT"
                 ),
                 false,
@@ -628,7 +702,10 @@ impl DirectoryStore for SqlStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend_err)?;
-        let user = row.as_ref().map(|r| user_of(self.sealer(), r)).transpose()?;
+        let user = row
+            .as_ref()
+            .map(|r| user_of(self.sealer(), r))
+            .transpose()?;
         if let Some(u) = &user {
             self.users.put_if_current(pool_id, lookup, u, ticket);
         }
@@ -651,7 +728,10 @@ impl DirectoryStore for SqlStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend_err)?;
-        let user = row.as_ref().map(|r| user_of(self.sealer(), r)).transpose()?;
+        let user = row
+            .as_ref()
+            .map(|r| user_of(self.sealer(), r))
+            .transpose()?;
         if let Some(u) = &user {
             self.users.put_if_current(pool_id, lookup, u, ticket);
         }
