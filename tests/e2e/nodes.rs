@@ -146,6 +146,152 @@ async fn a_write_on_one_node_is_seen_by_the_other() {
     }
 }
 
+/// The email node B returns for `user` in AdminGetUser, or the error code.
+async fn email_on(
+    c: &aws_sdk_cognitoidentityprovider::Client,
+    pool: &str,
+    user: &str,
+) -> Result<String, String> {
+    match c
+        .admin_get_user()
+        .user_pool_id(pool)
+        .username(user)
+        .send()
+        .await
+    {
+        Ok(u) => Ok(u
+            .user_attributes()
+            .iter()
+            .find(|a| a.name() == "email")
+            .and_then(|a| a.value())
+            .unwrap_or_default()
+            .to_string()),
+        Err(e) => Err(error_code(&e)),
+    }
+}
+
+/// Polls node B until it answers `want` for `user` (the per-node user cache is invalidated through
+/// Postgres NOTIFY: allow it a moment, never a stale answer for long).
+async fn eventually(
+    c: &aws_sdk_cognitoidentityprovider::Client,
+    pool: &str,
+    user: &str,
+    want: Result<&str, &str>,
+) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let got = email_on(c, pool, user).await;
+        if got.as_deref().map_err(String::as_str) == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node B still answers {got:?} for {user}, not {want:?}, after 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_changed_on_one_node_is_not_served_stale_by_the_others_cache() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let (ca, cb) = (a.client(), b.client());
+    let pool = ca
+        .create_user_pool()
+        .pool_name("users-shared")
+        .alias_attributes(aws_sdk_cognitoidentityprovider::types::AliasAttributeType::Email)
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    let attr = |n: &str, v: &str| {
+        aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
+            .name(n)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    ca.admin_create_user()
+        .user_pool_id(&pool)
+        .username("ann")
+        .user_attributes(attr("email", "ann@example.com"))
+        .user_attributes(attr("email_verified", "true"))
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    // Node B reads ann by username and by alias, and caches both lookups.
+    for _ in 0..3 {
+        assert_eq!(
+            email_on(&cb, &pool, "ann").await.unwrap(),
+            "ann@example.com"
+        );
+        assert_eq!(
+            email_on(&cb, &pool, "ann@example.com").await.unwrap(),
+            "ann@example.com"
+        );
+    }
+    for round in 0..5 {
+        let email = format!("ann{round}@example.com");
+        ca.admin_update_user_attributes()
+            .user_pool_id(&pool)
+            .username("ann")
+            .user_attributes(attr("email", &email))
+            .user_attributes(attr("email_verified", "true"))
+            .send()
+            .await
+            .unwrap();
+        eventually(&cb, &pool, "ann", Ok(&email)).await;
+        eventually(&cb, &pool, &email, Ok(&email)).await;
+    }
+    // The alias ann gave up no longer finds her on B.
+    eventually(&cb, &pool, "ann@example.com", Err("UserNotFoundException")).await;
+
+    // ForceAliasCreation moves ann's email to ben: B's cached alias lookup follows it.
+    ca.admin_create_user()
+        .user_pool_id(&pool)
+        .username("ben")
+        .user_attributes(attr("email", "ann4@example.com"))
+        .user_attributes(attr("email_verified", "true"))
+        .force_alias_creation(true)
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let u = cb
+            .admin_get_user()
+            .user_pool_id(&pool)
+            .username("ann4@example.com")
+            .send()
+            .await
+            .unwrap();
+        if u.username() == "ben" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node B still finds ann by the moved alias"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // A deletion on A is a deletion on B.
+    ca.admin_delete_user()
+        .user_pool_id(&pool)
+        .username("ann")
+        .send()
+        .await
+        .unwrap();
+    eventually(&cb, &pool, "ann", Err("UserNotFoundException")).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_regions_can_be_restricted() {
     let mut opts = Options::new(Backend::Sqlite);

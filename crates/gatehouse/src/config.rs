@@ -28,6 +28,8 @@ pub enum Command {
     /// Retire a user pool's token signing keys and make new ones. Tokens signed by the old keys
     /// stay valid (their keys stay in the JWKS) until they expire.
     RotateSigningKeys(RotateKeys),
+    /// Fill a pool with generated users through the bulk import (benchmarks, load tests).
+    SeedUsers(SeedArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -37,6 +39,28 @@ pub struct RotateKeys {
     pub pool_id: String,
     #[command(flatten)]
     pub overrides: Overrides,
+}
+
+/// `seed-users`: users `user<start>` .. `user<start+count-1>` (seven digits) into one pool.
+#[derive(Args, Debug, Clone)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub overrides: Overrides,
+    /// The pool to fill (it must exist).
+    #[arg(long)]
+    pub pool_id: String,
+    /// How many users to add.
+    #[arg(long)]
+    pub count: u64,
+    /// The number of the first user, so a pool can be grown in steps.
+    #[arg(long, default_value_t = 0)]
+    pub start: u64,
+    /// Users per transaction.
+    #[arg(long, default_value_t = 2000)]
+    pub batch: u64,
+    /// The password every seeded user gets (hashed once, shared by all).
+    #[arg(long, default_value = "Seeded-Passw0rd!")]
+    pub password: String,
 }
 
 /// Flags, each with its environment twin. A flag wins over the environment, which wins over the file.
@@ -85,6 +109,9 @@ pub struct Overrides {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "GATEHOUSE_WORKERS")]
     pub workers: Option<usize>,
+    /// Users cached per node for AdminGetUser and other lookups (0 turns the cache off).
+    #[arg(long, env = "GATEHOUSE_USER_CACHE_CAPACITY")]
+    pub user_cache_capacity: Option<usize>,
     /// Base64 of 32 random bytes sealing secrets at rest; the same on every node.
     #[arg(long, env = "GATEHOUSE_KEY_ENCRYPTION_KEY", hide_env_values = true)]
     pub key_encryption_key: Option<String>,
@@ -134,6 +161,7 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     pub database_max_connections: Option<u32>,
     pub workers: Option<usize>,
+    pub user_cache_capacity: Option<usize>,
     pub key_encryption_key: Option<String>,
     pub previous_key_encryption_keys: Option<Vec<String>>,
     #[serde(default)]
@@ -155,6 +183,8 @@ pub struct Config {
     pub log_level: String,
     pub database_max_connections: u32,
     pub workers: usize,
+    /// Users cached per node (0: no user cache).
+    pub user_cache_capacity: usize,
     /// None: generated into the data directory (embedded SQLite only).
     pub key_encryption_key: Option<String>,
     pub previous_key_encryption_keys: Vec<String>,
@@ -238,6 +268,10 @@ impl Config {
                 .or(file.database_max_connections)
                 .unwrap_or(16),
             workers: o.workers.or(file.workers).unwrap_or(cores).max(1),
+            user_cache_capacity: o
+                .user_cache_capacity
+                .or(file.user_cache_capacity)
+                .unwrap_or(storage::DEFAULT_USER_CACHE_CAPACITY),
             key_encryption_key: o
                 .key_encryption_key
                 .clone()
@@ -327,6 +361,7 @@ mod tests {
         assert_eq!(c.region, "us-east-1");
         assert!(c.database_url.starts_with("sqlite://"));
         assert!(c.access_keys.is_empty());
+        assert_eq!(c.user_cache_capacity, 100_000);
     }
 
     #[test]
@@ -339,6 +374,7 @@ mod tests {
             r#"
 region = "eu-west-1"
 account_id = "111122223333"
+user_cache_capacity = 5000
 [[access_keys]]
 id = "AKIDEXAMPLE000001"
 secret = "0123456789abcdef0123"
@@ -356,6 +392,7 @@ resources = ["arn:aws:cognito-idp:eu-west-1:111122223333:userpool/*"]
         let c = Config::load(&o).unwrap();
         assert_eq!(c.region, "ap-south-1");
         assert_eq!(c.account_id, "111122223333");
+        assert_eq!(c.user_cache_capacity, 5000);
         assert_eq!(c.access_keys.len(), 1);
         assert_eq!(
             c.access_keys[0].allow[0].actions,

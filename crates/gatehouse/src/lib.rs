@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod credentials;
+pub mod seed;
 
 use std::sync::Arc;
 
@@ -49,7 +50,8 @@ async fn open_store(config: &Config) -> Result<SqlStore, String> {
     let store = SqlStore::connect(&config.database_url, config.database_max_connections)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?
-        .with_sealer(sealer);
+        .with_sealer(sealer)
+        .with_user_cache_capacity(config.user_cache_capacity);
     store
         .migrate()
         .await
@@ -221,6 +223,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             // Other nodes pick the new keys up within a minute, or at once for unknown kids.
             println!("{}", ring.jwks());
             Ok(())
+        }
+        Command::SeedUsers(args) => {
+            let config = Config::load(&args.overrides)?;
+            init_logging(&config);
+            let store = open_store(&config).await?;
+            seed::seed_users(store, &args).await
         }
     }
 }

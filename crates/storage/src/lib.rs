@@ -8,7 +8,9 @@ mod cache;
 mod sealing;
 mod session_cache;
 mod sql;
+mod user_cache;
 
 pub use cache::PoolCache;
 pub use sealing::{Kek, Sealer};
-pub use sql::{redact, Backend, SqlStore};
+pub use sql::{redact, Backend, BulkOutcome, SqlStore};
+pub use user_cache::{UserCache, DEFAULT_CAPACITY as DEFAULT_USER_CACHE_CAPACITY};

@@ -154,6 +154,8 @@ pub trait DirectoryStore: Send + Sync {
     ) -> StoreResult<Option<UserRecord>>;
     /// The user holding an alias value of any kind.
     async fn get_user_by_alias(&self, pool_id: &str, key: &str) -> StoreResult<Option<UserRecord>>;
+    /// A page of users matching `query`. Listed users carry no password state (`password` is
+    /// None): no list shows it.
     async fn list_users(
         &self,
         pool_id: &str,
@@ -195,7 +197,8 @@ pub trait DirectoryStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<GroupPage>;
-    /// The group's members in username order after `after` (a username).
+    /// The group's members in username order after `after` (a username), without their
+    /// password state.
     async fn list_users_in_group(
         &self,
         pool_id: &str,

@@ -13,11 +13,23 @@ use domain::ports::{
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::{backend_err, get, SqlStore};
+use super::{backend_err, get, Backend, SqlStore, USER_CHANNEL};
 use crate::sealing::Sealer;
+use crate::user_cache::{alias_mark, user_mark, Lookup};
+
+/// Separates the marks in one user-invalidation notification.
+pub(super) const MARK_LIST_SEP: char = '\u{1e}';
+/// A notification that drops every cached user (a bulk write, or marks too long for one payload).
+pub(super) const CLEAR_ALL_USERS: &str = "*";
+/// Postgres refuses NOTIFY payloads of 8000 bytes or more.
+const MAX_NOTIFY_PAYLOAD: usize = 7900;
 
 const USER_COLS: &str = "u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, \
      u.created_ms, u.modified_ms, u.version, u.password, u.attributes";
+/// The columns of a listed user: no password state. No list shows it, and leaving it out spares
+/// moving and unsealing it for every row of every page.
+const LIST_COLS: &str = "u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, \
+     u.created_ms, u.modified_ms, u.version, NULL AS password, u.attributes";
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("corrupt user row: {e}"))
@@ -74,7 +86,7 @@ fn group_of(row: &AnyRow) -> StoreResult<GroupRecord> {
     })
 }
 
-fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+pub(super) fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
@@ -118,6 +130,7 @@ async fn claim_aliases(
     sealer: &Sealer,
     tx: &mut Transaction<'static, Any>,
     w: &UserWrite,
+    marks: &mut Vec<String>,
 ) -> StoreResult<Option<String>> {
     let u = &w.user;
     for (kind, key) in &w.aliases {
@@ -147,6 +160,7 @@ async fn claim_aliases(
             .execute(&mut **tx)
             .await
             .map_err(backend_err)?;
+        marks.push(user_mark(&u.pool_id, &holder));
         if let Some(mut other) = user_in_tx(sealer, tx, &u.pool_id, &holder).await? {
             let flag = format!("{kind}_verified");
             for (n, v) in other.attributes.iter_mut() {
@@ -212,7 +226,7 @@ async fn write_index(tx: &mut Transaction<'static, Any>, w: &UserWrite) -> Store
     Ok(())
 }
 
-fn sealed_password(sealer: &Sealer, u: &UserRecord) -> StoreResult<Option<String>> {
+pub(super) fn sealed_password(sealer: &Sealer, u: &UserRecord) -> StoreResult<Option<String>> {
     u.password
         .as_ref()
         .map(|p| {
@@ -222,7 +236,51 @@ fn sealed_password(sealer: &Sealer, u: &UserRecord) -> StoreResult<Option<String
         .transpose()
 }
 
+/// The user cache marks a write of `w` leaves: the user, and every alias value it claims (a lookup
+/// of that value may now find this user instead of another holder of the value under another kind).
+fn write_marks(w: &UserWrite) -> Vec<String> {
+    let u = &w.user;
+    let mut marks = vec![user_mark(&u.pool_id, &u.id)];
+    marks.extend(w.aliases.iter().map(|(_, v)| alias_mark(&u.pool_id, v)));
+    marks
+}
+
 impl SqlStore {
+    /// Tells the other nodes, at commit, which cached users a write makes stale.
+    pub(super) async fn notify_users(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        marks: &[String],
+    ) -> StoreResult<()> {
+        if self.backend != Backend::Postgres || marks.is_empty() {
+            return Ok(());
+        }
+        let mut payload = marks.join(&MARK_LIST_SEP.to_string());
+        if payload.len() > MAX_NOTIFY_PAYLOAD {
+            payload = CLEAR_ALL_USERS.to_string();
+        }
+        sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
+            .bind(USER_CHANNEL)
+            .bind(payload)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend_err)?;
+        Ok(())
+    }
+
+    /// Sends the marks with the transaction, commits it, then drops what they name from this
+    /// node's user cache.
+    pub(super) async fn commit_user_write(
+        &self,
+        mut tx: Transaction<'static, Any>,
+        marks: &[String],
+    ) -> StoreResult<()> {
+        self.notify_users(&mut tx, marks).await?;
+        tx.commit().await.map_err(backend_err)?;
+        self.users.invalidate(marks);
+        Ok(())
+    }
+
     /// Refreshes the planner's statistics (both backends understand `ANALYZE`).
     pub async fn analyze(&self) -> StoreResult<()> {
         sqlx::query("ANALYZE")
@@ -262,6 +320,49 @@ impl SqlStore {
         rows.iter()
             .map(|r| r.try_get::<String, _>(col).map_err(backend_err))
             .collect()
+    }
+
+    /// The shared buffers (pages) one ListUsers page for `query` after `after` touches on
+    /// Postgres, from `EXPLAIN (ANALYZE, BUFFERS)`: for checking that a page reads a few index
+    /// pages whatever the pool's size and the page's depth. None on SQLite. Diagnostics only.
+    pub async fn list_users_buffers(
+        &self,
+        pool_id: &str,
+        query: &UserQuery,
+        after: Option<&UserCursor>,
+    ) -> StoreResult<Option<i64>> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let Some(l) = list_sql(pool_id, query, after) else {
+            return Ok(Some(0));
+        };
+        let sql = format!("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {}", l.sql);
+        let mut q = sqlx::query(&sql);
+        for b in l.binds {
+            q = match b {
+                Bind::S(s) => q.bind(s),
+                Bind::I(i) => q.bind(i),
+            };
+        }
+        let rows = q
+            .bind(61_i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        // The first "Buffers:" line is the top node's, which counts its children's too.
+        for r in &rows {
+            let line = r.try_get::<String, _>(0).map_err(backend_err)?;
+            if let Some(b) = line.trim().strip_prefix("Buffers: shared ") {
+                let total = b
+                    .split(' ')
+                    .filter_map(|kv| kv.split_once('='))
+                    .filter_map(|(_, n)| n.parse::<i64>().ok())
+                    .sum();
+                return Ok(Some(total));
+            }
+        }
+        Ok(Some(0))
     }
 
     async fn fetch_users(
@@ -310,7 +411,7 @@ fn list_sql(pool_id: &str, query: &UserQuery, after: Option<&UserCursor>) -> Opt
             let a = next(&mut binds, Bind::S(after_v));
             (
                 format!(
-                    "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.username > {a} \
+                    "SELECT {LIST_COLS} FROM users u WHERE u.pool_id = $1 AND u.username > {a} \
                      ORDER BY u.username LIMIT"
                 ),
                 false,
@@ -327,7 +428,7 @@ fn list_sql(pool_id: &str, query: &UserQuery, after: Option<&UserCursor>) -> Opt
             let a = next(&mut binds, Bind::S(after_v));
             (
                 format!(
-                    "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND {cond} \
+                    "SELECT {LIST_COLS} FROM users u WHERE u.pool_id = $1 AND {cond} \
                      AND {col} > {a} ORDER BY {col} LIMIT"
                 ),
                 col == "u.id",
@@ -342,7 +443,7 @@ fn list_sql(pool_id: &str, query: &UserQuery, after: Option<&UserCursor>) -> Opt
             let a = next(&mut binds, Bind::S(after_v));
             (
                 format!(
-                    "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.status IN ({}) \
+                    "SELECT {LIST_COLS} FROM users u WHERE u.pool_id = $1 AND u.status IN ({}) \
                      AND u.username > {a} ORDER BY u.username LIMIT",
                     ph.join(", ")
                 ),
@@ -355,7 +456,7 @@ fn list_sql(pool_id: &str, query: &UserQuery, after: Option<&UserCursor>) -> Opt
             let a = next(&mut binds, Bind::S(after_v));
             (
                 format!(
-                    "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.enabled = {p} \
+                    "SELECT {LIST_COLS} FROM users u WHERE u.pool_id = $1 AND u.enabled = {p} \
                      AND u.username > {a} ORDER BY u.username LIMIT"
                 ),
                 false,
@@ -368,15 +469,46 @@ fn list_sql(pool_id: &str, query: &UserQuery, after: Option<&UserCursor>) -> Opt
             prefix,
         } => {
             let np = next(&mut binds, Bind::S(name.clone()));
-            let cond = range_cond("s.value", value, *prefix, &mut binds, &mut next);
-            let av = next(&mut binds, Bind::S(after_v));
-            let ai = next(&mut binds, Bind::S(after_id));
+            // A B-tree scan starts at one lower bound per column, and Postgres cannot tell which of
+            // `value >= prefix` and the row comparison `(value, user_id) > cursor` is the tighter:
+            // given both, it may start at the row comparison, and a first page's empty cursor then
+            // scans the attribute's whole index up to the prefix. So exactly one lower bound is
+            // sent, chosen here (strings compare bytewise here as in the database).
+            let cond = match after {
+                None => range_cond("s.value", value, *prefix, &mut binds, &mut next),
+                // An exact value: resume within it, after the last user id.
+                Some(c) if !*prefix => match c.v.as_str().cmp(value.as_str()) {
+                    std::cmp::Ordering::Less => {
+                        range_cond("s.value", value, false, &mut binds, &mut next)
+                    }
+                    std::cmp::Ordering::Equal => {
+                        let eq = range_cond("s.value", value, false, &mut binds, &mut next);
+                        let ai = next(&mut binds, Bind::S(after_id));
+                        format!("{eq} AND s.user_id > {ai}")
+                    }
+                    std::cmp::Ordering::Greater => return None,
+                },
+                // A prefix, resumed inside its range: the cursor is the only lower bound.
+                Some(c) if c.v.as_str() >= value.as_str() => {
+                    let av = next(&mut binds, Bind::S(after_v));
+                    let ai = next(&mut binds, Bind::S(after_id));
+                    // Every row after the cursor is at or above the prefix already; the upper
+                    // bound ends the range (a cursor past it matches nothing).
+                    let mut cond = format!("(s.value, s.user_id) > ({av}, {ai})");
+                    if let Some(hi) = prefix_upper_bound(value) {
+                        let hi = next(&mut binds, Bind::S(hi));
+                        cond.push_str(&format!(" AND s.value < {hi}"));
+                    }
+                    cond
+                }
+                // A cursor before the prefix's range skips nothing in it.
+                Some(_) => range_cond("s.value", value, true, &mut binds, &mut next),
+            };
             (
                 format!(
-                    "SELECT {USER_COLS}, s.value AS sort_value FROM user_search s JOIN users u \
+                    "SELECT {LIST_COLS}, s.value AS sort_value FROM user_search s JOIN users u \
                      ON u.pool_id = s.pool_id AND u.id = s.user_id \
                      WHERE s.pool_id = $1 AND s.name = {np} AND {cond} \
-                     AND (s.value, s.user_id) > ({av}, {ai}) \
                      ORDER BY s.value, s.user_id LIMIT"
                 ),
                 false,
@@ -421,7 +553,10 @@ impl DirectoryStore for SqlStore {
         if taken.is_some() {
             return Ok(UserWriteOutcome::UsernameExists);
         }
-        if let Some(kind) = claim_aliases(self.sealer(), &mut tx, w).await? {
+        // A new user was never cached; what its aliases may have been cached as, and any holder
+        // it takes an alias from, is.
+        let mut marks = write_marks(w);
+        if let Some(kind) = claim_aliases(self.sealer(), &mut tx, w, &mut marks).await? {
             return Ok(UserWriteOutcome::AliasExists(kind));
         }
         sqlx::query(
@@ -452,8 +587,10 @@ impl DirectoryStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(backend_err)?;
+        self.notify_users(&mut tx, &marks).await?;
         // Only this node's cached view learns the new count at once; others within the cache TTL.
         self.commit_and_invalidate(tx, &u.pool_id).await?;
+        self.users.invalidate(&marks);
         Ok(UserWriteOutcome::Written)
     }
 
@@ -477,7 +614,8 @@ impl DirectoryStore for SqlStore {
             Some(v) if v != u.version - 1 => return Ok(UserWriteOutcome::VersionConflict),
             Some(_) => {}
         }
-        if let Some(kind) = claim_aliases(self.sealer(), &mut tx, w).await? {
+        let mut marks = write_marks(w);
+        if let Some(kind) = claim_aliases(self.sealer(), &mut tx, w, &mut marks).await? {
             return Ok(UserWriteOutcome::AliasExists(kind));
         }
         sqlx::query(
@@ -496,7 +634,7 @@ impl DirectoryStore for SqlStore {
         .await
         .map_err(backend_err)?;
         write_index(&mut tx, w).await?;
-        tx.commit().await.map_err(backend_err)?;
+        self.commit_user_write(tx, &marks).await?;
         Ok(UserWriteOutcome::Written)
     }
 
@@ -532,14 +670,17 @@ impl DirectoryStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(backend_err)?;
+        let marks = [user_mark(pool_id, user_id)];
         if r.rows_affected() > 0 {
             sqlx::query("UPDATE user_counts SET n = n - 1 WHERE pool_id = $1 AND n > 0")
                 .bind(pool_id)
                 .execute(&mut *tx)
                 .await
                 .map_err(backend_err)?;
+            self.notify_users(&mut tx, &marks).await?;
         }
         self.commit_and_invalidate(tx, pool_id).await?;
+        self.users.invalidate(&marks);
         Ok(r.rows_affected() > 0)
     }
 
@@ -548,6 +689,11 @@ impl DirectoryStore for SqlStore {
         pool_id: &str,
         username_key: &str,
     ) -> StoreResult<Option<UserRecord>> {
+        let lookup = Lookup::Username(username_key);
+        if let Some(u) = self.users.get(pool_id, lookup) {
+            return Ok(Some(u));
+        }
+        let ticket = self.users.begin_read();
         let row = sqlx::query(&format!(
             "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.username_key = $2"
         ))
@@ -556,10 +702,22 @@ impl DirectoryStore for SqlStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend_err)?;
-        row.as_ref().map(|r| user_of(self.sealer(), r)).transpose()
+        let user = row
+            .as_ref()
+            .map(|r| user_of(self.sealer(), r))
+            .transpose()?;
+        if let Some(u) = &user {
+            self.users.put_if_current(pool_id, lookup, u, ticket);
+        }
+        Ok(user)
     }
 
     async fn get_user_by_alias(&self, pool_id: &str, key: &str) -> StoreResult<Option<UserRecord>> {
+        let lookup = Lookup::Alias(key);
+        if let Some(u) = self.users.get(pool_id, lookup) {
+            return Ok(Some(u));
+        }
+        let ticket = self.users.begin_read();
         let row = sqlx::query(&format!(
             "SELECT {USER_COLS} FROM user_aliases a JOIN users u \
              ON u.pool_id = a.pool_id AND u.id = a.user_id \
@@ -570,7 +728,14 @@ impl DirectoryStore for SqlStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend_err)?;
-        row.as_ref().map(|r| user_of(self.sealer(), r)).transpose()
+        let user = row
+            .as_ref()
+            .map(|r| user_of(self.sealer(), r))
+            .transpose()?;
+        if let Some(u) = &user {
+            self.users.put_if_current(pool_id, lookup, u, ticket);
+        }
+        Ok(user)
     }
 
     async fn list_users(
@@ -827,7 +992,7 @@ impl DirectoryStore for SqlStore {
         limit: u32,
     ) -> StoreResult<UserPage> {
         let sql = format!(
-            "SELECT {USER_COLS} FROM group_members m JOIN users u \
+            "SELECT {LIST_COLS} FROM group_members m JOIN users u \
              ON u.pool_id = m.pool_id AND u.id = m.user_id \
              WHERE m.pool_id = $1 AND m.group_name = $2 AND m.username > $3 \
              ORDER BY m.username LIMIT $4"

@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 
 use super::{backend_err, get, SqlStore};
+use crate::user_cache::user_mark;
 
 fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))
@@ -601,7 +602,8 @@ impl IdentityProviderStore for SqlStore {
         .await
         .map_err(backend_err)?;
         write_linked_user(&mut tx, &link.pool_id, user).await?;
-        tx.commit().await.map_err(backend_err)?;
+        self.commit_user_write(tx, &[user_mark(&link.pool_id, &user.user_id)])
+            .await?;
         Ok(ChildWrite::Written)
     }
 
@@ -651,7 +653,8 @@ impl IdentityProviderStore for SqlStore {
             return Ok(ChildWrite::NotFound);
         }
         write_linked_user(&mut tx, pool_id, user).await?;
-        tx.commit().await.map_err(backend_err)?;
+        self.commit_user_write(tx, &[user_mark(pool_id, &user.user_id)])
+            .await?;
         Ok(ChildWrite::Written)
     }
 

@@ -16,7 +16,10 @@ use crate::session_cache::SessionCache;
 
 mod app_clients;
 mod auth;
+mod bulk;
 mod codes;
+use crate::user_cache::UserCache;
+pub use bulk::BulkOutcome;
 mod directory;
 mod identity_providers;
 mod user_pools;
@@ -29,6 +32,8 @@ const REVOKE_CHANNEL: &str = "gatehouse_session_revoked";
 const ACK_CHANNEL: &str = "gatehouse_revocation_ack";
 /// A node that has not written its heartbeat for this long is not waited for.
 const NODE_LIVENESS_MS: i64 = 3_000;
+/// The NOTIFY channel that carries the user cache marks of a committed user write (see `user_cache`).
+const USER_CHANNEL: &str = "gatehouse_user_changed";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -55,6 +60,8 @@ pub struct SqlStore {
     url: String,
     cache: Arc<PoolCache>,
     sessions: Arc<SessionCache>,
+    /// Users recently read, by username and alias (see `user_cache`).
+    users: Arc<UserCache>,
     /// Seals secrets before they are written and opens them when read (see `sealing`).
     sealer: Arc<Sealer>,
 }
@@ -72,7 +79,10 @@ impl SqlStore {
         })?;
         let mut opts = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10));
+            .acquire_timeout(Duration::from_secs(10))
+            // No ping round trip before every query (sqlx's default): it doubled the database work
+            // of AdminGetUser. A connection that died is dropped when a query on it fails.
+            .test_before_acquire(false);
         if backend == Backend::Sqlite {
             // Each pooled connection waits for the single SQLite writer instead of failing at once.
             opts = opts.after_connect(|conn, _| {
@@ -109,6 +119,7 @@ impl SqlStore {
             url: url.to_string(),
             cache: Arc::new(PoolCache::default()),
             sessions: Arc::new(SessionCache::default()),
+            users: Arc::new(UserCache::default()),
             // Until a configured key is given, secrets are sealed with a key that dies with the process.
             sealer: Arc::new(Sealer::ephemeral()),
         })
@@ -118,6 +129,16 @@ impl SqlStore {
     pub fn with_sealer(mut self, sealer: Sealer) -> Self {
         self.sealer = Arc::new(sealer);
         self
+    }
+
+    /// Caches at most `capacity` user lookups on this node; 0 turns the user cache off.
+    pub fn with_user_cache_capacity(mut self, capacity: usize) -> Self {
+        self.users = Arc::new(UserCache::new(capacity));
+        self
+    }
+
+    pub fn user_cache(&self) -> &Arc<UserCache> {
+        &self.users
     }
 
     pub fn sealer(&self) -> &Sealer {
@@ -206,16 +227,18 @@ impl SqlStore {
         let url = self.url.clone();
         let cache = self.cache.clone();
         let sessions = self.sessions.clone();
+        let users = self.users.clone();
         let pool = self.pool.clone();
         tokio::spawn(async move {
             loop {
-                match listen(&url, &pool, &cache, &sessions).await {
+                match listen(&url, &pool, &cache, &sessions, &users).await {
                     Ok(()) => {}
                     Err(e) => tracing::warn!(error = %e, "invalidation listener failed; retrying"),
                 }
                 // Whatever happened while not listening is unknown: forget everything.
                 cache.clear();
                 sessions.clear();
+                users.clear();
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         });
@@ -377,17 +400,24 @@ async fn listen(
     pool: &AnyPool,
     cache: &PoolCache,
     sessions: &SessionCache,
+    users: &UserCache,
 ) -> Result<(), sqlx::Error> {
     let mut listener = sqlx::postgres::PgListener::connect(url).await?;
     listener
-        .listen_all([INVALIDATE_CHANNEL, REVOKE_CHANNEL, ACK_CHANNEL])
+        .listen_all([
+            INVALIDATE_CHANNEL,
+            USER_CHANNEL,
+            REVOKE_CHANNEL,
+            ACK_CHANNEL,
+        ])
         .await?;
     heartbeat(pool, sessions.node_id()).await?;
     // Anything cached before the subscription took effect may have missed a notification.
     cache.clear();
+    users.clear();
     sessions.clear();
     sessions.set_listening(true);
-    let result = receive(&mut listener, pool, cache, sessions).await;
+    let result = receive(&mut listener, pool, cache, sessions, users).await;
     sessions.set_listening(false);
     result
 }
@@ -423,6 +453,7 @@ async fn receive(
     pool: &AnyPool,
     cache: &PoolCache,
     sessions: &SessionCache,
+    users: &UserCache,
 ) -> Result<(), sqlx::Error> {
     let mut beat = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -434,6 +465,14 @@ async fn receive(
             }
         };
         match n {
+            Some(n) if n.channel() == USER_CHANNEL => {
+                if n.payload() == directory::CLEAR_ALL_USERS {
+                    users.clear();
+                } else {
+                    let marks: Vec<&str> = n.payload().split(directory::MARK_LIST_SEP).collect();
+                    users.invalidate(&marks);
+                }
+            }
             Some(n) if n.channel() == REVOKE_CHANNEL => {
                 if let Some(nonce) = sessions.notified(n.payload()) {
                     let ack = format!("{nonce}:{}", sessions.node_id());
@@ -450,6 +489,7 @@ async fn receive(
                 // The connection dropped and notifications may have been lost.
                 cache.clear();
                 sessions.clear();
+                users.clear();
                 return Ok(());
             }
         }

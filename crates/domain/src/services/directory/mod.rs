@@ -4,6 +4,7 @@ mod attributes;
 pub mod codes;
 mod filter;
 mod groups;
+mod import;
 mod invitations;
 pub mod password;
 mod self_service;
@@ -11,6 +12,8 @@ mod sign_in;
 mod users;
 
 use std::sync::Arc;
+
+pub use import::{import_write, ImportedUser};
 
 use crate::ports::{DropMessages, MessageSender};
 
