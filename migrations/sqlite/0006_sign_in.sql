@@ -56,3 +56,10 @@ CREATE TABLE sign_in_failures (
     PRIMARY KEY (pool_id, user_id),
     FOREIGN KEY (pool_id, user_id) REFERENCES users (pool_id, id) ON DELETE CASCADE
 );
+
+-- Live nodes (Postgres deployments): a revocation waits until every live node confirms it dropped
+-- the revoked session from its cache, so no node accepts a revoked token after the call answered.
+CREATE TABLE gatehouse_nodes (
+    node_id TEXT PRIMARY KEY,
+    seen_ms BIGINT NOT NULL
+);

@@ -13,5 +13,6 @@ mod invitations;
 mod logs;
 mod nodes;
 mod protocol;
+mod self_service;
 mod sign_in;
 mod user_pools;

@@ -10,10 +10,17 @@ use crate::harness::{error_code, Backend, Options, Server};
 async fn two_nodes() -> Option<(Server, Server)> {
     let backend = Backend::postgres()?;
     let account = crate::harness::random_account();
+    // Nodes behind one load balancer share its public URL, so they name the same token issuer.
+    let public = vec![
+        "--public-url".to_string(),
+        "https://idp.example.test".to_string(),
+    ];
     let mut a = Options::new(backend.clone());
     a.account_id = Some(account.clone());
+    a.extra_args = public.clone();
     let mut b = Options::new(backend);
     b.account_id = Some(account);
+    b.extra_args = public;
     Some((Server::start_with(a).await, Server::start_with(b).await))
 }
 
@@ -263,4 +270,211 @@ fn embedded_sqlite_generates_its_key_once() {
         !out.status.success(),
         "a replaced key must not silently open the database"
     );
+}
+
+/// Sign-in state lives in the database: an SRP sign-in started on one node finishes on the other,
+/// both nodes publish the same keys (made once even when both race to make them), and a sign-out
+/// on one node is rejected by the other as soon as the sign-out has answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_and_sign_out_span_nodes() {
+    use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
+
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let (ca, cb) = (a.client(), b.client());
+    let pool = crate::sign_in::pool(&ca, false).await;
+    // Both nodes make the pool's keys at once; one set wins and both serve it.
+    let (ja, jb) = tokio::join!(
+        reqwest::get(format!("{}/{pool}/.well-known/jwks.json", a.base_url)),
+        reqwest::get(format!("{}/{pool}/.well-known/jwks.json", b.base_url)),
+    );
+    let ja: serde_json::Value = ja.unwrap().json().await.unwrap();
+    let jb: serde_json::Value = jb.unwrap().json().await.unwrap();
+    assert_eq!(ja["keys"].as_array().unwrap().len(), 2, "{ja}");
+    assert_eq!(ja, jb);
+
+    let (client_id, _) = crate::sign_in::app_client(&ca, &pool, false).await;
+    crate::sign_in::user(&ca, &pool, "nora", "Passw0rd!x", "nora@example.com").await;
+
+    for round in 0..3 {
+        // USER_SRP_AUTH on A, PASSWORD_VERIFIER on B.
+        let session = cognito_srp::client::ClientSession::new();
+        let r = ca
+            .initiate_auth()
+            .client_id(&client_id)
+            .auth_flow(AuthFlowType::UserSrpAuth)
+            .auth_parameters("USERNAME", "nora")
+            .auth_parameters("SRP_A", session.srp_a_hex())
+            .send()
+            .await
+            .unwrap();
+        let p = r.challenge_parameters().unwrap();
+        let ts = cognito_srp::format_timestamp(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64,
+        );
+        let sig = session
+            .sign(
+                cognito_srp::pool_name(&pool),
+                "nora",
+                "Passw0rd!x",
+                &p["SALT"],
+                &p["SRP_B"],
+                &p["SECRET_BLOCK"],
+                &ts,
+            )
+            .unwrap();
+        let t = cb
+            .respond_to_auth_challenge()
+            .client_id(&client_id)
+            .challenge_name(ChallengeNameType::PasswordVerifier)
+            .session(r.session().unwrap())
+            .challenge_responses("USERNAME", "nora")
+            .challenge_responses("PASSWORD_CLAIM_SECRET_BLOCK", &p["SECRET_BLOCK"])
+            .challenge_responses("PASSWORD_CLAIM_SIGNATURE", sig)
+            .challenge_responses("TIMESTAMP", ts)
+            .send()
+            .await
+            .unwrap()
+            .authentication_result
+            .unwrap();
+        let access = t.access_token().unwrap();
+        // Both nodes accept the token (and cache that its session is active).
+        ca.get_user().access_token(access).send().await.unwrap();
+        cb.get_user().access_token(access).send().await.unwrap();
+
+        // Signed out on one node: the other rejects it on the very next request.
+        let (out, other) = if round % 2 == 0 {
+            (&ca, &cb)
+        } else {
+            (&cb, &ca)
+        };
+        out.global_sign_out()
+            .access_token(access)
+            .send()
+            .await
+            .unwrap();
+        let e = other
+            .get_user()
+            .access_token(access)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&e), "NotAuthorizedException");
+        assert_eq!(
+            crate::harness::error_message(&e),
+            "Access Token has been revoked"
+        );
+    }
+
+    // RevokeToken on B rejects that session's access token on A at once, too.
+    let t = crate::sign_in::password_sign_in(&ca, &client_id, "nora", "Passw0rd!x")
+        .await
+        .unwrap();
+    ca.get_user()
+        .access_token(t.access_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    cb.revoke_token()
+        .client_id(&client_id)
+        .token(t.refresh_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let e = ca
+        .get_user()
+        .access_token(t.access_token().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        crate::harness::error_message(&e),
+        "Access Token has been revoked"
+    );
+}
+
+/// `gatehouse rotate-signing-keys`: new tokens are signed with new keys, the old keys stay
+/// published, and tokens they signed keep working until they expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_keys_rotate_without_breaking_tokens() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let crate::harness::Backend::Postgres(url) = backend.clone() else {
+        return;
+    };
+    let account = crate::harness::random_account();
+    let public = vec![
+        "--public-url".to_string(),
+        "https://idp.example.test".to_string(),
+    ];
+    let mut o = Options::new(backend.clone());
+    o.account_id = Some(account.clone());
+    o.extra_args = public.clone();
+    let a = Server::start_with(o).await;
+    let ca = a.client();
+    let pool = crate::sign_in::pool(&ca, false).await;
+    let (client_id, _) = crate::sign_in::app_client(&ca, &pool, false).await;
+    crate::sign_in::user(&ca, &pool, "otto", "Passw0rd!x", "otto@example.com").await;
+    let before = crate::sign_in::password_sign_in(&ca, &client_id, "otto", "Passw0rd!x")
+        .await
+        .unwrap();
+    let old_kid = crate::sign_in::claims_header(before.access_token().unwrap())["kid"].clone();
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("rotate-signing-keys")
+        .arg("--pool-id")
+        .arg(&pool)
+        .arg("--database-url")
+        .arg(&url)
+        .env("GATEHOUSE_KEY_ENCRYPTION_KEY", crate::harness::TEST_KEK)
+        .env("GATEHOUSE_LOG_LEVEL", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        printed["keys"].as_array().unwrap().len(),
+        4,
+        "old and new keys published"
+    );
+
+    // A node started after the rotation signs with the new keys and still accepts old tokens.
+    let mut o = Options::new(backend);
+    o.account_id = Some(account);
+    o.extra_args = public;
+    let b = Server::start_with(o).await;
+    let cb = b.client();
+    let after = crate::sign_in::password_sign_in(&cb, &client_id, "otto", "Passw0rd!x")
+        .await
+        .unwrap();
+    let new_kid = crate::sign_in::claims_header(after.access_token().unwrap())["kid"].clone();
+    assert_ne!(old_kid, new_kid);
+    cb.get_user()
+        .access_token(before.access_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    // Node A has never seen the new kid: it re-reads the keys instead of rejecting the token.
+    ca.get_user()
+        .access_token(after.access_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let jwks: serde_json::Value =
+        reqwest::get(format!("{}/{pool}/.well-known/jwks.json", b.base_url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(jwks, printed);
 }

@@ -10,10 +10,10 @@ use aws_sdk_cognitoidentityprovider as cognito;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use cognito::types::{
-    AliasAttributeType, AttributeType, AuthFlowType, AuthenticationResultType, ChallengeNameType,
-    ExplicitAuthFlowsType, FeatureType, MessageActionType, PasswordPolicyType,
-    PreventUserExistenceErrorTypes, RefreshTokenRotationType, SchemaAttributeType,
-    AttributeDataType, TimeUnitsType, TokenValidityUnitsType, UserPoolPolicyType, UserStatusType,
+    AliasAttributeType, AttributeDataType, AttributeType, AuthFlowType, AuthenticationResultType,
+    ChallengeNameType, ExplicitAuthFlowsType, FeatureType, MessageActionType, PasswordPolicyType,
+    PreventUserExistenceErrorTypes, RefreshTokenRotationType, SchemaAttributeType, TimeUnitsType,
+    TokenValidityUnitsType, UserPoolPolicyType, UserStatusType,
 };
 use serde_json::Value;
 
@@ -37,7 +37,11 @@ pub const FLOWS: [ExplicitAuthFlowsType; 4] = [
 ];
 
 pub fn attr(name: &str, value: &str) -> AttributeType {
-    AttributeType::builder().name(name).value(value).build().unwrap()
+    AttributeType::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .unwrap()
 }
 
 pub async fn pool(c: &cognito::Client, alias_email: bool) -> String {
@@ -93,6 +97,10 @@ pub async fn user(c: &cognito::Client, pool: &str, name: &str, pw: &str, email: 
 pub fn claims(token: &str) -> Value {
     let part = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+pub fn claims_header(token: &str) -> Value {
+    header(token)
 }
 
 fn header(token: &str) -> Value {
@@ -256,8 +264,16 @@ async fn password_sign_in_issues_cognitos_tokens(backend: Backend) {
         .await
         .unwrap();
     for (g, p, role) in [
-        ("readers", Some(5), Some("arn:aws:iam::123456789012:role/readers")),
-        ("admins", Some(1), Some("arn:aws:iam::123456789012:role/admins")),
+        (
+            "readers",
+            Some(5),
+            Some("arn:aws:iam::123456789012:role/readers"),
+        ),
+        (
+            "admins",
+            Some(1),
+            Some("arn:aws:iam::123456789012:role/admins"),
+        ),
         ("plain", None, None),
     ] {
         c.create_group()
@@ -281,9 +297,17 @@ async fn password_sign_in_issues_cognitos_tokens(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(t.token_type(), Some("Bearer"));
-    assert_eq!(t.expires_in(), 30 * 60, "ExpiresIn is the access token lifetime");
+    assert_eq!(
+        t.expires_in(),
+        30 * 60,
+        "ExpiresIn is the access token lifetime"
+    );
     let refresh = t.refresh_token().unwrap();
-    assert_eq!(refresh.split('.').count(), 5, "refresh tokens keep Cognito's JWE shape");
+    assert_eq!(
+        refresh.split('.').count(),
+        5,
+        "refresh tokens keep Cognito's JWE shape"
+    );
     let (id, access) = (t.id_token().unwrap(), t.access_token().unwrap());
 
     // Header exactly {kid, alg}; ID and access tokens are signed with different keys.
@@ -317,8 +341,14 @@ async fn password_sign_in_issues_cognitos_tokens(backend: Backend) {
     assert_eq!(ic["cognito:username"], "alice");
     assert_eq!(ic["email"], "alice@example.com");
     assert_eq!(ic["email_verified"], Value::Bool(true));
-    assert_eq!(ic["custom:tier"], "3", "custom attributes are strings in tokens");
-    assert!(ic.get("name").is_none(), "name is not in the client's ReadAttributes");
+    assert_eq!(
+        ic["custom:tier"], "3",
+        "custom attributes are strings in tokens"
+    );
+    assert!(
+        ic.get("name").is_none(),
+        "name is not in the client's ReadAttributes"
+    );
     assert_eq!(
         ic["cognito:groups"],
         serde_json::json!(["admins", "readers", "plain"]),
@@ -343,7 +373,10 @@ async fn password_sign_in_issues_cognitos_tokens(backend: Backend) {
 
     assert_eq!(ac["iss"], iss.as_str());
     assert_eq!(ac["sub"], sub.as_str());
-    assert!(ac.get("aud").is_none(), "access tokens carry client_id, not aud");
+    assert!(
+        ac.get("aud").is_none(),
+        "access tokens carry client_id, not aud"
+    );
     assert_eq!(ac["client_id"], client_id.as_str());
     assert_eq!(ac["token_use"], "access");
     assert_eq!(ac["scope"], "aws.cognito.signin.user.admin");
@@ -352,7 +385,10 @@ async fn password_sign_in_issues_cognitos_tokens(backend: Backend) {
     assert_eq!(ac["origin_jti"], ic["origin_jti"]);
     assert_ne!(ac["jti"], ic["jti"]);
     assert_eq!(ac["auth_time"], ic["auth_time"]);
-    assert_eq!(ac["exp"].as_i64().unwrap() - ac["iat"].as_i64().unwrap(), 1800);
+    assert_eq!(
+        ac["exp"].as_i64().unwrap() - ac["iat"].as_i64().unwrap(),
+        1800
+    );
     for k in ["jti", "origin_jti", "event_id"] {
         assert_eq!(ac[k].as_str().unwrap().len(), 36, "{k} is a UUID");
     }
@@ -368,7 +404,10 @@ async fn password_sign_in_issues_cognitos_tokens(backend: Backend) {
     .await
     .unwrap();
     assert_eq!(doc["issuer"], iss.as_str());
-    assert_eq!(doc["jwks_uri"], format!("{iss}/.well-known/jwks.json").as_str());
+    assert_eq!(
+        doc["jwks_uri"],
+        format!("{iss}/.well-known/jwks.json").as_str()
+    );
     let missing = reqwest::get(format!(
         "{}/us-east-1_nopool/.well-known/jwks.json",
         server.base_url
@@ -400,7 +439,10 @@ async fn password_sign_in_issues_cognitos_tokens(backend: Backend) {
     assert_eq!(error_message(&e), "Invalid Access Token");
 
     // ADMIN_USER_PASSWORD_AUTH and its legacy name ADMIN_NO_SRP_AUTH, signed.
-    for flow in [AuthFlowType::AdminUserPasswordAuth, AuthFlowType::AdminNoSrpAuth] {
+    for flow in [
+        AuthFlowType::AdminUserPasswordAuth,
+        AuthFlowType::AdminNoSrpAuth,
+    ] {
         let r = c
             .admin_initiate_auth()
             .user_pool_id(&pool)
@@ -430,14 +472,30 @@ async fn srp_sign_in_with_alias_secret_and_no_session(backend: Backend) {
         .unwrap();
     assert_eq!(claims(t.access_token().unwrap())["username"], "bob");
     // By the verified email alias: USER_ID_FOR_SRP is the real username.
-    let t = srp_sign_in(&c, &pool, &plain, "bob@example.com", "Sup3r$ecret", None, false)
-        .await
-        .unwrap();
+    let t = srp_sign_in(
+        &c,
+        &pool,
+        &plain,
+        "bob@example.com",
+        "Sup3r$ecret",
+        None,
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(claims(t.id_token().unwrap())["cognito:username"], "bob");
     // With a client secret (SECRET_HASH on both steps).
-    srp_sign_in(&c, &pool, &secret_client, "bob", "Sup3r$ecret", Some(&secret), true)
-        .await
-        .unwrap();
+    srp_sign_in(
+        &c,
+        &pool,
+        &secret_client,
+        "bob",
+        "Sup3r$ecret",
+        Some(&secret),
+        true,
+    )
+    .await
+    .unwrap();
     // A wrong password fails the signature check.
     let e = srp_sign_in(&c, &pool, &plain, "bob", "wrong-Passw0rd", None, true)
         .await
@@ -453,9 +511,17 @@ async fn srp_sign_in_with_alias_secret_and_no_session(backend: Backend) {
             "NotAuthorizedException: Client {secret_client} is configured for secret but secret was not received"
         )
     );
-    let e = srp_sign_in(&c, &pool, &secret_client, "bob", "Sup3r$ecret", Some("wrong"), true)
-        .await
-        .unwrap_err();
+    let e = srp_sign_in(
+        &c,
+        &pool,
+        &secret_client,
+        "bob",
+        "Sup3r$ecret",
+        Some("wrong"),
+        true,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         e,
         format!("NotAuthorizedException: Unable to verify secret hash for client {secret_client}")
@@ -546,7 +612,11 @@ async fn srp_sign_in_with_alias_secret_and_no_session(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert!(done.authentication_result().unwrap().access_token().is_some());
+    assert!(done
+        .authentication_result()
+        .unwrap()
+        .access_token()
+        .is_some());
 }
 
 async fn new_password_required_then_sign_in(backend: Backend) {
@@ -605,7 +675,10 @@ async fn new_password_required_then_sign_in(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.challenge_name(), Some(&ChallengeNameType::NewPasswordRequired));
+    assert_eq!(
+        r.challenge_name(),
+        Some(&ChallengeNameType::NewPasswordRequired)
+    );
     let p = r.challenge_parameters().unwrap();
     assert_eq!(p["USER_ID_FOR_SRP"], "carol");
     assert_eq!(p["requiredAttributes"], "[]");
@@ -635,7 +708,10 @@ async fn new_password_required_then_sign_in(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.challenge_name(), Some(&ChallengeNameType::NewPasswordRequired));
+    assert_eq!(
+        r.challenge_name(),
+        Some(&ChallengeNameType::NewPasswordRequired)
+    );
     let done = c
         .respond_to_auth_challenge()
         .client_id(&client_id)
@@ -775,7 +851,10 @@ async fn sign_in_errors_follow_cognito(backend: Backend) {
                 .client_id(hiding)
                 .auth_flow(AuthFlowType::UserSrpAuth)
                 .auth_parameters("USERNAME", name)
-                .auth_parameters("SRP_A", cognito_srp::client::ClientSession::new().srp_a_hex())
+                .auth_parameters(
+                    "SRP_A",
+                    cognito_srp::client::ClientSession::new().srp_a_hex(),
+                )
                 .send()
                 .await
                 .unwrap()
@@ -862,6 +941,34 @@ async fn sign_in_errors_follow_cognito(backend: Backend) {
             .unwrap_err(),
         "NotAuthorizedException: Temporary password has expired and must be reset by an administrator."
     );
+
+    // A pool that requires MFA never hands out tokens on a password alone (MFA is not built yet).
+    c.set_user_pool_mfa_config()
+        .user_pool_id(&pool)
+        .software_token_mfa_configuration(
+            cognito::types::SoftwareTokenMfaConfigType::builder()
+                .enabled(true)
+                .build(),
+        )
+        .mfa_configuration(cognito::types::UserPoolMfaType::On)
+        .send()
+        .await
+        .unwrap();
+    c.admin_set_user_password()
+        .user_pool_id(&pool)
+        .username("dave")
+        .password("Passw0rd!x")
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
+    let e = password_sign_in(&c, &client_id, "dave", "Passw0rd!x")
+        .await
+        .unwrap_err();
+    assert!(
+        e.starts_with("InvalidParameterException: This user pool requires MFA"),
+        "{e}"
+    );
 }
 
 async fn refresh_revoke_and_sign_out(backend: Backend) {
@@ -885,7 +992,10 @@ async fn refresh_revoke_and_sign_out(backend: Backend) {
         .await
         .unwrap();
     let again = r.authentication_result().unwrap();
-    assert!(again.refresh_token().is_none(), "no rotation: no new refresh token");
+    assert!(
+        again.refresh_token().is_none(),
+        "no rotation: no new refresh token"
+    );
     let (old, new) = (
         claims(first.access_token().unwrap()),
         claims(again.access_token().unwrap()),
@@ -1030,7 +1140,12 @@ async fn refresh_revoke_and_sign_out(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(error_code(&e), "NotAuthorizedException");
-    let e = c.get_user().access_token("not-a-token").send().await.unwrap_err();
+    let e = c
+        .get_user()
+        .access_token("not-a-token")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(error_message(&e), "Invalid Access Token");
 }
 
@@ -1156,7 +1271,9 @@ async fn lockout_holds_under_parallel_attempts(backend: Backend) {
     let attempts = (0..12).map(|_| {
         let c = c.clone();
         let client_id = client_id.clone();
-        tokio::spawn(async move { password_sign_in(&c, &client_id, "ivan", "wrong-password").await })
+        tokio::spawn(
+            async move { password_sign_in(&c, &client_id, "ivan", "wrong-password").await },
+        )
     });
     let mut incorrect = 0;
     let mut exceeded = 0;

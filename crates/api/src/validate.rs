@@ -563,7 +563,8 @@ mod null_tests {
 
     #[test]
     fn nulls_are_dropped_at_every_depth() {
-        let mut v = serde_json::json!({"A": null, "M": {"k": null, "j": "x"}, "L": [null, {"z": null}]});
+        let mut v =
+            serde_json::json!({"A": null, "M": {"k": null, "j": "x"}, "L": [null, {"z": null}]});
         drop_nulls(&mut v);
         assert_eq!(v, serde_json::json!({"M": {"j": "x"}, "L": [{}]}));
     }

@@ -13,7 +13,7 @@ use cognito_model::shapes::{
     AdminInitiateAuthRequest, AdminInitiateAuthResponse, AdminRespondToAuthChallengeRequest,
     AdminRespondToAuthChallengeResponse, AttributeType, AuthFlowType, AuthenticationResultType,
     ChallengeNameType, InitiateAuthRequest, InitiateAuthResponse, RespondToAuthChallengeRequest,
-    RespondToAuthChallengeResponse, UserStatusType,
+    RespondToAuthChallengeResponse, UserPoolMfaType, UserStatusType,
 };
 use domain::ports::{AppClientView, UserPoolView, UserRecord};
 use domain::services::app_clients::prevents_user_existence_errors;
@@ -300,6 +300,7 @@ impl AuthService {
 
     /// The password was proven: the user's status decides what comes next.
     async fn after_password(&self, c: &Candidate<'_>, user: UserRecord) -> ServiceResult<Step> {
+        refuse_required_mfa(c.pool)?;
         let status: Option<UserStatusType> = user.status.parse().ok();
         match status {
             Some(UserStatusType::Unconfirmed) => Err(CognitoError::new(
@@ -653,6 +654,17 @@ impl AuthService {
         let t = self.issue(c.pool, c.client, &user, auth_time).await?;
         Ok(Step::Tokens(t))
     }
+}
+
+/// MFA challenges are not built yet. A pool that requires MFA must not hand out tokens on a
+/// password alone, so its sign-ins stop here, saying why.
+fn refuse_required_mfa(pool: &UserPoolView) -> ServiceResult<()> {
+    if pool.record.settings.pool.mfa_configuration == Some(UserPoolMfaType::On) {
+        return Err(CognitoError::invalid_parameter(
+            "This user pool requires MFA, which this Gatehouse server does not support yet.",
+        ));
+    }
+    Ok(())
 }
 
 /// SRP_A must be hex of a number that is not 0 mod N; the exact check happens in the SRP step.

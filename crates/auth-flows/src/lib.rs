@@ -2,6 +2,7 @@
 //! NEW_PASSWORD_REQUIRED), ID / access / refresh tokens with per-pool RSA keys, the JWKS, refresh,
 //! sign-out and revocation, and the failed-attempt lockout. Written against the domain's ports.
 
+mod account;
 mod client_gate;
 mod flows;
 pub mod issuer;
@@ -29,6 +30,7 @@ pub struct AuthService {
     keys: KeyRing,
     sessions: sessions::SessionBook,
     issuer: IssuerConfig,
+    verified: Arc<tokens::VerifiedTokens>,
 }
 
 impl AuthService {
@@ -45,6 +47,7 @@ impl AuthService {
             clock,
             services,
             issuer,
+            verified: Arc::new(tokens::VerifiedTokens::default()),
         }
     }
 

@@ -281,13 +281,23 @@ impl AuthService {
         let Some(pool) = self.store.get_user_pool(&pool_id).await? else {
             return Err(invalid_access_token());
         };
-        let mut keys = self.keys.keys(&pool_id).await?;
-        if keys.verifier(&kid).is_none() {
-            // Perhaps another node rotated the keys since this node read them.
-            keys = self.keys.reload(&pool_id).await?;
-        }
-        let issuer = self.issuer.issuer(&pool_id);
-        let claims = tokens::verify_access_token(&keys, &kid, token, &issuer, self.now_s())?;
+        let digest = tokens::token_digest(token);
+        let claims = match self.verified.get(&digest) {
+            // Seen and verified before: only what changes with time is checked again.
+            Some(c) => tokens::still_valid(&c, self.now_s())?,
+            None => {
+                let mut keys = self.keys.keys(&pool_id).await?;
+                if keys.verifier(&kid).is_none() {
+                    // Perhaps another node rotated the keys since this node read them.
+                    keys = self.keys.reload(&pool_id).await?;
+                }
+                let issuer = self.issuer.issuer(&pool_id);
+                let claims =
+                    tokens::verify_access_token(&keys, &kid, token, &issuer, self.now_s())?;
+                self.verified.insert(digest, claims.clone());
+                claims
+            }
+        };
         if !self.store.token_session_active(&claims.origin_jti).await? {
             return Err(not_authorized("Access Token has been revoked"));
         }

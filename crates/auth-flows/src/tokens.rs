@@ -248,6 +248,41 @@ pub fn claimed_pool(token: &str) -> Option<(String, String)> {
     Some((pool, kid))
 }
 
+/// SHA-256 of a token, the key of the verified-token cache.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The checks of a verified token that change with time.
+pub fn still_valid(c: &AccessClaims, now_s: i64) -> ServiceResult<AccessClaims> {
+    if c.exp <= now_s {
+        return Err(not_authorized("Access Token has expired"));
+    }
+    Ok(c.clone())
+}
+
+/// Access tokens whose signature, issuer, use and scope were checked already, so a token used
+/// for many calls costs one RSA verification per node. Bounded: when full it starts over.
+#[derive(Default)]
+pub struct VerifiedTokens {
+    map: dashmap::DashMap<[u8; 32], AccessClaims>,
+}
+
+impl VerifiedTokens {
+    const CAPACITY: usize = 100_000;
+
+    pub fn get(&self, digest: &[u8; 32]) -> Option<AccessClaims> {
+        self.map.get(digest).map(|c| c.clone())
+    }
+
+    pub fn insert(&self, digest: [u8; 32], claims: AccessClaims) {
+        if self.map.len() >= Self::CAPACITY {
+            self.map.clear();
+        }
+        self.map.insert(digest, claims);
+    }
+}
+
 /// Checks signature, issuer, use, scope and expiry of an access token. Revocation and the user's
 /// state are checked by the caller.
 pub fn verify_access_token(
@@ -281,6 +316,25 @@ pub fn verify_access_token(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expired_and_unscoped_tokens_are_refused() {
+        let c = AccessClaims {
+            sub: "s".into(),
+            iss: "i".into(),
+            client_id: "c".into(),
+            origin_jti: "o".into(),
+            token_use: "access".into(),
+            scope: ADMIN_SCOPE.into(),
+            exp: 1000,
+            username: "u".into(),
+        };
+        assert!(still_valid(&c, 999).is_ok());
+        assert_eq!(
+            still_valid(&c, 1000).unwrap_err().message,
+            "Access Token has expired"
+        );
+    }
 
     #[test]
     fn lifetimes_follow_units_and_defaults() {

@@ -25,6 +25,18 @@ pub enum Command {
     Serve(Overrides),
     /// Apply database migrations and exit.
     Migrate(Overrides),
+    /// Retire a user pool's token signing keys and make new ones. Tokens signed by the old keys
+    /// stay valid (their keys stay in the JWKS) until they expire.
+    RotateSigningKeys(RotateKeys),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RotateKeys {
+    /// The user pool whose keys are rotated.
+    #[arg(long)]
+    pub pool_id: String,
+    #[command(flatten)]
+    pub overrides: Overrides,
 }
 
 /// Flags, each with its environment twin. A flag wins over the environment, which wins over the file.

@@ -179,10 +179,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
     } else {
         tracing::info!(database = %storage::redact(&config.database_url), "data kept in Postgres");
     }
-    server
+    let result = server
         .run()
         .await
-        .map_err(|e| format!("server failed: {e}"))
+        .map_err(|e| format!("server failed: {e}"));
+    store.leave().await;
+    result
 }
 
 pub async fn run(cli: Cli) -> Result<(), String> {
@@ -197,6 +199,27 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             init_logging(&config);
             open_store(&config).await?;
             tracing::info!(database = %storage::redact(&config.database_url), "migrations applied");
+            Ok(())
+        }
+        Command::RotateSigningKeys(r) => {
+            let config = Config::load(&r.overrides)?;
+            init_logging(&config);
+            let store: Arc<dyn domain::ports::Store> = Arc::new(open_store(&config).await?);
+            if store
+                .get_user_pool(&r.pool_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_none()
+            {
+                return Err(format!("no user pool {}", r.pool_id));
+            }
+            let keys = auth_flows::KeyRing::new(store, Arc::new(SystemClock));
+            let ring = keys
+                .rotate(&r.pool_id)
+                .await
+                .map_err(|e| format!("rotation failed: {}", e.message))?;
+            // Other nodes pick the new keys up within a minute, or at once for unknown kids.
+            println!("{}", ring.jwks());
             Ok(())
         }
     }

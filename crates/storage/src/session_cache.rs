@@ -2,7 +2,7 @@
 //! revocation does not cost a database read per request. Only "active" is cached: a revocation
 //! drops the entry here at once and, on Postgres, on every other node through LISTEN/NOTIFY.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -27,6 +27,12 @@ struct Entry {
 #[derive(Default)]
 pub struct SessionCache {
     active: DashMap<String, Entry>,
+    /// Revocations this node sent, by nonce: where the other nodes' acknowledgements go.
+    acks: DashMap<String, tokio::sync::mpsc::UnboundedSender<String>>,
+    /// This node's name in acknowledgements and in the live-node table.
+    node_id: std::sync::OnceLock<String>,
+    /// Whether this node's listener is subscribed (only then can acknowledgements arrive).
+    listening: AtomicBool,
     /// Bumped by every revocation. A reader that saw the database before a revocation must not
     /// cache what it read, so it notes the generation first and stores only if it is unchanged.
     generation: AtomicU64,
@@ -82,6 +88,56 @@ impl SessionCache {
             self.active.retain(|_, e| e.user != key);
         } else {
             self.active.remove(key);
+        }
+    }
+
+    pub fn set_listening(&self, on: bool) {
+        self.listening.store(on, Ordering::Release);
+    }
+
+    pub fn listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+    }
+
+    pub fn node_id(&self) -> &str {
+        self.node_id
+            .get_or_init(|| uuid::Uuid::new_v4().to_string())
+    }
+
+    /// A revocation notification for `key` with a fresh nonce: `(payload, nonce)`.
+    pub fn payload(key: &str) -> (String, String) {
+        let nonce = uuid::Uuid::new_v4().to_string();
+        (format!("{key}#{nonce}"), nonce)
+    }
+
+    /// Collects the acknowledgements of a revocation this node sends.
+    pub fn expect_acks(&self, nonce: &str) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.acks.insert(nonce.to_string(), tx);
+        rx
+    }
+
+    pub fn forget_acks(&self, nonce: &str) {
+        self.acks.remove(nonce);
+    }
+
+    /// A revocation notification arrived (from any node, this one included). Answers the nonce
+    /// to acknowledge, once the session is gone from this node's cache.
+    pub fn notified(&self, payload: &str) -> Option<String> {
+        let (key, nonce) = match payload.rsplit_once('#') {
+            Some((k, n)) => (k, Some(n)),
+            None => (payload, None),
+        };
+        self.revoke(key);
+        nonce.map(str::to_string)
+    }
+
+    /// An acknowledgement `<nonce>:<node id>` arrived.
+    pub fn acknowledged(&self, payload: &str) {
+        if let Some((nonce, node)) = payload.split_once(':') {
+            if let Some(tx) = self.acks.get(nonce) {
+                let _ = tx.send(node.to_string());
+            }
         }
     }
 

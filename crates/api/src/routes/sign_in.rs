@@ -1,4 +1,4 @@
-//! Sign-in, tokens and sign-out: the operations the auth-flows crate answers.
+//! Sign-in, tokens, sign-out and self-service accounts: the operations the auth-flows crate answers.
 
 use auth_flows::AuthService;
 use cognito_model::operations::Operation;
@@ -18,6 +18,13 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::GlobalSignOut,
     Operation::AdminUserGlobalSignOut,
     Operation::RevokeToken,
+    Operation::SignUp,
+    Operation::ConfirmSignUp,
+    Operation::ResendConfirmationCode,
+    Operation::ForgotPassword,
+    Operation::ConfirmForgotPassword,
+    Operation::ChangePassword,
+    Operation::DeleteUser,
 ];
 
 pub async fn route(a: &AuthService, ctx: &RequestContext, op: Operation, input: Value) -> Routed {
@@ -39,6 +46,17 @@ pub async fn route(a: &AuthService, ctx: &RequestContext, op: Operation, input: 
             call(input, |r| a.admin_user_global_sign_out(ctx, r)).await
         }
         Operation::RevokeToken => call(input, |r| a.revoke_token(ctx, r)).await,
+        Operation::SignUp => call(input, |r| a.sign_up(ctx, r)).await,
+        Operation::ConfirmSignUp => call(input, |r| a.confirm_sign_up(ctx, r)).await,
+        Operation::ResendConfirmationCode => {
+            call(input, |r| a.resend_confirmation_code(ctx, r)).await
+        }
+        Operation::ForgotPassword => call(input, |r| a.forgot_password(ctx, r)).await,
+        Operation::ConfirmForgotPassword => {
+            call(input, |r| a.confirm_forgot_password(ctx, r)).await
+        }
+        Operation::ChangePassword => call(input, |r| a.change_password(ctx, r)).await,
+        Operation::DeleteUser => call(input, |r| a.delete_user(ctx, r)).await,
         _ => return Err(input),
     })
 }

@@ -2,9 +2,9 @@
 //! message travels: the developer outbox today, SMTP and SNS with the delivery work.
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum DeliveryChannel {
     Email,
@@ -13,7 +13,7 @@ pub enum DeliveryChannel {
 
 /// One message for one recipient. The body may carry a temporary password or a code, so `Debug`
 /// never prints it.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundMessage {
     pub pool_id: String,
     /// What the message is for, e.g. `invitation`.
@@ -21,7 +21,7 @@ pub struct OutboundMessage {
     pub channel: DeliveryChannel,
     pub username: String,
     pub destination: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     pub body: String,
 }

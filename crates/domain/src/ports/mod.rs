@@ -2,16 +2,20 @@
 
 mod app_clients;
 mod auth;
+mod codes;
 mod directory;
 mod identity_providers;
 mod messages;
+mod outbox;
 mod user_pools;
 
 pub use app_clients::*;
 pub use auth::*;
+pub use codes::*;
 pub use directory::*;
 pub use identity_providers::*;
 pub use messages::*;
+pub use outbox::*;
 pub use user_pools::*;
 
 /// A storage failure. `Conflict` is a unique-key clash the service can act on; everything else is
@@ -28,11 +32,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the services need from storage: one trait per Cognito resource.
 pub trait Store:
-    UserPoolStore + AppClientStore + DirectoryStore + IdentityProviderStore + AuthStore
+    UserPoolStore + AppClientStore + DirectoryStore + IdentityProviderStore + AuthStore + CodeStore
 {
 }
-impl<T: UserPoolStore + AppClientStore + DirectoryStore + IdentityProviderStore + AuthStore> Store
-    for T
+impl<
+        T: UserPoolStore
+            + AppClientStore
+            + DirectoryStore
+            + IdentityProviderStore
+            + AuthStore
+            + CodeStore,
+    > Store for T
 {
 }
 

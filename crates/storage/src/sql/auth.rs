@@ -250,9 +250,7 @@ impl AuthStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(backend_err)?;
-        self.notify_revoked(&mut tx, origin_jti).await?;
-        tx.commit().await.map_err(backend_err)?;
-        self.sessions().revoke(origin_jti);
+        self.commit_revocation(tx, origin_jti).await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -274,9 +272,7 @@ impl AuthStore for SqlStore {
         .await
         .map_err(backend_err)?;
         let who = crate::session_cache::user_key(pool_id, user_id);
-        self.notify_revoked(&mut tx, &who).await?;
-        tx.commit().await.map_err(backend_err)?;
-        self.sessions().revoke(&who);
+        self.commit_revocation(tx, &who).await?;
         Ok(r.rows_affected())
     }
 

@@ -16,6 +16,7 @@ use crate::session_cache::SessionCache;
 
 mod app_clients;
 mod auth;
+mod codes;
 mod directory;
 mod identity_providers;
 mod user_pools;
@@ -24,6 +25,10 @@ mod user_pools;
 const INVALIDATE_CHANNEL: &str = "gatehouse_pool_changed";
 /// The NOTIFY channel that carries a revoked session (origin_jti) or user (`user:<pool>/<id>`).
 const REVOKE_CHANNEL: &str = "gatehouse_session_revoked";
+/// The NOTIFY channel on which nodes acknowledge a revocation: `<nonce>:<node id>`.
+const ACK_CHANNEL: &str = "gatehouse_revocation_ack";
+/// A node that has not written its heartbeat for this long is not waited for.
+const NODE_LIVENESS_MS: i64 = 3_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -201,9 +206,10 @@ impl SqlStore {
         let url = self.url.clone();
         let cache = self.cache.clone();
         let sessions = self.sessions.clone();
+        let pool = self.pool.clone();
         tokio::spawn(async move {
             loop {
-                match listen(&url, &cache, &sessions).await {
+                match listen(&url, &pool, &cache, &sessions).await {
                     Ok(()) => {}
                     Err(e) => tracing::warn!(error = %e, "invalidation listener failed; retrying"),
                 }
@@ -213,6 +219,20 @@ impl SqlStore {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         });
+    }
+
+    /// Wakes this node's message dispatcher after messages were queued. A no-op until the durable
+    /// dispatcher is wired in.
+    fn messages_enqueued(&self) {}
+
+    /// Removes this node from the live-node table at shutdown, so revocations stop waiting for it.
+    pub async fn leave(&self) {
+        if self.backend == Backend::Postgres {
+            let _ = sqlx::query("DELETE FROM gatehouse_nodes WHERE node_id = $1")
+                .bind(self.sessions.node_id())
+                .execute(&self.pool)
+                .await;
+        }
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
@@ -248,20 +268,60 @@ impl SqlStore {
         &self.sessions
     }
 
-    /// Tells every other node, at commit, that a session or a user's sessions were revoked.
-    async fn notify_revoked(
+    /// Revokes `key` (an origin_jti or a user key) on every node. The notification goes out at
+    /// commit; on Postgres the call then waits until every live node (this one included) has
+    /// acknowledged that it dropped the key from its cache, so once the caller has its answer no
+    /// node accepts the revoked token. A node that does not answer within a second is logged
+    /// and not waited for longer (its listener reconnects and clears its cache).
+    async fn commit_revocation(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        mut tx: Transaction<'static, Any>,
         key: &str,
     ) -> StoreResult<()> {
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
-                .bind(REVOKE_CHANNEL)
-                .bind(key)
-                .execute(&mut **tx)
-                .await
-                .map_err(backend_err)?;
+        if self.backend != Backend::Postgres {
+            tx.commit().await.map_err(backend_err)?;
+            self.sessions.revoke(key);
+            return Ok(());
         }
+        let (payload, nonce) = SessionCache::payload(key);
+        let mut acks = self.sessions.expect_acks(&nonce);
+        sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
+            .bind(REVOKE_CHANNEL)
+            .bind(&payload)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        tx.commit().await.map_err(backend_err)?;
+        self.sessions.revoke(key);
+        let mut waiting: std::collections::HashSet<String> =
+            sqlx::query("SELECT node_id FROM gatehouse_nodes WHERE seen_ms > $1")
+                .bind(now_ms() - NODE_LIVENESS_MS)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_err)?
+                .iter()
+                .map(|r| get::<String>(r, "node_id"))
+                .collect::<StoreResult<_>>()?;
+        if !self.sessions.listening() {
+            // This node hears nothing (a tool, a test store): it cannot collect answers.
+            waiting.clear();
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while !waiting.is_empty() {
+            match tokio::time::timeout_at(deadline, acks.recv()).await {
+                Ok(Some(node)) => {
+                    waiting.remove(&node);
+                }
+                _ => {
+                    tracing::warn!(
+                        nodes = waiting.len(),
+                        "nodes did not acknowledge a revocation within 1 s"
+                    );
+                    break;
+                }
+            }
+        }
+        self.sessions.forget_acks(&nonce);
         Ok(())
     }
 
@@ -312,17 +372,79 @@ impl SqlStore {
     }
 }
 
-async fn listen(url: &str, cache: &PoolCache, sessions: &SessionCache) -> Result<(), sqlx::Error> {
+async fn listen(
+    url: &str,
+    pool: &AnyPool,
+    cache: &PoolCache,
+    sessions: &SessionCache,
+) -> Result<(), sqlx::Error> {
     let mut listener = sqlx::postgres::PgListener::connect(url).await?;
     listener
-        .listen_all([INVALIDATE_CHANNEL, REVOKE_CHANNEL])
+        .listen_all([INVALIDATE_CHANNEL, REVOKE_CHANNEL, ACK_CHANNEL])
         .await?;
+    heartbeat(pool, sessions.node_id()).await?;
     // Anything cached before the subscription took effect may have missed a notification.
     cache.clear();
     sessions.clear();
+    sessions.set_listening(true);
+    let result = receive(&mut listener, pool, cache, sessions).await;
+    sessions.set_listening(false);
+    result
+}
+
+/// Marks this node alive, so revocations wait for its acknowledgement.
+async fn heartbeat(pool: &AnyPool, node_id: &str) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO gatehouse_nodes (node_id, seen_ms) VALUES ($1, $2) \
+         ON CONFLICT (node_id) DO UPDATE SET seen_ms = EXCLUDED.seen_ms",
+    )
+    .bind(node_id)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    // Nodes gone for an hour are forgotten.
+    sqlx::query("DELETE FROM gatehouse_nodes WHERE seen_ms < $1")
+        .bind(now - 3_600_000)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+async fn receive(
+    listener: &mut sqlx::postgres::PgListener,
+    pool: &AnyPool,
+    cache: &PoolCache,
+    sessions: &SessionCache,
+) -> Result<(), sqlx::Error> {
+    let mut beat = tokio::time::interval(Duration::from_secs(1));
     loop {
-        match listener.try_recv().await? {
-            Some(n) if n.channel() == REVOKE_CHANNEL => sessions.revoke(n.payload()),
+        let n = tokio::select! {
+            n = listener.try_recv() => n?,
+            _ = beat.tick() => {
+                heartbeat(pool, sessions.node_id()).await?;
+                continue;
+            }
+        };
+        match n {
+            Some(n) if n.channel() == REVOKE_CHANNEL => {
+                if let Some(nonce) = sessions.notified(n.payload()) {
+                    let ack = format!("{nonce}:{}", sessions.node_id());
+                    sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
+                        .bind(ACK_CHANNEL)
+                        .bind(ack)
+                        .execute(pool)
+                        .await?;
+                }
+            }
+            Some(n) if n.channel() == ACK_CHANNEL => sessions.acknowledged(n.payload()),
             Some(n) => cache.invalidate(n.payload()),
             None => {
                 // The connection dropped and notifications may have been lost.

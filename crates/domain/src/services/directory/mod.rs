@@ -1,10 +1,12 @@
 //! Users and groups: the user directory of a pool.
 
 mod attributes;
+pub mod codes;
 mod filter;
 mod groups;
 mod invitations;
 pub mod password;
+mod self_service;
 mod sign_in;
 mod users;
 

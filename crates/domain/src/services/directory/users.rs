@@ -466,6 +466,19 @@ impl DirectoryService {
             },
         )
         .await?;
+        // The user finishes the reset with ConfirmForgotPassword and this code.
+        let pool = self.pool(ctx, req.user_pool_id.as_deref()).await?;
+        let user = self.find_user(&pool, req.username.as_deref()).await?;
+        if let Ok((channel, dest)) = super::codes::recovery_channel(&pool, &user) {
+            self.issue_code(
+                &pool,
+                &user,
+                super::codes::CodePurpose::ForgotPassword,
+                channel,
+                &dest,
+            )
+            .await?;
+        }
         Ok(AdminResetUserPasswordResponse {})
     }
 

@@ -1,0 +1,387 @@
+//! Self-service accounts: SignUp, ConfirmSignUp, ResendConfirmationCode, ForgotPassword,
+//! ConfirmForgotPassword, ChangePassword and DeleteUser. The client (and its SECRET_HASH) or the
+//! access token is checked here; the user changes and the codes are the directory's.
+
+use cognito_model::errors::ErrorCode;
+use cognito_model::shapes::{
+    ChangePasswordRequest, ChangePasswordResponse, CodeDeliveryDetailsType,
+    ConfirmForgotPasswordRequest, ConfirmForgotPasswordResponse, ConfirmSignUpRequest,
+    ConfirmSignUpResponse, DeleteUserRequest, ForgotPasswordRequest, ForgotPasswordResponse,
+    ResendConfirmationCodeRequest, ResendConfirmationCodeResponse, SignUpRequest, SignUpResponse,
+    UserStatusType, VerifiedAttributeType,
+};
+use domain::ports::{AppClientView, DeliveryChannel, UserPoolView, UserRecord};
+use domain::services::app_clients::prevents_user_existence_errors;
+use domain::services::directory::codes::{self, recovery_channel, CodePurpose};
+use domain::services::directory::password;
+use domain::services::DirectoryService;
+use domain::{CognitoError, RequestContext, ServiceResult};
+
+use crate::client_gate::check_secret_hash;
+use crate::{lockout, AuthService};
+
+fn combination_not_found() -> CognitoError {
+    CognitoError::new(
+        ErrorCode::UserNotFoundException,
+        "Username/client id combination not found.",
+    )
+}
+
+/// Where a sign-up code goes: the first of the pool's AutoVerifiedAttributes the user has.
+fn sign_up_channel(pool: &UserPoolView, user: &UserRecord) -> Option<(DeliveryChannel, String)> {
+    let auto = pool
+        .record
+        .settings
+        .pool
+        .auto_verified_attributes
+        .clone()
+        .unwrap_or_default();
+    let email = DirectoryService::attribute(user, "email");
+    let phone = DirectoryService::attribute(user, "phone_number");
+    if auto.contains(&VerifiedAttributeType::Email) {
+        if let Some(e) = email {
+            return Some((DeliveryChannel::Email, e.to_string()));
+        }
+    }
+    if auto.contains(&VerifiedAttributeType::PhoneNumber) {
+        if let Some(p) = phone {
+            return Some((DeliveryChannel::Sms, p.to_string()));
+        }
+    }
+    None
+}
+
+/// What ForgotPassword and ResendConfirmationCode answer for a user that does not exist when the
+/// client hides user existence: a delivery that looks like a real one.
+fn simulated_delivery(username: &str) -> CodeDeliveryDetailsType {
+    let dest = if username.contains('@') {
+        username.to_string()
+    } else {
+        format!("{username}@example.com")
+    };
+    codes::delivery_details(DeliveryChannel::Email, &dest)
+}
+
+impl AuthService {
+    async fn client_user(
+        &self,
+        ctx: &RequestContext,
+        client_id: Option<&str>,
+        username: Option<&str>,
+        secret_hash: Option<&str>,
+    ) -> ServiceResult<(
+        RequestContext,
+        UserPoolView,
+        AppClientView,
+        Option<UserRecord>,
+    )> {
+        let (ctx, pool, client) = self.client_by_id(ctx, client_id).await?;
+        let username = username.unwrap_or_default();
+        check_secret_hash(&client, &[username], secret_hash)?;
+        let user = self
+            .services
+            .directory
+            .sign_in_user(&pool, username)
+            .await?;
+        Ok((ctx, pool, client, user))
+    }
+
+    pub async fn sign_up(
+        &self,
+        ctx: &RequestContext,
+        req: SignUpRequest,
+    ) -> ServiceResult<SignUpResponse> {
+        let (_, pool, client) = self.client_by_id(ctx, req.client_id.as_deref()).await?;
+        let username = req.username.clone().unwrap_or_default();
+        check_secret_hash(&client, &[username.as_str()], req.secret_hash.as_deref())?;
+        let admin_only = pool
+            .record
+            .settings
+            .pool
+            .admin_create_user_config
+            .as_ref()
+            .and_then(|c| c.allow_admin_create_user_only)
+            .unwrap_or(false);
+        if admin_only {
+            return Err(CognitoError::new(
+                ErrorCode::NotAuthorizedException,
+                "SignUp is not permitted for this user pool",
+            ));
+        }
+        let pw = req
+            .password
+            .clone()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| {
+                CognitoError::invalid_parameter("Missing required parameter Password")
+            })?;
+        let user = self
+            .services
+            .directory
+            .sign_up_user(
+                &pool,
+                &username,
+                &pw,
+                req.user_attributes.as_deref().unwrap_or_default(),
+            )
+            .await?;
+        let details = match sign_up_channel(&pool, &user) {
+            Some((channel, dest)) => Some(
+                self.services
+                    .directory
+                    .issue_code(&pool, &user, CodePurpose::SignUp, channel, &dest)
+                    .await?,
+            ),
+            None => None,
+        };
+        Ok(SignUpResponse {
+            user_confirmed: Some(false),
+            code_delivery_details: details,
+            user_sub: Some(user.id.clone()),
+            ..Default::default()
+        })
+    }
+
+    pub async fn confirm_sign_up(
+        &self,
+        ctx: &RequestContext,
+        req: ConfirmSignUpRequest,
+    ) -> ServiceResult<ConfirmSignUpResponse> {
+        let (ctx, pool, _, user) = self
+            .client_user(
+                ctx,
+                req.client_id.as_deref(),
+                req.username.as_deref(),
+                req.secret_hash.as_deref(),
+            )
+            .await?;
+        let user = user.ok_or_else(combination_not_found)?;
+        if user.status != UserStatusType::Unconfirmed.as_str() {
+            return Err(CognitoError::new(
+                ErrorCode::NotAuthorizedException,
+                format!(
+                    "User cannot be confirmed. Current status is {}",
+                    user.status
+                ),
+            ));
+        }
+        let code = req.confirmation_code.as_deref().unwrap_or_default();
+        self.services
+            .directory
+            .check_code(&pool, &user, CodePurpose::SignUp, code)
+            .await?;
+        // The code went to (and so proves) the first auto-verified attribute the user has.
+        let attr = sign_up_channel(&pool, &user).map(|(c, _)| match c {
+            DeliveryChannel::Email => "email",
+            DeliveryChannel::Sms => "phone_number",
+        });
+        self.services
+            .directory
+            .confirm_with_code(
+                &ctx,
+                &pool,
+                &user,
+                attr,
+                true,
+                req.force_alias_creation.unwrap_or(false),
+            )
+            .await?;
+        Ok(ConfirmSignUpResponse::default())
+    }
+
+    pub async fn resend_confirmation_code(
+        &self,
+        ctx: &RequestContext,
+        req: ResendConfirmationCodeRequest,
+    ) -> ServiceResult<ResendConfirmationCodeResponse> {
+        let (_, pool, client, user) = self
+            .client_user(
+                ctx,
+                req.client_id.as_deref(),
+                req.username.as_deref(),
+                req.secret_hash.as_deref(),
+            )
+            .await?;
+        let hide = prevents_user_existence_errors(&client.record.settings);
+        let Some(user) = user else {
+            if hide {
+                return Ok(ResendConfirmationCodeResponse {
+                    code_delivery_details: Some(simulated_delivery(
+                        req.username.as_deref().unwrap_or_default(),
+                    )),
+                });
+            }
+            return Err(combination_not_found());
+        };
+        if user.status != UserStatusType::Unconfirmed.as_str() {
+            return Err(CognitoError::invalid_parameter(
+                "User is already confirmed.",
+            ));
+        }
+        let (channel, dest) = sign_up_channel(&pool, &user)
+            .ok_or_else(|| CognitoError::invalid_parameter("Auto verification not turned on."))?;
+        let details = self
+            .services
+            .directory
+            .issue_code(&pool, &user, CodePurpose::SignUp, channel, &dest)
+            .await?;
+        Ok(ResendConfirmationCodeResponse {
+            code_delivery_details: Some(details),
+        })
+    }
+
+    pub async fn forgot_password(
+        &self,
+        ctx: &RequestContext,
+        req: ForgotPasswordRequest,
+    ) -> ServiceResult<ForgotPasswordResponse> {
+        let (_, pool, client, user) = self
+            .client_user(
+                ctx,
+                req.client_id.as_deref(),
+                req.username.as_deref(),
+                req.secret_hash.as_deref(),
+            )
+            .await?;
+        let hide = prevents_user_existence_errors(&client.record.settings);
+        let user = match user {
+            Some(u) if u.enabled => u,
+            _ if hide => {
+                return Ok(ForgotPasswordResponse {
+                    code_delivery_details: Some(simulated_delivery(
+                        req.username.as_deref().unwrap_or_default(),
+                    )),
+                })
+            }
+            Some(_) => {
+                return Err(CognitoError::new(
+                    ErrorCode::NotAuthorizedException,
+                    "User is disabled.",
+                ))
+            }
+            None => return Err(combination_not_found()),
+        };
+        let (channel, dest) = match recovery_channel(&pool, &user) {
+            Ok(c) => c,
+            Err(_) if hide => {
+                return Ok(ForgotPasswordResponse {
+                    code_delivery_details: Some(simulated_delivery(&user.username)),
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        let details = self
+            .services
+            .directory
+            .issue_code(&pool, &user, CodePurpose::ForgotPassword, channel, &dest)
+            .await?;
+        Ok(ForgotPasswordResponse {
+            code_delivery_details: Some(details),
+        })
+    }
+
+    pub async fn confirm_forgot_password(
+        &self,
+        ctx: &RequestContext,
+        req: ConfirmForgotPasswordRequest,
+    ) -> ServiceResult<ConfirmForgotPasswordResponse> {
+        let (ctx, pool, client, user) = self
+            .client_user(
+                ctx,
+                req.client_id.as_deref(),
+                req.username.as_deref(),
+                req.secret_hash.as_deref(),
+            )
+            .await?;
+        let user = match user {
+            Some(u) if u.enabled => u,
+            // Hidden users answer like a wrong code.
+            _ if prevents_user_existence_errors(&client.record.settings) => {
+                return Err(codes::code_mismatch())
+            }
+            Some(_) => {
+                return Err(CognitoError::new(
+                    ErrorCode::NotAuthorizedException,
+                    "User is disabled.",
+                ))
+            }
+            None => return Err(combination_not_found()),
+        };
+        let pw = req.password.clone().unwrap_or_default();
+        password::check_policy(&crate::account::policy(&pool), &pw)?;
+        self.services
+            .directory
+            .check_code(
+                &pool,
+                &user,
+                CodePurpose::ForgotPassword,
+                req.confirmation_code.as_deref().unwrap_or_default(),
+            )
+            .await?;
+        let confirm = user.status == UserStatusType::ResetRequired.as_str()
+            || user.status == UserStatusType::ForceChangePassword.as_str();
+        self.services
+            .directory
+            .set_own_password(&ctx, &pool, &user, &pw, confirm)
+            .await?;
+        Ok(ConfirmForgotPasswordResponse {})
+    }
+
+    pub async fn change_password(
+        &self,
+        ctx: &RequestContext,
+        req: ChangePasswordRequest,
+    ) -> ServiceResult<ChangePasswordResponse> {
+        let a = self.authorize(ctx, req.access_token.as_deref()).await?;
+        let previous = req.previous_password.clone().unwrap_or_default();
+        let proposed = req.proposed_password.clone().unwrap_or_default();
+        password::check_policy(&policy(&a.pool), &proposed)?;
+        lockout::begin(
+            &*self.store,
+            &a.pool.record.id,
+            &a.user.id,
+            self.clock.now_ms(),
+        )
+        .await?;
+        let Some(hash) = a.user.password.as_ref().map(|p| p.hash.clone()) else {
+            return Err(crate::flows::incorrect());
+        };
+        let ok = password::blocking(move || password::verify(&hash, &previous)).await?;
+        if !ok {
+            return Err(crate::flows::incorrect());
+        }
+        lockout::succeeded(&*self.store, &a.pool.record.id, &a.user.id).await?;
+        self.services
+            .directory
+            .set_own_password(&a.ctx, &a.pool, &a.user, &proposed, false)
+            .await?;
+        Ok(ChangePasswordResponse {})
+    }
+
+    pub async fn delete_user(
+        &self,
+        ctx: &RequestContext,
+        req: DeleteUserRequest,
+    ) -> ServiceResult<()> {
+        let a = self.authorize(ctx, req.access_token.as_deref()).await?;
+        // Its sessions go with it (the rows cascade); every node must stop honouring them now.
+        self.store
+            .revoke_user_sessions(&a.pool.record.id, &a.user.id, self.clock.now_ms())
+            .await?;
+        self.services
+            .directory
+            .delete_own_user(&a.pool, &a.user)
+            .await?;
+        Ok(())
+    }
+}
+
+pub(crate) fn policy(pool: &UserPoolView) -> cognito_model::shapes::PasswordPolicyType {
+    pool.record
+        .settings
+        .pool
+        .policies
+        .as_ref()
+        .and_then(|p| p.password_policy.clone())
+        .unwrap_or_else(domain::user_pool::default_password_policy)
+}

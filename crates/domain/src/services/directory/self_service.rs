@@ -1,0 +1,193 @@
+//! The user-side changes of self-service accounts: SignUp's new user, confirmation, a password
+//! reset with a code, ChangePassword, DeleteUser. Codes, clients and tokens are checked by the
+//! caller (the auth-flows crate); these functions only change the user as Cognito does.
+
+use cognito_model::errors::ErrorCode;
+use cognito_model::shapes::{AttributeType, UserStatusType};
+
+use super::attributes::{self, Mode};
+use super::users::{get_attr, password_policy, set_attr};
+use super::{alias_exists, password, DirectoryService};
+use crate::context::RequestContext;
+use crate::error::{CognitoError, ServiceResult};
+use crate::ports::{PasswordState, UserPoolView, UserRecord, UserWriteOutcome};
+
+/// Most previous passwords kept for PasswordHistorySize (its model maximum).
+const MAX_HISTORY: usize = 24;
+
+impl DirectoryService {
+    /// SignUp's user: UNCONFIRMED, with its password and validated attributes.
+    pub async fn sign_up_user(
+        &self,
+        pool: &UserPoolView,
+        username: &str,
+        pw: &str,
+        attrs: &[AttributeType],
+    ) -> ServiceResult<UserRecord> {
+        let p = &pool.record.settings.pool;
+        let policy = password_policy(p);
+        let fills = attributes::check_new_username(p, username)?;
+        let requested = attributes::validate(p, attrs, Mode::Create)?;
+        password::check_policy(&policy, pw)?;
+        let sub = uuid::Uuid::new_v4().to_string();
+        let mut all = vec![("sub".to_string(), sub.clone())];
+        all.extend(requested);
+        let username = match fills {
+            Some(kind) => {
+                set_attr(&mut all, kind, username);
+                sub.clone()
+            }
+            None => username.to_string(),
+        };
+        attributes::check_required(p, &all)?;
+        let (pid, uname, to_hash) = (pool.record.id.clone(), username.clone(), pw.to_string());
+        let (hash, srp) =
+            password::blocking(move || password::credential(&pid, &uname, &to_hash)).await??;
+        let now = self.clock.now_ms();
+        let user = UserRecord {
+            pool_id: pool.record.id.clone(),
+            id: sub,
+            username_key: attributes::username_key(p, &username),
+            username,
+            status: UserStatusType::Unconfirmed.as_str().to_string(),
+            enabled: true,
+            created_ms: now,
+            modified_ms: now,
+            version: 1,
+            password: Some(PasswordState {
+                hash,
+                set_ms: now,
+                srp: Some(srp),
+                history: vec![],
+            }),
+            attributes: all,
+        };
+        let w = self.write_of(p, user.clone(), false);
+        match self.store.insert_user(&w).await? {
+            UserWriteOutcome::Written => Ok(user),
+            UserWriteOutcome::UsernameExists => Err(CognitoError::new(
+                ErrorCode::UsernameExistsException,
+                "User already exists",
+            )),
+            UserWriteOutcome::AliasExists(kind) => Err(alias_exists(p, &kind, true)),
+            UserWriteOutcome::NotFound => Err(CognitoError::pool_not_found(&pool.record.id)),
+            UserWriteOutcome::VersionConflict => Err(CognitoError::internal()),
+        }
+    }
+
+    /// Marks an attribute verified (a confirmed code proved it), and for sign-up confirms the user.
+    /// Claiming the alias may move it from another user with `force_alias`.
+    pub async fn confirm_with_code(
+        &self,
+        ctx: &RequestContext,
+        pool: &UserPoolView,
+        user: &UserRecord,
+        verified_attribute: Option<&str>,
+        confirm: bool,
+        force_alias: bool,
+    ) -> ServiceResult<UserRecord> {
+        let flag = verified_attribute.map(|a| format!("{a}_verified"));
+        self.modify_user(
+            ctx,
+            Some(&pool.record.id),
+            Some(&user.username),
+            force_alias,
+            |_, mut u| {
+                if let Some(flag) = &flag {
+                    set_attr(&mut u.attributes, flag, "true");
+                }
+                if confirm {
+                    u.status = UserStatusType::Confirmed.as_str().to_string();
+                }
+                Ok(u)
+            },
+        )
+        .await
+    }
+
+    /// Sets a new password the user chose (ConfirmForgotPassword, ChangePassword): the policy and
+    /// history apply; the user ends CONFIRMED (a RESET_REQUIRED or UNCONFIRMED user included, as
+    /// a proven recovery code confirms them).
+    pub async fn set_own_password(
+        &self,
+        ctx: &RequestContext,
+        pool: &UserPoolView,
+        user: &UserRecord,
+        new_password: &str,
+        confirm: bool,
+    ) -> ServiceResult<UserRecord> {
+        let p = &pool.record.settings.pool;
+        let policy = password_policy(p);
+        password::check_policy(&policy, new_password)?;
+        let history_size =
+            (policy.password_history_size.unwrap_or(0).max(0) as usize).min(MAX_HISTORY);
+        if history_size > 0 {
+            let earlier: Vec<String> = user
+                .password
+                .iter()
+                .flat_map(|s| std::iter::once(s.hash.clone()).chain(s.history.iter().cloned()))
+                .take(history_size)
+                .collect();
+            let candidate = new_password.to_string();
+            let reused =
+                password::blocking(move || earlier.iter().any(|h| password::verify(h, &candidate)))
+                    .await?;
+            if reused {
+                return Err(CognitoError::new(
+                    ErrorCode::PasswordHistoryPolicyViolationException,
+                    "The password provided has already been used previously.",
+                ));
+            }
+        }
+        let (pid, uname, pw) = (
+            pool.record.id.clone(),
+            user.username.clone(),
+            new_password.to_string(),
+        );
+        let (hash, srp) =
+            password::blocking(move || password::credential(&pid, &uname, &pw)).await??;
+        let now = self.clock.now_ms();
+        self.modify_user(
+            ctx,
+            Some(&pool.record.id),
+            Some(&user.username),
+            false,
+            |_, mut u| {
+                let mut history = Vec::new();
+                if let Some(old) = u.password.take() {
+                    if history_size > 0 {
+                        history.push(old.hash);
+                        history.extend(old.history);
+                        history.truncate(history_size);
+                    }
+                }
+                u.password = Some(PasswordState {
+                    hash: hash.clone(),
+                    set_ms: now,
+                    srp: Some(srp.clone()),
+                    history,
+                });
+                if confirm {
+                    u.status = UserStatusType::Confirmed.as_str().to_string();
+                }
+                Ok(u)
+            },
+        )
+        .await
+    }
+
+    /// DeleteUser: the user and everything that hangs off it.
+    pub async fn delete_own_user(
+        &self,
+        pool: &UserPoolView,
+        user: &UserRecord,
+    ) -> ServiceResult<()> {
+        self.store.delete_user(&pool.record.id, &user.id).await?;
+        Ok(())
+    }
+
+    /// The value of an attribute, if set.
+    pub fn attribute<'a>(u: &'a UserRecord, name: &str) -> Option<&'a str> {
+        get_attr(&u.attributes, name).filter(|v| !v.is_empty())
+    }
+}

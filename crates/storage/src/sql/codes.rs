@@ -1,0 +1,136 @@
+//! One-time codes, written together with the message that carries them.
+
+use async_trait::async_trait;
+use domain::ports::{CodeRecord, CodeStore, OutboundMessage, StoreResult};
+use sqlx::{Any, Transaction};
+
+use super::{backend_err, get, SqlStore};
+
+/// Queues a message in the durable outbox inside the caller's transaction (sealed: it holds a
+/// code). The dispatcher delivers it after commit.
+pub(crate) async fn enqueue_message_in_tx(
+    store: &SqlStore,
+    tx: &mut Transaction<'static, Any>,
+    message: &OutboundMessage,
+    now_ms: i64,
+) -> StoreResult<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let json = serde_json::to_string(message)
+        .map_err(|e| domain::ports::StoreError::Backend(e.to_string()))?;
+    let sealed = store
+        .sealer()
+        .seal(&format!("outbox-message:{id}"), json.as_bytes());
+    sqlx::query(
+        "INSERT INTO message_outbox (id, pool_id, message, created_ms, next_attempt_ms, attempts, \
+         leased_until_ms, last_error, delivered_ms) VALUES ($1, $2, $3, $4, $4, 0, 0, NULL, NULL)",
+    )
+    .bind(&id)
+    .bind(&message.pool_id)
+    .bind(sealed)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend_err)?;
+    Ok(id)
+}
+
+#[async_trait]
+impl CodeStore for SqlStore {
+    async fn put_code(
+        &self,
+        code: &CodeRecord,
+        message: Option<&OutboundMessage>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let exists = sqlx::query("SELECT id FROM users WHERE pool_id = $1 AND id = $2")
+            .bind(&code.pool_id)
+            .bind(&code.user_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend_err)?
+            .is_some();
+        if !exists {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO user_codes (pool_id, user_id, purpose, code_hash, expires_ms, attempts, \
+             created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (pool_id, user_id, purpose) DO UPDATE SET code_hash = EXCLUDED.code_hash, \
+             expires_ms = EXCLUDED.expires_ms, attempts = EXCLUDED.attempts, \
+             created_ms = EXCLUDED.created_ms",
+        )
+        .bind(&code.pool_id)
+        .bind(&code.user_id)
+        .bind(&code.purpose)
+        .bind(&code.code_hash)
+        .bind(code.expires_ms)
+        .bind(code.attempts)
+        .bind(code.created_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        if let Some(m) = message {
+            enqueue_message_in_tx(self, &mut tx, m, code.created_ms).await?;
+        }
+        tx.commit().await.map_err(backend_err)?;
+        self.messages_enqueued();
+        Ok(true)
+    }
+
+    async fn get_code(
+        &self,
+        pool_id: &str,
+        user_id: &str,
+        purpose: &str,
+    ) -> StoreResult<Option<CodeRecord>> {
+        let row = sqlx::query(
+            "SELECT pool_id, user_id, purpose, code_hash, expires_ms, attempts, created_ms \
+             FROM user_codes WHERE pool_id = $1 AND user_id = $2 AND purpose = $3",
+        )
+        .bind(pool_id)
+        .bind(user_id)
+        .bind(purpose)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        row.map(|r| {
+            Ok(CodeRecord {
+                pool_id: get(&r, "pool_id")?,
+                user_id: get(&r, "user_id")?,
+                purpose: get(&r, "purpose")?,
+                code_hash: get(&r, "code_hash")?,
+                expires_ms: get(&r, "expires_ms")?,
+                attempts: get(&r, "attempts")?,
+                created_ms: get(&r, "created_ms")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn code_failed(&self, pool_id: &str, user_id: &str, purpose: &str) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "UPDATE user_codes SET attempts = attempts + 1 \
+             WHERE pool_id = $1 AND user_id = $2 AND purpose = $3 RETURNING attempts",
+        )
+        .bind(pool_id)
+        .bind(user_id)
+        .bind(purpose)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        row.map(|r| get::<i64>(&r, "attempts"))
+            .transpose()
+            .map(|n| n.unwrap_or(0))
+    }
+
+    async fn delete_code(&self, pool_id: &str, user_id: &str, purpose: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM user_codes WHERE pool_id = $1 AND user_id = $2 AND purpose = $3")
+            .bind(pool_id)
+            .bind(user_id)
+            .bind(purpose)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,515 @@
+//! Self-service accounts through the unmodified SDK: SignUp → ConfirmSignUp → sign-in,
+//! ResendConfirmationCode, ForgotPassword → ConfirmForgotPassword, AdminResetUserPassword's code,
+//! ChangePassword, DeleteUser, and their errors. Codes are read from what was actually delivered
+//! (the developer outbox, written by the delivery dispatcher).
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_cognitoidentityprovider as cognito;
+use cognito::types::{
+    AccountRecoverySettingType, AdminCreateUserConfigType, DeliveryMediumType,
+    PreventUserExistenceErrorTypes, RecoveryOptionNameType, RecoveryOptionType, UserStatusType,
+    VerifiedAttributeType,
+};
+use serde_json::Value;
+
+use crate::harness::{error_code, error_message, Backend, Server};
+use crate::sign_in::{attr, password_sign_in, secret_hash, FLOWS};
+
+crate::backend_tests!(
+    sign_up_confirm_and_sign_in,
+    forgot_password_and_admin_reset,
+    change_password_and_delete_user,
+);
+
+/// The newest code delivered to `destination` for `purpose`, waiting for the dispatcher.
+pub async fn delivered_code(server: &Server, purpose: &str, destination: &str) -> (Value, String) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text =
+            std::fs::read_to_string(server.data_dir.join("outbox.jsonl")).unwrap_or_default();
+        let found = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m["purpose"] == purpose && m["destination"] == destination)
+            .last();
+        if let Some(m) = found {
+            let body = m["body"].as_str().unwrap_or_default();
+            let code: String = body
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)
+                .expect("a six-digit code in the message")
+                .to_string();
+            return (m, code);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {purpose} message for {destination} was delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn count_delivered(server: &Server, purpose: &str, destination: &str) -> usize {
+    std::fs::read_to_string(server.data_dir.join("outbox.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["purpose"] == purpose && m["destination"] == destination)
+        .count()
+}
+
+async fn self_service_pool(c: &cognito::Client, admin_only: bool) -> String {
+    c.create_user_pool()
+        .pool_name("self-service")
+        .auto_verified_attributes(VerifiedAttributeType::Email)
+        .email_verification_subject("Confirm your account")
+        .email_verification_message("Hello {username}, your code is {####}")
+        .admin_create_user_config(
+            AdminCreateUserConfigType::builder()
+                .allow_admin_create_user_only(admin_only)
+                .build(),
+        )
+        .account_recovery_setting(
+            AccountRecoverySettingType::builder()
+                .recovery_mechanisms(
+                    RecoveryOptionType::builder()
+                        .name(RecoveryOptionNameType::VerifiedEmail)
+                        .priority(1)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap()
+}
+
+async fn client(
+    c: &cognito::Client,
+    pool: &str,
+    secret: bool,
+    hide: bool,
+) -> (String, Option<String>) {
+    let mut req = c
+        .create_user_pool_client()
+        .user_pool_id(pool)
+        .client_name("app")
+        .set_explicit_auth_flows(Some(FLOWS.to_vec()))
+        .generate_secret(secret);
+    if hide {
+        req = req.prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled);
+    }
+    let r = req.send().await.unwrap().user_pool_client.unwrap();
+    (r.client_id.unwrap(), r.client_secret)
+}
+
+async fn sign_up_confirm_and_sign_in(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = self_service_pool(&c, false).await;
+    let (client_id, _) = client(&c, &pool, false, false).await;
+    let (secret_client, secret) = client(&c, &pool, true, false).await;
+    let secret = secret.unwrap();
+
+    let r = c
+        .sign_up()
+        .client_id(&client_id)
+        .username("paula")
+        .password("Passw0rd!x")
+        .user_attributes(attr("email", "paula@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert!(!r.user_confirmed());
+    assert_eq!(r.user_sub().len(), 36);
+    let d = r.code_delivery_details().unwrap();
+    assert_eq!(d.destination(), Some("p***@e***"));
+    assert_eq!(d.delivery_medium(), Some(&DeliveryMediumType::Email));
+    assert_eq!(d.attribute_name(), Some("email"));
+    let (msg, code) = delivered_code(&server, "sign_up", "paula@example.com").await;
+    assert_eq!(msg["subject"], "Confirm your account");
+    assert_eq!(
+        msg["body"],
+        format!("Hello paula, your code is {code}").as_str()
+    );
+
+    // Not yet confirmed: sign-in says so after the password is proven.
+    assert_eq!(
+        password_sign_in(&c, &client_id, "paula", "Passw0rd!x")
+            .await
+            .unwrap_err(),
+        "UserNotConfirmedException: User is not confirmed."
+    );
+    // A duplicate username.
+    let e = c
+        .sign_up()
+        .client_id(&client_id)
+        .username("paula")
+        .password("Passw0rd!x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "UsernameExistsException");
+    // A weak password.
+    let e = c
+        .sign_up()
+        .client_id(&client_id)
+        .username("quinn")
+        .password("short")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "InvalidPasswordException");
+
+    // Wrong code, then a resend replaces the code: the old one no longer works.
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let e = c
+        .confirm_sign_up()
+        .client_id(&client_id)
+        .username("paula")
+        .confirmation_code(wrong)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "CodeMismatchException");
+    assert_eq!(
+        error_message(&e),
+        "Invalid verification code provided, please try again."
+    );
+    let before = count_delivered(&server, "sign_up", "paula@example.com");
+    c.resend_confirmation_code()
+        .client_id(&client_id)
+        .username("paula")
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while count_delivered(&server, "sign_up", "paula@example.com") == before {
+        assert!(
+            Instant::now() < deadline,
+            "the resent code was not delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, new_code) = delivered_code(&server, "sign_up", "paula@example.com").await;
+    if new_code != code {
+        let e = c
+            .confirm_sign_up()
+            .client_id(&client_id)
+            .username("paula")
+            .confirmation_code(&code)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&e), "CodeMismatchException");
+    }
+    c.confirm_sign_up()
+        .client_id(&client_id)
+        .username("paula")
+        .confirmation_code(&new_code)
+        .send()
+        .await
+        .unwrap();
+    let u = c
+        .admin_get_user()
+        .user_pool_id(&pool)
+        .username("paula")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(u.user_status(), Some(&UserStatusType::Confirmed));
+    assert!(u
+        .user_attributes()
+        .iter()
+        .any(|a| a.name() == "email_verified" && a.value() == Some("true")));
+    let e = c
+        .confirm_sign_up()
+        .client_id(&client_id)
+        .username("paula")
+        .confirmation_code(&new_code)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_message(&e),
+        "User cannot be confirmed. Current status is CONFIRMED"
+    );
+    let e = c
+        .resend_confirmation_code()
+        .client_id(&client_id)
+        .username("paula")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "InvalidParameterException");
+    password_sign_in(&c, &client_id, "paula", "Passw0rd!x")
+        .await
+        .unwrap();
+
+    // A client with a secret needs SecretHash on SignUp.
+    let e = c
+        .sign_up()
+        .client_id(&secret_client)
+        .username("rita")
+        .password("Passw0rd!x")
+        .user_attributes(attr("email", "rita@example.com"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "NotAuthorizedException");
+    c.sign_up()
+        .client_id(&secret_client)
+        .secret_hash(secret_hash(&secret, "rita", &secret_client))
+        .username("rita")
+        .password("Passw0rd!x")
+        .user_attributes(attr("email", "rita@example.com"))
+        .send()
+        .await
+        .unwrap();
+
+    // Five wrong codes kill the code.
+    for _ in 0..5 {
+        let e = c
+            .confirm_sign_up()
+            .client_id(&secret_client)
+            .secret_hash(secret_hash(&secret, "rita", &secret_client))
+            .username("rita")
+            .confirmation_code("999999x")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&e), "CodeMismatchException");
+    }
+    let (_, rita_code) = delivered_code(&server, "sign_up", "rita@example.com").await;
+    let e = c
+        .confirm_sign_up()
+        .client_id(&secret_client)
+        .secret_hash(secret_hash(&secret, "rita", &secret_client))
+        .username("rita")
+        .confirmation_code(rita_code)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "LimitExceededException");
+
+    // Unknown users.
+    let e = c
+        .confirm_sign_up()
+        .client_id(&client_id)
+        .username("nobody")
+        .confirmation_code("123456")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "UserNotFoundException");
+
+    // A pool that only admins may fill.
+    let closed = self_service_pool(&c, true).await;
+    let (closed_client, _) = client(&c, &closed, false, false).await;
+    let e = c
+        .sign_up()
+        .client_id(&closed_client)
+        .username("sam")
+        .password("Passw0rd!x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_message(&e),
+        "SignUp is not permitted for this user pool"
+    );
+}
+
+async fn forgot_password_and_admin_reset(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = self_service_pool(&c, false).await;
+    let (client_id, _) = client(&c, &pool, false, false).await;
+    let (hiding, _) = client(&c, &pool, false, true).await;
+    crate::sign_in::user(&c, &pool, "tess", "Passw0rd!x", "tess@example.com").await;
+
+    let r = c
+        .forgot_password()
+        .client_id(&client_id)
+        .username("tess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.code_delivery_details().unwrap().destination(),
+        Some("t***@e***")
+    );
+    let (_, code) = delivered_code(&server, "forgot_password", "tess@example.com").await;
+    let e = c
+        .confirm_forgot_password()
+        .client_id(&client_id)
+        .username("tess")
+        .confirmation_code(&code)
+        .password("weak")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "InvalidPasswordException");
+    c.confirm_forgot_password()
+        .client_id(&client_id)
+        .username("tess")
+        .confirmation_code(&code)
+        .password("Recovered-1!")
+        .send()
+        .await
+        .unwrap();
+    password_sign_in(&c, &client_id, "tess", "Recovered-1!")
+        .await
+        .unwrap();
+    crate::sign_in::srp_sign_in(&c, &pool, &client_id, "tess", "Recovered-1!", None, true)
+        .await
+        .unwrap();
+    // The code is spent.
+    let e = c
+        .confirm_forgot_password()
+        .client_id(&client_id)
+        .username("tess")
+        .confirmation_code(&code)
+        .password("Recovered-2!")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "CodeMismatchException");
+
+    // Unknown users: LEGACY says so; ENABLED answers like a real delivery.
+    let e = c
+        .forgot_password()
+        .client_id(&client_id)
+        .username("nobody")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "UserNotFoundException");
+    let r = c
+        .forgot_password()
+        .client_id(&hiding)
+        .username("nobody")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.code_delivery_details().unwrap().delivery_medium(),
+        Some(&DeliveryMediumType::Email)
+    );
+    let e = c
+        .confirm_forgot_password()
+        .client_id(&hiding)
+        .username("nobody")
+        .confirmation_code("123456")
+        .password("Recovered-1!")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "CodeMismatchException");
+
+    // AdminResetUserPassword: RESET_REQUIRED and a code; ConfirmForgotPassword confirms again.
+    c.admin_reset_user_password()
+        .user_pool_id(&pool)
+        .username("tess")
+        .send()
+        .await
+        .unwrap();
+    let before = count_delivered(&server, "forgot_password", "tess@example.com");
+    assert!(before >= 1);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while count_delivered(&server, "forgot_password", "tess@example.com") < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the reset code was not delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, code) = delivered_code(&server, "forgot_password", "tess@example.com").await;
+    assert_eq!(
+        password_sign_in(&c, &client_id, "tess", "Recovered-1!")
+            .await
+            .unwrap_err(),
+        "PasswordResetRequiredException: Password reset required for the user"
+    );
+    c.confirm_forgot_password()
+        .client_id(&client_id)
+        .username("tess")
+        .confirmation_code(&code)
+        .password("After-Reset-1!")
+        .send()
+        .await
+        .unwrap();
+    let u = c
+        .admin_get_user()
+        .user_pool_id(&pool)
+        .username("tess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(u.user_status(), Some(&UserStatusType::Confirmed));
+    password_sign_in(&c, &client_id, "tess", "After-Reset-1!")
+        .await
+        .unwrap();
+}
+
+async fn change_password_and_delete_user(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = self_service_pool(&c, false).await;
+    let (client_id, _) = client(&c, &pool, false, false).await;
+    crate::sign_in::user(&c, &pool, "uma", "Passw0rd!x", "uma@example.com").await;
+    let t = password_sign_in(&c, &client_id, "uma", "Passw0rd!x")
+        .await
+        .unwrap();
+    let access = t.access_token().unwrap();
+
+    let e = c
+        .change_password()
+        .access_token(access)
+        .previous_password("wrong-Passw0rd")
+        .proposed_password("Changed-1!")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_message(&e), "Incorrect username or password.");
+    let e = c
+        .change_password()
+        .access_token(access)
+        .previous_password("Passw0rd!x")
+        .proposed_password("weak")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "InvalidPasswordException");
+    c.change_password()
+        .access_token(access)
+        .previous_password("Passw0rd!x")
+        .proposed_password("Changed-1!")
+        .send()
+        .await
+        .unwrap();
+    password_sign_in(&c, &client_id, "uma", "Changed-1!")
+        .await
+        .unwrap();
+    crate::sign_in::srp_sign_in(&c, &pool, &client_id, "uma", "Changed-1!", None, true)
+        .await
+        .unwrap();
+
+    c.delete_user().access_token(access).send().await.unwrap();
+    let e = c
+        .admin_get_user()
+        .user_pool_id(&pool)
+        .username("uma")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "UserNotFoundException");
+    let e = c.get_user().access_token(access).send().await.unwrap_err();
+    assert_eq!(error_code(&e), "NotAuthorizedException");
+}
