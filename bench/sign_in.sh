@@ -43,34 +43,46 @@ if ! skip argon2; then
     for r in $(seq 1 "$REPEATS"); do
       out=$("$LOADGEN" argon2 --threads "$CORES" --seconds "$DUR" --mode "$mode")
       echo "$out" | grep -v '^RESULT'
-      v=$(echo "$out" | sed -n 's/^RESULT verifies_per_s=\([0-9.]*\).*/\1/p')
-      record "-" "argon2-$mode" verifies_per_s "$v"
+      line=$(echo "$out" | grep '^RESULT')
+      for kv in ${line#RESULT }; do record "-" "argon2-$mode" "${kv%%=*}" "${kv#*=}"; done
     done
   done
 fi
 
-# wrk run with server CPU accounting. Args: backend bench script connections.
+# CPU ticks of the Postgres backends serving the benchmark's database (0 on SQLite).
+db_ticks() {
+  [ -n "${DB_NAME:-}" ] || { echo 0; return; }
+  local t=0 p
+  for p in $(pgrep -u postgres -f "postgres: .* $DB_NAME " || true); do
+    t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo $t
+}
+
+# wrk run with CPU accounting (server, database, wrk itself, everything else). Args: backend bench
+# script connections.
 wrk_run() {
-  local backend="$1" bench="$2" script="$3" conns="$4" s0 m0 s1 m1 out
-  s0=$(ticks "$SERVER_PID"); m0=$(machine)
-  out=$(wrk -t2 -c"$conns" -d"${DUR}s" --timeout 10s --latency -s "$script" "$EP/")
-  s1=$(ticks "$SERVER_PID"); m1=$(machine)
-  echo "$out" | grep -E "Requests/sec|requests in|Socket errors"
+  local backend="$1" bench="$2" script="$3" conns="$4" s0 d0 m0 s1 d1 m1
+  s0=$(ticks "$SERVER_PID"); d0=$(db_ticks); m0=$(machine)
+  { TIMEFORMAT="%U %S"; time wrk -t2 -c"$conns" -d"${DUR}s" --timeout 10s --latency -s "$script" "$EP/" >"$WORK/wrk.out"; } 2>"$WORK/wrk.time"
+  s1=$(ticks "$SERVER_PID"); d1=$(db_ticks); m1=$(machine)
+  grep -E "Requests/sec|requests in|Socket errors" "$WORK/wrk.out"
   local line
-  line=$(echo "$out" | grep '^RESULT')
+  line=$(grep '^RESULT' "$WORK/wrk.out")
   echo "$line"
   for kv in ${line#RESULT }; do record "$backend" "$bench" "${kv%%=*}" "${kv#*=}"; done
-  local requests
+  local requests wrk_ms
   requests=$(echo "$line" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
+  wrk_ms=$(tail -1 "$WORK/wrk.time" | awk '{printf "%d", ($1 + $2) * 1000}')
   read -r mb0 mt0 <<<"$m0"; read -r mb1 mt1 <<<"$m1"
-  local cpu_ms=$(( (s1 - s0) * 10 ))
-  local per
-  per=$(awk -v c="$cpu_ms" -v n="$requests" 'BEGIN {printf "%.3f", c / (n > 0 ? n : 1)}')
-  local busy
-  busy=$(awk -v b=$((mb1 - mb0)) -v t=$((mt1 - mt0)) 'BEGIN {printf "%.0f", 100 * b / (t > 0 ? t : 1)}')
-  echo "server CPU ${cpu_ms} ms = ${per} ms per request; machine busy ${busy}%"
-  record "$backend" "$bench" server_cpu_ms_per_request "$per"
-  record "$backend" "$bench" machine_busy_pct "$busy"
+  local summary
+  summary=$(awk -v s=$(( (s1 - s0) * 10 )) -v d=$(( (d1 - d0) * 10 )) -v w="$wrk_ms" -v b=$(( (mb1 - mb0) * 10 )) \
+    -v t=$(( (mt1 - mt0) * 10 )) -v n="$requests" -v dur="$DUR" 'BEGIN {
+      n = n > 0 ? n : 1; o = b - s - d - w; if (o < 0) o = 0
+      printf "server_cpu_ms_per_request=%.4f db_cpu_ms_per_request=%.4f wrk_cpu_ms_per_request=%.4f server_core_pct=%.0f wrk_core_pct=%.0f other_core_pct=%.0f machine_busy_pct=%.0f",
+        s / n, d / n, w / n, s / dur / 10, w / dur / 10, o / dur / 10, 100 * b / (t > 0 ? t : 1) }')
+  echo "CPU: $summary"
+  for kv in $summary; do record "$backend" "$bench" "${kv%%=*}" "${kv#*=}"; done
 }
 
 # The Lua done hook shared by every wrk script: non-2xx and socket errors are printed, so a run
@@ -127,7 +139,7 @@ LUA
       local out
       out=$("$LOADGEN" srp --endpoint "$EP" --pool-id "$POOL" --client-id "$CLIENT" --users "$USERS" \
         --user-prefix "$PREFIX" --concurrency "${SRP_CONCURRENCY:-8}" --seconds "$DUR" --warmup 3 \
-        --client-secret-bytes "${SRP_SECRET_BYTES:-128}" --server-pid "$SERVER_PID")
+        --client-secret-bytes "${SRP_SECRET_BYTES:-128}" --server-pid "$SERVER_PID" ${DB_NAME:+--db-name "$DB_NAME"})
       echo "$out"
       local line
       line=$(echo "$out" | grep '^RESULT')
@@ -180,13 +192,16 @@ for backend in $BACKENDS; do
     sqlite)
       # The embedded default generates and keeps its own key-encryption key in the data dir.
       unset GATEHOUSE_KEY_ENCRYPTION_KEY
+      DB_NAME=
       run_backend sqlite "sqlite://$WORK/bench.db" ;;
     postgres)
       export GATEHOUSE_KEY_ENCRYPTION_KEY=YmVuY2htYXJrIGtleSBlbmNyeXB0aW9uIGtleSAzMmI=
       if [ -n "${BENCH_DATABASE_URL:-}" ]; then
+        DB_NAME="${BENCH_DATABASE_URL##*/}"
         run_backend postgres "$BENCH_DATABASE_URL"
       else
         db="gatehouse_signin_bench_$$"
+        DB_NAME="$db"
         psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $db" >/dev/null
         run_backend postgres "postgres://postgres@127.0.0.1:5432/$db"
         psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE $db WITH (FORCE)" >/dev/null || true
@@ -217,4 +232,13 @@ for (backend, bench), metrics in runs.items():
             line += ", %.0f%% of the preallocated-memory bound (%.1f/s)" % (
                 100 * rps / statistics.median(strict), statistics.median(strict))
         print(line)
+    if bench == "srp":
+        ms = statistics.median(metrics["server_cpu_ms_per_signin"])
+        print("%s USER_SRP_AUTH: %.2f ms server CPU per sign-in (goal under 6: %s), %.1f sign-ins/s" % (
+            backend, ms, "met" if ms < 6 else "missed", statistics.median(metrics["signins_per_s"])))
+    if bench.startswith("getuser"):
+        rps = statistics.median(metrics["rps"])
+        print("%s GetUser (%s): %.0f requests/s (goal over 20,000: %s), p99 %.2f ms" % (
+            backend, bench.split("-")[1], rps, "met" if rps > 20000 else "missed",
+            statistics.median(metrics["p99_ms"])))
 PY

@@ -106,10 +106,11 @@ pub fn run(a: &Args) -> Result<(), String> {
         (machine.busy_ms() - own_ms).max(0.0) / elapsed / 10.0,
     );
     println!(
-        "RESULT verifies_per_s={:.2} cpu_ms_per_verify={:.2} machine_busy_pct={:.0}",
+        "RESULT verifies_per_s={:.2} cpu_ms_per_verify={:.2} machine_busy_pct={:.0} other_core_pct={:.0}",
         n as f64 / elapsed,
         own_ms / n.max(1) as f64,
-        machine.busy_fraction() * 100.0
+        machine.busy_fraction() * 100.0,
+        (machine.busy_ms() - own_ms).max(0.0) / elapsed / 10.0,
     );
     Ok(())
 }

@@ -29,6 +29,23 @@ pub fn process_user_system(pid: &str) -> Result<(u64, u64), String> {
     Ok((num(14).ok_or("no utime")?, num(15).ok_or("no stime")?))
 }
 
+/// utime + stime summed over every process whose command line contains `needle`, in ticks: the
+/// Postgres backends serving one database are titled "postgres: ... <user> <database> ...".
+pub fn matching_ticks(needle: &str) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .filter_map(|pid| process_ticks(&pid).ok())
+        .sum()
+}
+
 /// The first line of /proc/stat: all CPUs' jiffies by kind.
 #[derive(Clone, Copy, Default)]
 pub struct Machine {

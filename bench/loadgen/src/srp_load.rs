@@ -44,6 +44,9 @@ pub struct Args {
     /// client. The server's work is the same either way.
     #[arg(long, default_value_t = 128)]
     client_secret_bytes: usize,
+    /// Postgres database the server uses, to report its backends' CPU per sign-in too.
+    #[arg(long)]
+    db_name: Option<String>,
     /// Tokio worker threads of the load generator (client math runs on the blocking pool).
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
@@ -93,6 +96,8 @@ pub async fn run(args: Args) -> Result<(), String> {
     let pid = a.server_pid.map(|p| p.to_string());
     let server0 = pid.as_deref().map(cpu::process_ticks).transpose()?;
     let self0 = cpu::process_ticks("self")?;
+    let db_needle = a.db_name.as_ref().map(|d| format!(" {d} "));
+    let db0 = db_needle.as_deref().map(cpu::matching_ticks);
     let machine0 = cpu::machine();
     let done0 = shared.completed.load(Ordering::SeqCst);
     let failed0 = shared.failed.load(Ordering::SeqCst);
@@ -108,6 +113,10 @@ pub async fn run(args: Args) -> Result<(), String> {
         _ => None,
     };
     let own_ms = cpu::ticks_ms(cpu::process_ticks("self")? - self0);
+    let db_ms = db_needle
+        .as_deref()
+        .zip(db0)
+        .map(|(n, t0)| cpu::ticks_ms(cpu::matching_ticks(n).saturating_sub(t0)));
     let machine = cpu::machine().since(&machine0);
     shared.stop.store(true, Ordering::SeqCst);
     for t in tasks {
@@ -130,7 +139,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     println!("  InitiateAuth:            {}", r.initiate.summary());
     println!("  RespondToAuthChallenge:  {}", r.respond.summary());
     println!("end to end (with client math): {}", r.end_to_end.summary());
-    let other = machine.busy_ms() - own_ms - server_ms.unwrap_or(0.0);
+    let other = machine.busy_ms() - own_ms - server_ms.unwrap_or(0.0) - db_ms.unwrap_or(0.0);
     if let Some(s) = server_ms {
         println!(
             "server CPU: {s:.0} ms = {:.2} ms per sign-in ({:.0}% of one core)",
@@ -138,24 +147,33 @@ pub async fn run(args: Args) -> Result<(), String> {
             s / elapsed / 10.0
         );
     }
+    if let Some(d) = db_ms {
+        println!(
+            "database CPU (Postgres backends): {d:.0} ms = {:.2} ms per sign-in",
+            per(d)
+        );
+    }
     println!(
-        "loadgen CPU: {own_ms:.0} ms = {:.2} ms per sign-in; machine busy {:.0}%; everything else (database, OS, other users) {:.2} ms per sign-in, {:.0}% of one core",
+        "loadgen CPU: {own_ms:.0} ms = {:.2} ms per sign-in; machine busy {:.0}%; everything else (OS, other users{}) {:.2} ms per sign-in, {:.0}% of one core",
         per(own_ms),
         machine.busy_fraction() * 100.0,
+        if db_ms.is_some() { "" } else { ", database" },
         per(other.max(0.0)),
         other.max(0.0) / elapsed / 10.0
     );
     // One machine-readable line for bench/sign_in.sh.
     println!(
-        "RESULT signins_per_s={:.2} server_p50_ms={:.2} server_p99_ms={:.2} e2e_p50_ms={:.2} e2e_p99_ms={:.2} server_cpu_ms_per_signin={:.3} loadgen_cpu_ms_per_signin={:.3} other_cpu_ms_per_signin={:.3} machine_busy_pct={:.0} failed={failed}",
+        "RESULT signins_per_s={:.2} server_p50_ms={:.2} server_p99_ms={:.2} e2e_p50_ms={:.2} e2e_p99_ms={:.2} server_cpu_ms_per_signin={:.3} db_cpu_ms_per_signin={:.3} loadgen_cpu_ms_per_signin={:.3} other_cpu_ms_per_signin={:.3} other_core_pct={:.0} machine_busy_pct={:.0} failed={failed}",
         done as f64 / elapsed,
         r.server.quantile_ms(0.5),
         r.server.quantile_ms(0.99),
         r.end_to_end.quantile_ms(0.5),
         r.end_to_end.quantile_ms(0.99),
         server_ms.map_or(f64::NAN, per),
+        db_ms.map_or(0.0, per),
         per(own_ms),
         per(other.max(0.0)),
+        other.max(0.0) / elapsed / 10.0,
         machine.busy_fraction() * 100.0,
     );
     if failed > 0 {
