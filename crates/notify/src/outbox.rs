@@ -78,6 +78,8 @@ mod tests {
                 destination: "a@example.com".into(),
                 subject: Some("s".into()),
                 body: format!("body {i}"),
+                from: None,
+                reply_to: None,
             };
             outbox.send(&m).await.unwrap();
         }

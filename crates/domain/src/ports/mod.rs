@@ -30,11 +30,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the services need from storage: one trait per Cognito resource.
 pub trait Store:
-    UserPoolStore + AppClientStore + DirectoryStore + IdentityProviderStore + AuthStore
+    UserPoolStore + AppClientStore + DirectoryStore + IdentityProviderStore + AuthStore + OutboxStore
 {
 }
-impl<T: UserPoolStore + AppClientStore + DirectoryStore + IdentityProviderStore + AuthStore> Store
-    for T
+impl<
+        T: UserPoolStore
+            + AppClientStore
+            + DirectoryStore
+            + IdentityProviderStore
+            + AuthStore
+            + OutboxStore,
+    > Store for T
 {
 }
 

@@ -18,6 +18,7 @@ mod app_clients;
 mod auth;
 mod directory;
 mod identity_providers;
+mod outbox;
 mod user_pools;
 
 /// The NOTIFY channel that carries the id of a changed pool to every node.
