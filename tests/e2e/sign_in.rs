@@ -965,7 +965,10 @@ async fn sign_in_errors_follow_cognito(backend: Backend) {
     let e = password_sign_in(&c, &client_id, "dave", "Passw0rd!x")
         .await
         .unwrap_err();
-    assert!(e.starts_with("InvalidParameterException: This user pool requires MFA"), "{e}");
+    assert!(
+        e.starts_with("InvalidParameterException: This user pool requires MFA"),
+        "{e}"
+    );
 }
 
 async fn refresh_revoke_and_sign_out(backend: Backend) {
