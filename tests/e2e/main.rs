@@ -5,6 +5,7 @@ mod harness;
 mod raw;
 
 mod app_clients;
+mod delivery;
 mod directory;
 mod directory_properties;
 mod dispatch_all;

@@ -123,6 +123,69 @@ pub struct Overrides {
         hide_env_values = true
     )]
     pub previous_key_encryption_keys: Option<Vec<String>>,
+    /// Mail relay for email: `smtp://[user[:password]@]host[:port][?tls=none|starttls|tls]`
+    /// (`smtps://` for TLS from the first byte). Unset: email goes to the developer outbox.
+    #[arg(long, env = "GATEHOUSE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The default sender of email, e.g. `Gatehouse <no-reply@example.com>`.
+    #[arg(long, env = "GATEHOUSE_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+    /// SNS endpoint for SMS (any SNS-compatible service); unset with a region: AWS's endpoint.
+    #[arg(long, env = "GATEHOUSE_SNS_ENDPOINT")]
+    pub sns_endpoint: Option<String>,
+    /// SNS region. With neither region nor endpoint, SMS goes to the developer outbox.
+    #[arg(long, env = "GATEHOUSE_SNS_REGION")]
+    pub sns_region: Option<String>,
+    #[arg(long, env = "GATEHOUSE_SNS_ACCESS_KEY_ID")]
+    pub sns_access_key_id: Option<String>,
+    #[arg(long, env = "GATEHOUSE_SNS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub sns_secret_access_key: Option<String>,
+}
+
+/// `[smtp]` in the file.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpFileConfig {
+    /// Either `url`, or `host` with the other keys.
+    pub url: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// `none`, `starttls` (default) or `tls`.
+    pub tls: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: Option<String>,
+    pub reply_to: Option<String>,
+}
+
+impl std::fmt::Debug for SmtpFileConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpFileConfig")
+            .field("host", &self.host)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[sns]` in the file.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnsFileConfig {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub sender_id: Option<String>,
+    pub sms_type: Option<String>,
+}
+
+impl std::fmt::Debug for SnsFileConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnsFileConfig")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -166,6 +229,8 @@ pub struct FileConfig {
     pub previous_key_encryption_keys: Option<Vec<String>>,
     #[serde(default)]
     pub access_keys: Vec<AccessKeyConfig>,
+    pub smtp: Option<SmtpFileConfig>,
+    pub sns: Option<SnsFileConfig>,
 }
 
 /// The effective configuration.
@@ -189,6 +254,10 @@ pub struct Config {
     pub key_encryption_key: Option<String>,
     pub previous_key_encryption_keys: Vec<String>,
     pub access_keys: Vec<AccessKeyConfig>,
+    /// None: email goes to the developer outbox.
+    pub smtp: Option<notify::SmtpConfig>,
+    /// None: SMS goes to the developer outbox.
+    pub sns: Option<notify::SnsConfig>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9229";
@@ -230,6 +299,8 @@ impl Config {
         if let Some(spec) = &o.access_keys {
             access_keys.extend(parse_access_keys(spec)?);
         }
+        let smtp = smtp_config(o, file.smtp.clone().unwrap_or_default())?;
+        let sns = sns_config(o, file.sns.clone().unwrap_or_default(), &file.region)?;
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -286,6 +357,8 @@ impl Config {
                 .filter(|k| !k.trim().is_empty())
                 .collect(),
             access_keys,
+            smtp,
+            sns,
         };
         config.check()?;
         Ok(config)
@@ -329,6 +402,68 @@ impl Config {
 
 pub fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
+}
+
+fn nonempty(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+/// The relay from `--smtp-url` / `GATEHOUSE_SMTP_URL`, else `[smtp]`. A relay needs a sender.
+fn smtp_config(o: &Overrides, f: SmtpFileConfig) -> Result<Option<notify::SmtpConfig>, String> {
+    let mut c = match (
+        nonempty(o.smtp_url.clone()),
+        nonempty(f.url),
+        nonempty(f.host),
+    ) {
+        (Some(url), _, _) | (None, Some(url), _) => notify::SmtpConfig::from_url(&url)?,
+        (None, None, Some(host)) => notify::SmtpConfig {
+            host,
+            port: f.port,
+            tls: match f.tls.as_deref() {
+                Some(t) => t.parse()?,
+                None => notify::TlsMode::default(),
+            },
+            username: nonempty(f.username.clone()),
+            password: f.password.clone(),
+            ..Default::default()
+        },
+        (None, None, None) => return Ok(None),
+    };
+    c.from = nonempty(o.smtp_from.clone()).or(nonempty(f.from)).ok_or(
+        "an SMTP relay is configured but no sender: set GATEHOUSE_SMTP_FROM or [smtp] from",
+    )?;
+    c.reply_to = nonempty(f.reply_to);
+    Ok(Some(c))
+}
+
+/// SNS from flags / environment over `[sns]`; configured once a region or an endpoint is given.
+fn sns_config(
+    o: &Overrides,
+    f: SnsFileConfig,
+    file_region: &Option<String>,
+) -> Result<Option<notify::SnsConfig>, String> {
+    let endpoint = nonempty(o.sns_endpoint.clone()).or(nonempty(f.endpoint));
+    let region = nonempty(o.sns_region.clone()).or(nonempty(f.region));
+    if endpoint.is_none() && region.is_none() {
+        return Ok(None);
+    }
+    let access_key_id = nonempty(o.sns_access_key_id.clone())
+        .or(nonempty(f.access_key_id))
+        .ok_or("SNS is configured but has no access key id (GATEHOUSE_SNS_ACCESS_KEY_ID or [sns] access_key_id)")?;
+    let secret_access_key = nonempty(o.sns_secret_access_key.clone())
+        .or(nonempty(f.secret_access_key))
+        .ok_or("SNS is configured but has no secret access key (GATEHOUSE_SNS_SECRET_ACCESS_KEY or [sns] secret_access_key)")?;
+    Ok(Some(notify::SnsConfig {
+        endpoint,
+        region: region
+            .or(nonempty(o.region.clone()))
+            .or(nonempty(file_region.clone()))
+            .unwrap_or_else(|| "us-east-1".into()),
+        access_key_id,
+        secret_access_key,
+        sender_id: nonempty(f.sender_id),
+        sms_type: nonempty(f.sms_type),
+    }))
 }
 
 /// `ID:SECRET[,ID:SECRET...]`.
@@ -398,6 +533,76 @@ resources = ["arn:aws:cognito-idp:eu-west-1:111122223333:userpool/*"]
             c.access_keys[0].allow[0].actions,
             vec!["cognito-idp:Describe*"]
         );
+    }
+
+    #[test]
+    fn smtp_and_sns_from_file_and_flags() {
+        let dir = tempfile_dir("mail");
+        let path = dir.join("g.toml");
+        std::fs::write(
+            &path,
+            r#"
+[smtp]
+host = "mail.example.com"
+port = 587
+username = "mailer"
+password = "hunter2hunter2"
+from = "Gatehouse <no-reply@example.com>"
+reply_to = "help@example.com"
+[sns]
+region = "eu-west-1"
+access_key_id = "AKIDSNS"
+secret_access_key = "snssecret"
+sender_id = "Gatehouse"
+"#,
+        )
+        .unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        let smtp = c.smtp.clone().unwrap();
+        assert_eq!(smtp.host, "mail.example.com");
+        assert_eq!(smtp.tls, notify::TlsMode::StartTls);
+        assert_eq!(smtp.reply_to.as_deref(), Some("help@example.com"));
+        let sns = c.sns.clone().unwrap();
+        assert_eq!((sns.region.as_str(), sns.endpoint), ("eu-west-1", None));
+        assert!(!format!("{c:?}").contains("hunter2"), "no secret in Debug");
+        assert!(
+            !format!("{c:?}").contains("snssecret"),
+            "no secret in Debug"
+        );
+        // The URL flag wins over the file.
+        let c = Config::load(&Overrides {
+            config: Some(path),
+            smtp_url: Some("smtp://127.0.0.1:2525?tls=none".into()),
+            sns_endpoint: Some("http://127.0.0.1:5000".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let smtp = c.smtp.unwrap();
+        assert_eq!((smtp.port, smtp.tls), (Some(2525), notify::TlsMode::None));
+        assert_eq!(smtp.from, "Gatehouse <no-reply@example.com>");
+        assert_eq!(
+            c.sns.unwrap().endpoint.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        // Nothing configured: both go to the developer outbox.
+        let c = Config::load(&Overrides::default()).unwrap();
+        assert!(c.smtp.is_none() && c.sns.is_none());
+        // A relay without a sender is refused.
+        assert!(Config::load(&Overrides {
+            smtp_url: Some("smtp://relay".into()),
+            ..Default::default()
+        })
+        .is_err());
+    }
+
+    fn tempfile_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("gh-config-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     #[test]

@@ -131,19 +131,75 @@ fn access_keys(config: &Config) -> Result<AccessKeys, String> {
     ))
 }
 
-/// Where messages go. Until SMTP and SNS delivery exist, every node writes to the developer outbox
-/// in its data directory.
-fn outbox(config: &Config) -> Result<Arc<dyn domain::ports::MessageSender>, String> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        format!(
-            "cannot create data directory {}: {e}",
-            config.data_dir.display()
-        )
-    })?;
-    let outbox = notify::DeveloperOutbox::new(config.data_dir.join("outbox.jsonl"));
-    tracing::info!(file = %outbox.path().display(), "messages go to the developer outbox");
-    Ok(Arc::new(outbox))
+/// Delivery: messages are queued in the database and this node's dispatcher sends them through
+/// the configured SMTP relay and SNS endpoint, or, for a channel with nothing configured, to the
+/// developer outbox file in the data directory.
+fn dispatcher(config: &Config, store: &SqlStore) -> Result<notify::Dispatcher, String> {
+    let mut developer: Option<Arc<notify::DeveloperOutbox>> = None;
+    let mut developer_outbox = || -> Result<Arc<dyn notify::Deliverer>, String> {
+        if let Some(d) = &developer {
+            return Ok(d.clone());
+        }
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            format!(
+                "cannot create data directory {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
+        let d = Arc::new(notify::DeveloperOutbox::new(
+            config.data_dir.join("outbox.jsonl"),
+        ));
+        developer = Some(d.clone());
+        Ok(d)
+    };
+    let email: Arc<dyn notify::Deliverer> = match &config.smtp {
+        Some(smtp) => {
+            tracing::info!(host = %smtp.host, port = ?smtp.port, tls = ?smtp.tls, from = %smtp.from, "email goes out through SMTP");
+            Arc::new(notify::SmtpDeliverer::new(smtp)?)
+        }
+        None => {
+            tracing::info!(file = %config.data_dir.join("outbox.jsonl").display(), "no SMTP relay configured: email goes to the developer outbox");
+            developer_outbox()?
+        }
+    };
+    let sms: Arc<dyn notify::Deliverer> = match &config.sns {
+        Some(sns) => {
+            tracing::info!(endpoint = ?sns.endpoint, region = %sns.region, "SMS goes out through SNS");
+            Arc::new(notify::SnsDeliverer::new(sns))
+        }
+        None => {
+            tracing::info!(file = %config.data_dir.join("outbox.jsonl").display(), "no SNS configured: SMS goes to the developer outbox");
+            developer_outbox()?
+        }
+    };
+    Ok(notify::Dispatcher::new(
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+        config.account_id.clone(),
+        email,
+        sms,
+    ))
 }
+
+/// `GET /metrics`: delivery counters of this node and the outbox depth, in Prometheus text format.
+async fn metrics(
+    stats: web::Data<notify::DeliveryStats>,
+    store: web::Data<SqlStore>,
+    account: web::Data<AccountId>,
+) -> actix_web::HttpResponse {
+    use domain::ports::OutboxStore;
+    match store.outbox_depth(&account.0).await {
+        Ok(depth) => actix_web::HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4")
+            .body(stats.render(depth.pending, depth.retrying)),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot read the outbox depth");
+            actix_web::HttpResponse::ServiceUnavailable().finish()
+        }
+    }
+}
+
+struct AccountId(String);
 
 pub async fn serve(config: Config) -> Result<(), String> {
     let store = open_store(&config).await?;
@@ -151,7 +207,15 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let keys = Arc::new(access_keys(&config)?);
     let shared_store: Arc<dyn domain::ports::Store> = Arc::new(store.clone());
     let clock = Arc::new(SystemClock);
-    let services = Services::with_sender(shared_store.clone(), clock.clone(), outbox(&config)?);
+    let dispatcher = dispatcher(&config, &store)?;
+    let sender = Arc::new(notify::OutboxSender::new(
+        Arc::new(store.clone()),
+        clock.clone(),
+        dispatcher.waker(),
+    ));
+    let stats = web::Data::from(dispatcher.stats());
+    dispatcher.spawn();
+    let services = Services::with_sender(shared_store.clone(), clock.clone(), sender);
     let auth = auth_flows::AuthService::new(
         shared_store,
         clock,
@@ -168,11 +232,21 @@ pub async fn serve(config: Config) -> Result<(), String> {
         default_region: config.region.clone(),
         readiness: Arc::new(DbReadiness(store.clone())),
     });
-    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(api::routes))
-        .workers(config.workers)
-        .backlog(4096)
-        .bind(config.listen)
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let metrics_store = web::Data::new(store.clone());
+    let account = web::Data::new(AccountId(config.account_id.clone()));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(stats.clone())
+            .app_data(metrics_store.clone())
+            .app_data(account.clone())
+            .configure(api::routes)
+            .route("/metrics", web::get().to(metrics))
+    })
+    .workers(config.workers)
+    .backlog(4096)
+    .bind(config.listen)
+    .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     for addr in server.addrs() {
         tracing::info!(listen = %addr, public_url = %config.public_url, "gatehouse listening");
     }

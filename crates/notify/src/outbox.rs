@@ -60,6 +60,18 @@ impl MessageSender for DeveloperOutbox {
     }
 }
 
+/// Without SMTP or SNS configured, the dispatcher delivers to the file.
+#[async_trait]
+impl crate::Deliverer for DeveloperOutbox {
+    async fn deliver(&self, message: &OutboundMessage) -> Result<(), String> {
+        self.send(message).await
+    }
+
+    fn name(&self) -> &'static str {
+        "developer-outbox"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +90,8 @@ mod tests {
                 destination: "a@example.com".into(),
                 subject: Some("s".into()),
                 body: format!("body {i}"),
+                from: None,
+                reply_to: None,
             };
             outbox.send(&m).await.unwrap();
         }

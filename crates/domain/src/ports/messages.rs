@@ -24,6 +24,13 @@ pub struct OutboundMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     pub body: String,
+    /// The sender for email: the pool's `EmailConfiguration.From` when it sends as DEVELOPER;
+    /// none means the server's configured default sender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The pool's `EmailConfiguration.ReplyToEmailAddress`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
 }
 
 impl std::fmt::Debug for OutboundMessage {
@@ -33,6 +40,7 @@ impl std::fmt::Debug for OutboundMessage {
             .field("purpose", &self.purpose)
             .field("channel", &self.channel)
             .field("destination", &self.destination)
+            .field("from", &self.from)
             .field("body", &"*** redacted ***")
             .finish()
     }

@@ -32,7 +32,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the services need from storage: one trait per Cognito resource.
 pub trait Store:
-    UserPoolStore + AppClientStore + DirectoryStore + IdentityProviderStore + AuthStore + CodeStore
+    UserPoolStore
+    + AppClientStore
+    + DirectoryStore
+    + IdentityProviderStore
+    + AuthStore
+    + CodeStore
+    + OutboxStore
 {
 }
 impl<
@@ -41,7 +47,8 @@ impl<
             + DirectoryStore
             + IdentityProviderStore
             + AuthStore
-            + CodeStore,
+            + CodeStore
+            + OutboxStore,
     > Store for T
 {
 }

@@ -20,10 +20,13 @@ pub struct QueuedMessage {
 pub trait OutboxStore: Send + Sync {
     /// Queues messages for delivery, due at once.
     async fn enqueue_messages(&self, messages: &[OutboundMessage], now_ms: i64) -> StoreResult<()>;
-    /// Leases up to `limit` due, undelivered messages for `lease_ms`: no other sender gets them
-    /// until the lease runs out (a sender that crashed mid-delivery).
+    /// Leases up to `limit` due, undelivered messages of the account's pools for `lease_ms`: no
+    /// other sender gets them until the lease runs out (a sender that crashed mid-delivery). The
+    /// account scopes delivery to the nodes that serve it (and share its SMTP / SNS settings), so
+    /// servers of different accounts sharing a database never deliver each other's messages.
     async fn lease_messages(
         &self,
+        account_id: &str,
         now_ms: i64,
         lease_ms: i64,
         limit: u32,
@@ -31,4 +34,17 @@ pub trait OutboxStore: Send + Sync {
     async fn message_delivered(&self, id: &str, now_ms: i64) -> StoreResult<()>;
     /// Records a failed attempt; the message is due again at `retry_at_ms`.
     async fn message_failed(&self, id: &str, retry_at_ms: i64, error: &str) -> StoreResult<()>;
+    /// Undelivered messages of the account's pools, for metrics.
+    async fn outbox_depth(&self, account_id: &str) -> StoreResult<OutboxDepth>;
+    /// Deletes rows delivered before `before_ms` and rows of pools that no longer exist created
+    /// before it. Returns how many.
+    async fn prune_outbox(&self, before_ms: i64) -> StoreResult<u64>;
+}
+
+/// Undelivered messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxDepth {
+    pub pending: i64,
+    /// Of which have failed at least once.
+    pub retrying: i64,
 }

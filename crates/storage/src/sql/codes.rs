@@ -2,37 +2,8 @@
 
 use async_trait::async_trait;
 use domain::ports::{CodeRecord, CodeStore, OutboundMessage, StoreResult};
-use sqlx::{Any, Transaction};
 
 use super::{backend_err, get, SqlStore};
-
-/// Queues a message in the durable outbox inside the caller's transaction (sealed: it holds a
-/// code). The dispatcher delivers it after commit.
-pub(crate) async fn enqueue_message_in_tx(
-    store: &SqlStore,
-    tx: &mut Transaction<'static, Any>,
-    message: &OutboundMessage,
-    now_ms: i64,
-) -> StoreResult<String> {
-    let id = uuid::Uuid::new_v4().to_string();
-    let json = serde_json::to_string(message)
-        .map_err(|e| domain::ports::StoreError::Backend(e.to_string()))?;
-    let sealed = store
-        .sealer()
-        .seal(&format!("outbox-message:{id}"), json.as_bytes());
-    sqlx::query(
-        "INSERT INTO message_outbox (id, pool_id, message, created_ms, next_attempt_ms, attempts, \
-         leased_until_ms, last_error, delivered_ms) VALUES ($1, $2, $3, $4, $4, 0, 0, NULL, NULL)",
-    )
-    .bind(&id)
-    .bind(&message.pool_id)
-    .bind(sealed)
-    .bind(now_ms)
-    .execute(&mut **tx)
-    .await
-    .map_err(backend_err)?;
-    Ok(id)
-}
 
 #[async_trait]
 impl CodeStore for SqlStore {
@@ -70,10 +41,15 @@ impl CodeStore for SqlStore {
         .await
         .map_err(backend_err)?;
         if let Some(m) = message {
-            enqueue_message_in_tx(self, &mut tx, m, code.created_ms).await?;
+            super::outbox::enqueue_in_tx(
+                &mut tx,
+                self.sealer(),
+                std::slice::from_ref(m),
+                code.created_ms,
+            )
+            .await?;
         }
         tx.commit().await.map_err(backend_err)?;
-        self.messages_enqueued();
         Ok(true)
     }
 

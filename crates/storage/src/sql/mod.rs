@@ -22,6 +22,7 @@ use crate::user_cache::UserCache;
 pub use bulk::BulkOutcome;
 mod directory;
 mod identity_providers;
+mod outbox;
 mod user_pools;
 
 /// The NOTIFY channel that carries the id of a changed pool to every node.
@@ -243,10 +244,6 @@ impl SqlStore {
             }
         });
     }
-
-    /// Wakes this node's message dispatcher after messages were queued. A no-op until the durable
-    /// dispatcher is wired in.
-    fn messages_enqueued(&self) {}
 
     /// Removes this node from the live-node table at shutdown, so revocations stop waiting for it.
     pub async fn leave(&self) {

@@ -217,6 +217,10 @@ impl DirectoryService {
         let now = self.clock.now_ms();
         let (subject, body) =
             verification_message(&pool.record.settings.pool, channel, &user.username, &code);
+        let (from, reply_to) = match channel {
+            DeliveryChannel::Email => super::invitations::email_sender(&pool.record.settings.pool),
+            DeliveryChannel::Sms => (None, None),
+        };
         let message = OutboundMessage {
             pool_id: pool.record.id.clone(),
             purpose: purpose.key().to_string(),
@@ -225,6 +229,8 @@ impl DirectoryService {
             destination: destination.to_string(),
             subject,
             body,
+            from,
+            reply_to,
         };
         let stored = self
             .store

@@ -1,7 +1,7 @@
 //! The welcome message AdminCreateUser sends (and RESEND sends again): the pool's
 //! InviteMessageTemplate, or Cognito's default wording, with `{username}` and `{####}` filled in.
 
-use cognito_model::shapes::{DeliveryMediumType, UserPoolType};
+use cognito_model::shapes::{DeliveryMediumType, EmailSendingAccountType, UserPoolType};
 
 use super::DirectoryService;
 use crate::ports::{DeliveryChannel, OutboundMessage, UserRecord};
@@ -26,6 +26,29 @@ fn attribute<'a>(user: &'a UserRecord, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// The sender and reply-to address of the pool's email: with `EmailSendingAccount` DEVELOPER the
+/// pool's `From` (or the address of its SES identity `SourceArn`), with COGNITO_DEFAULT the
+/// server's default sender (none here); `ReplyToEmailAddress` applies in both.
+pub fn email_sender(pool: &UserPoolType) -> (Option<String>, Option<String>) {
+    let Some(c) = pool.email_configuration.as_ref() else {
+        return (None, None);
+    };
+    let reply_to = c.reply_to_email_address.clone().filter(|r| !r.is_empty());
+    let from = match c.email_sending_account {
+        Some(EmailSendingAccountType::Developer) => {
+            c.from.clone().filter(|f| !f.is_empty()).or_else(|| {
+                c.source_arn
+                    .as_deref()
+                    .and_then(|arn| arn.rsplit_once(":identity/"))
+                    .map(|(_, address)| address.to_string())
+                    .filter(|a| a.contains('@'))
+            })
+        }
+        _ => None,
+    };
+    (from, reply_to)
+}
+
 /// The messages an invitation consists of: one per requested medium (SMS when none is named) for
 /// which the user has a destination.
 pub fn invitation_messages(
@@ -43,6 +66,7 @@ pub fn invitation_messages(
         Some(m) if !m.is_empty() => m.to_vec(),
         _ => vec![DeliveryMediumType::Sms],
     };
+    let (from, reply_to) = email_sender(pool);
     let mut out = Vec::new();
     for medium in mediums {
         let message = match medium {
@@ -64,6 +88,8 @@ pub fn invitation_messages(
                     &user.username,
                     temporary_password,
                 ),
+                from: from.clone(),
+                reply_to: reply_to.clone(),
             }),
             DeliveryMediumType::Sms => attribute(user, "phone_number").map(|to| OutboundMessage {
                 pool_id: pool_id.to_string(),
@@ -79,6 +105,8 @@ pub fn invitation_messages(
                     &user.username,
                     temporary_password,
                 ),
+                from: None,
+                reply_to: None,
             }),
         };
         out.extend(message);
@@ -170,5 +198,37 @@ mod tests {
         assert_eq!(m[0].subject.as_deref(), Some("Welcome"));
         assert_eq!(m[0].body, "Hi alice, use pw");
         assert_eq!(m[0].destination, "a@example.com");
+    }
+
+    #[test]
+    fn developer_email_uses_the_pool_sender() {
+        use cognito_model::shapes::EmailConfigurationType;
+        let u = user(&[("email", "a@example.com")]);
+        let mut pool = UserPoolType {
+            email_configuration: Some(EmailConfigurationType {
+                email_sending_account: Some(EmailSendingAccountType::Developer),
+                source_arn: Some(
+                    "arn:aws:ses:us-east-1:123456789012:identity/ses@example.com".into(),
+                ),
+                reply_to_email_address: Some("help@example.com".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let email = [DeliveryMediumType::Email];
+        let m = invitation_messages(&pool, "p", &u, "Tmp#1234", Some(&email));
+        assert_eq!(m[0].from.as_deref(), Some("ses@example.com"));
+        assert_eq!(m[0].reply_to.as_deref(), Some("help@example.com"));
+        pool.email_configuration.as_mut().unwrap().from = Some("Team <team@example.com>".into());
+        let m = invitation_messages(&pool, "p", &u, "Tmp#1234", Some(&email));
+        assert_eq!(m[0].from.as_deref(), Some("Team <team@example.com>"));
+        // COGNITO_DEFAULT: the server's sender, the pool's reply-to.
+        pool.email_configuration
+            .as_mut()
+            .unwrap()
+            .email_sending_account = Some(EmailSendingAccountType::CognitoDefault);
+        let m = invitation_messages(&pool, "p", &u, "Tmp#1234", Some(&email));
+        assert_eq!(m[0].from, None);
+        assert_eq!(m[0].reply_to.as_deref(), Some("help@example.com"));
     }
 }

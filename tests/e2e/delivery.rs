@@ -1,0 +1,307 @@
+//! Real delivery: AdminCreateUser invitations through a real SMTP server process (aiosmtpd) and a
+//! real SNS-compatible server process (moto), and a mail-server outage during a burst that loses
+//! and duplicates nothing. The Python servers come from PyPI (`.ci/run` installs them); a missing
+//! package fails the test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_cognitoidentityprovider::types::{
+    AdminCreateUserConfigType, AttributeType, DeliveryMediumType, MessageTemplateType,
+};
+use serde_json::Value;
+
+use crate::harness::{free_port, Backend, Options, Server};
+
+crate::backend_tests!(
+    invitation_email_goes_through_smtp,
+    invitation_sms_goes_through_sns,
+    smtp_outage_during_a_burst_loses_and_duplicates_nothing,
+);
+
+/// A Python server from tests/e2e/support, writing what it receives to a JSON-lines file.
+struct PyServer {
+    child: Child,
+    script: &'static str,
+    port: u16,
+    file: PathBuf,
+}
+
+impl PyServer {
+    fn start(script: &'static str, port: u16, file: &Path) -> PyServer {
+        use std::io::BufRead;
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/e2e/support")
+            .join(script);
+        // The server's own log goes to a file beside its output (a pipe nobody reads would fill).
+        let log = file.with_extension("log");
+        let mut child = Command::new("python3")
+            .arg(&path)
+            .arg(port.to_string())
+            .arg(file)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("server log"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run python3 {script}: {e}"));
+        // The script prints "ready" once it listens; an exit before that (an ImportError) fails.
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let ready = out
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.trim() == "ready");
+        if !ready {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{script} did not start (are aiosmtpd and moto[server] installed? .ci/run installs them):\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        PyServer {
+            child,
+            script,
+            port,
+            file: file.to_path_buf(),
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn restart(&mut self) {
+        self.kill();
+        *self = PyServer::start(self.script, self.port, &self.file);
+    }
+
+    fn received(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.file)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect()
+    }
+
+    /// Waits until at least `n` messages arrived.
+    async fn wait_for(&self, n: usize, within: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let got = self.received();
+            if got.len() >= n || Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for PyServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn attr(name: &str, value: &str) -> AttributeType {
+    AttributeType::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .unwrap()
+}
+
+fn smtp_env(port: u16) -> Vec<(String, String)> {
+    vec![
+        (
+            "GATEHOUSE_SMTP_URL".into(),
+            format!("smtp://127.0.0.1:{port}?tls=none"),
+        ),
+        (
+            "GATEHOUSE_SMTP_FROM".into(),
+            "Gatehouse <no-reply@gatehouse.test>".into(),
+        ),
+    ]
+}
+
+async fn pool_with_template(server: &Server) -> String {
+    server
+        .client()
+        .create_user_pool()
+        .pool_name("delivery")
+        .admin_create_user_config(
+            AdminCreateUserConfigType::builder()
+                .invite_message_template(
+                    MessageTemplateType::builder()
+                        .email_subject("Welcome to Gatehouse")
+                        .email_message("Hello {username}, your temporary password is {####}")
+                        .sms_message("Hi {username}, password {####}")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap()
+}
+
+async fn metric(server: &Server, name: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", server.base_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).map(|v| v.trim().parse().unwrap()))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+async fn invitation_email_goes_through_smtp(backend: Backend) {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = PyServer::start("smtp_sink.py", port, &tmp.path().join("mail.jsonl"));
+    let mut opts = Options::new(backend);
+    opts.env = smtp_env(port);
+    let server = Server::start_with(opts).await;
+    let pool = pool_with_template(&server).await;
+    server
+        .client()
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("alice")
+        .temporary_password("Temp#Pass1234")
+        .user_attributes(attr("email", "alice@example.com"))
+        .desired_delivery_mediums(DeliveryMediumType::Email)
+        .send()
+        .await
+        .unwrap();
+    let got = smtp.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["rcpt_tos"], serde_json::json!(["alice@example.com"]));
+    assert_eq!(got[0]["mail_from"], "no-reply@gatehouse.test");
+    let data = got[0]["data"].as_str().unwrap();
+    assert!(data.contains("Subject: Welcome to Gatehouse\r\n"), "{data}");
+    assert!(data.contains("To: alice@example.com\r\n"), "{data}");
+    assert!(
+        data.contains("Hello alice, your temporary password is Temp#Pass1234"),
+        "{data}"
+    );
+    // Nothing went to the developer outbox, and the node counted the delivery.
+    assert!(!server.data_dir.join("outbox.jsonl").exists());
+    assert_eq!(
+        metric(
+            &server,
+            "gatehouse_messages_delivered_total{channel=\"email\"}"
+        )
+        .await,
+        1.0
+    );
+    assert_eq!(metric(&server, "gatehouse_outbox_pending").await, 0.0);
+}
+
+async fn invitation_sms_goes_through_sns(backend: Backend) {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let sns = PyServer::start("sns_server.py", port, &tmp.path().join("sms.jsonl"));
+    let mut opts = Options::new(backend);
+    opts.env = vec![
+        (
+            "GATEHOUSE_SNS_ENDPOINT".into(),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        ("GATEHOUSE_SNS_REGION".into(), "us-east-1".into()),
+        ("GATEHOUSE_SNS_ACCESS_KEY_ID".into(), "AKIDSNSTEST".into()),
+        (
+            "GATEHOUSE_SNS_SECRET_ACCESS_KEY".into(),
+            "sns-test-secret".into(),
+        ),
+    ];
+    let server = Server::start_with(opts).await;
+    let pool = pool_with_template(&server).await;
+    server
+        .client()
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("bob")
+        .temporary_password("Temp#Pass5678")
+        .user_attributes(attr("phone_number", "+15555550123"))
+        .desired_delivery_mediums(DeliveryMediumType::Sms)
+        .send()
+        .await
+        .unwrap();
+    let got = sns.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["phone_number"], "+15555550123");
+    assert_eq!(got[0]["message"], "Hi bob, password Temp#Pass5678");
+    assert!(!server.data_dir.join("outbox.jsonl").exists());
+    assert_eq!(
+        metric(
+            &server,
+            "gatehouse_messages_delivered_total{channel=\"sms\"}"
+        )
+        .await,
+        1.0
+    );
+}
+
+async fn smtp_outage_during_a_burst_loses_and_duplicates_nothing(backend: Backend) {
+    const USERS: usize = 20;
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut smtp = PyServer::start("smtp_sink.py", port, &tmp.path().join("mail.jsonl"));
+    let mut opts = Options::new(backend);
+    opts.env = smtp_env(port);
+    let server = Server::start_with(opts).await;
+    let pool = pool_with_template(&server).await;
+    let c = server.client();
+    let mut killed_at = None;
+    for i in 0..USERS {
+        if i == 5 {
+            // The mail server dies mid-burst; the API keeps answering.
+            smtp.kill();
+            killed_at = Some(Instant::now());
+        }
+        c.admin_create_user()
+            .user_pool_id(&pool)
+            .username(format!("user{i}"))
+            .user_attributes(attr("email", &format!("user{i}@example.com")))
+            .desired_delivery_mediums(DeliveryMediumType::Email)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("AdminCreateUser {i} during the outage: {e:?}"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let down = killed_at.unwrap().elapsed();
+    if down < Duration::from_secs(3) {
+        tokio::time::sleep(Duration::from_secs(3) - down).await;
+    }
+    assert!(
+        metric(
+            &server,
+            "gatehouse_message_delivery_failures_total{channel=\"email\"}"
+        )
+        .await
+            >= 1.0,
+        "the outage was seen as failed attempts"
+    );
+    assert!(metric(&server, "gatehouse_outbox_pending").await >= 1.0);
+    smtp.restart();
+    smtp.wait_for(USERS, Duration::from_secs(60)).await;
+    // A little longer, so a duplicate would have time to show up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut recipients: Vec<String> = smtp
+        .received()
+        .iter()
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap().to_string())
+        .collect();
+    recipients.sort();
+    let mut expected: Vec<String> = (0..USERS).map(|i| format!("user{i}@example.com")).collect();
+    expected.sort();
+    assert_eq!(recipients, expected, "every message exactly once");
+    assert_eq!(metric(&server, "gatehouse_outbox_pending").await, 0.0);
+}
