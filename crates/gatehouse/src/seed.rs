@@ -90,7 +90,7 @@ pub async fn seed_users(store: SqlStore, args: &SeedArgs) -> Result<(), String> 
             BulkOutcome::Written(n) => written += n,
             BulkOutcome::PoolNotFound => return Err(format!("no user pool {}", args.pool_id)),
         }
-        if written % (batch * 100) == 0 {
+        if written.is_multiple_of(batch * 100) {
             tracing::info!(
                 written,
                 rate = written as f64 / started.elapsed().as_secs_f64(),

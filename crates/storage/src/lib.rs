@@ -13,4 +13,6 @@ mod user_cache;
 pub use cache::PoolCache;
 pub use sealing::{Kek, Sealer};
 pub use sql::{redact, Backend, BulkOutcome, SqlStore};
-pub use user_cache::{UserCache, DEFAULT_CAPACITY as DEFAULT_USER_CACHE_CAPACITY};
+pub use user_cache::{
+    Lookup, ReadTicket, UserCache, DEFAULT_CAPACITY as DEFAULT_USER_CACHE_CAPACITY,
+};

@@ -186,7 +186,7 @@ impl UserCache {
         let mut i = 0usize;
         self.entries.retain(|_, e| {
             i += 1;
-            e.read_at.elapsed() <= TTL && i % 10 != 0
+            e.read_at.elapsed() <= TTL && !i.is_multiple_of(10)
         });
         // A small cache may have lost nothing to the tenth.
         while self.entries.len() >= self.capacity {
