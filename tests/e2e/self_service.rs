@@ -31,9 +31,9 @@ pub async fn delivered_code(server: &Server, purpose: &str, destination: &str) -
             std::fs::read_to_string(server.data_dir.join("outbox.jsonl")).unwrap_or_default();
         let found = text
             .lines()
+            .rev()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["purpose"] == purpose && m["destination"] == destination)
-            .last();
+            .find(|m| m["purpose"] == purpose && m["destination"] == destination);
         if let Some(m) = found {
             let body = m["body"].as_str().unwrap_or_default();
             let code: String = body

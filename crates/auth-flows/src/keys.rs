@@ -143,9 +143,7 @@ impl KeyRing {
         let mut decoy = Sha256::new();
         decoy.update(b"gatehouse decoy key");
         for k in records {
-            let still_valid = k
-                .retired_ms
-                .map_or(true, |r| now < r + MAX_TOKEN_LIFETIME_MS);
+            let still_valid = k.retired_ms.is_none_or(|r| now < r + MAX_TOKEN_LIFETIME_MS);
             if !still_valid {
                 continue;
             }

@@ -67,7 +67,7 @@ impl DirectoryService {
             .iter()
             .filter(|a| a.required == Some(true))
             .filter_map(|a| a.name.clone())
-            .filter(|n| n != "sub" && get_attr(&u.attributes, n).map_or(true, str::is_empty))
+            .filter(|n| n != "sub" && get_attr(&u.attributes, n).is_none_or(str::is_empty))
             .map(|n| format!("userAttributes.{n}"))
             .collect()
     }
@@ -106,7 +106,7 @@ impl DirectoryService {
             .iter()
             .filter(|a| a.required == Some(true))
             .filter_map(|a| a.name.clone())
-            .filter(|n| n != "sub" && get_attr(&merged, n).map_or(true, str::is_empty))
+            .filter(|n| n != "sub" && get_attr(&merged, n).is_none_or(str::is_empty))
             .collect();
         if let Some(first) = missing.first() {
             return Err(CognitoError::invalid_parameter(format!(
