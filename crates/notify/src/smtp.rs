@@ -232,8 +232,9 @@ mod tests {
         assert!(SmtpConfig::from_url("smtp://relay?tls=maybe").is_err());
     }
 
-    #[test]
-    fn builds_the_email_with_pool_or_default_sender() {
+    // The deliverer's connection pool starts a task, so it is built inside a runtime.
+    #[tokio::test]
+    async fn builds_the_email_with_pool_or_default_sender() {
         let d = SmtpDeliverer::new(&SmtpConfig {
             host: "localhost".into(),
             tls: TlsMode::None,
