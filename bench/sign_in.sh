@@ -7,7 +7,9 @@
 # Usage: bench/sign_in.sh [duration_seconds] [repeats]   (needs wrk, python3 with boto3, psql)
 # Env: BACKENDS ("sqlite postgres"), USERS (1000), PASSWORD_CONNECTIONS (8), SRP_CONCURRENCY (8),
 #      SRP_SECRET_BYTES (128, as amazon-cognito-identity-js), BENCH_DATABASE_URL (else a fresh
-#      database on 127.0.0.1:5432), BENCH_PORT (9341), SKIP (any of: argon2 password srp getuser).
+#      database on 127.0.0.1:5432), BENCH_PORT (9341), SKIP (any of: argon2 password srp getuser),
+#      QUIET_BELOW (percent: before each measured run, wait until the machine was less busy than
+#      this over 5 s, for at most QUIET_MAX_WAIT seconds, 600; for shared machines).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DUR="${1:-20}"
@@ -36,11 +38,25 @@ ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 machine() { awk '/^cpu / {t=0; for (i=2;i<=9;i++) t+=$i; print t-$5-$6, t}' /proc/stat; }
 record() { echo "$1|$2|$3|$4" >>"$RESULTS"; }   # backend bench metric value
 
+# On a shared machine, wait for other people's builds and tests to pause before a measured run.
+wait_quiet() {
+  [ -n "${QUIET_BELOW:-}" ] || return 0
+  local waited=0 b0 t0 b1 t1 pct
+  while true; do
+    read -r b0 t0 < <(machine); sleep 5; read -r b1 t1 < <(machine)
+    pct=$(( 100 * (b1 - b0) / (t1 - t0 > 0 ? t1 - t0 : 1) ))
+    if [ "$pct" -lt "$QUIET_BELOW" ]; then echo "(machine ${pct}% busy before this run, waited ${waited}s)"; return 0; fi
+    waited=$((waited + 5))
+    if [ "$waited" -ge "${QUIET_MAX_WAIT:-600}" ]; then echo "(machine still ${pct}% busy after ${waited}s: measuring anyway)"; return 0; fi
+  done
+}
+
 echo "machine: $CORES cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if ! skip argon2; then
   for mode in verify prealloc; do
     for r in $(seq 1 "$REPEATS"); do
+      wait_quiet
       out=$("$LOADGEN" argon2 --threads "$CORES" --seconds "$DUR" --mode "$mode")
       echo "$out" | grep -v '^RESULT'
       line=$(echo "$out" | grep '^RESULT')
@@ -63,6 +79,7 @@ db_ticks() {
 # script connections.
 wrk_run() {
   local backend="$1" bench="$2" script="$3" conns="$4" s0 d0 m0 s1 d1 m1
+  wait_quiet
   s0=$(ticks "$SERVER_PID"); d0=$(db_ticks); m0=$(machine)
   { TIMEFORMAT="%U %S"; time wrk -t2 -c"$conns" -d"${DUR}s" --timeout 10s --latency -s "$script" "$EP/" >"$WORK/wrk.out"; } 2>"$WORK/wrk.time"
   s1=$(ticks "$SERVER_PID"); d1=$(db_ticks); m1=$(machine)
@@ -137,6 +154,7 @@ LUA
     for r in $(seq 1 "$REPEATS"); do
       echo "-- $name: USER_SRP_AUTH, ${SRP_CONCURRENCY:-8} concurrent sign-ins, ${DUR}s (run $r)"
       local out
+      wait_quiet
       out=$("$LOADGEN" srp --endpoint "$EP" --pool-id "$POOL" --client-id "$CLIENT" --users "$USERS" \
         --user-prefix "$PREFIX" --concurrency "${SRP_CONCURRENCY:-8}" --seconds "$DUR" --warmup 3 \
         --client-secret-bytes "${SRP_SECRET_BYTES:-128}" --server-pid "$SERVER_PID" ${DB_NAME:+--db-name "$DB_NAME"})

@@ -27,6 +27,10 @@ client = c.create_user_pool_client(
     UserPoolId=pool,
     ClientName="bench",
     ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    # A day, so the GetUser runs' tokens outlive any wait for a quiet machine (bench/sign_in.sh).
+    AccessTokenValidity=24,
+    IdTokenValidity=24,
+    TokenValidityUnits={"AccessToken": "hours", "IdToken": "hours"},
 )["UserPoolClient"]["ClientId"]
 
 
