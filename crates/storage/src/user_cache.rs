@@ -215,8 +215,22 @@ impl UserCache {
             }
         }
         for m in marks {
-            self.marks.insert(m.as_ref().to_string(), (g, now));
+            self.set_mark(m.as_ref(), g, now);
         }
+    }
+
+    /// Records generation `g` on `mark` unless a newer one is there already. Two writers can
+    /// reach this in either order after taking their generations; letting the older overwrite
+    /// the newer would make a read that began between the two look current for ever.
+    fn set_mark(&self, mark: &str, g: u64, now: Instant) {
+        self.marks
+            .entry(mark.to_string())
+            .and_modify(|m| {
+                if m.0 < g {
+                    *m = (g, now);
+                }
+            })
+            .or_insert((g, now));
     }
 
     /// Forgets everything, including reads in flight (e.g. notifications may have been lost).
@@ -269,6 +283,26 @@ mod tests {
         c.invalidate(&[user_mark("p1", "id-a")]);
         assert!(c.get("p1", Lookup::Username("ann")).is_none());
         assert!(c.is_empty(), "a stale entry is dropped when found");
+    }
+
+    #[test]
+    fn marks_landing_out_of_order_keep_the_newest_generation() {
+        // Two writers took generations 1 and 2; the second wrote its mark first. A read that
+        // began between them (at generation 1) may have missed the second write's commit.
+        let c = UserCache::new(10);
+        let g1 = c.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let t = c.begin_read();
+        let g2 = c.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let mark = user_mark("p1", "id-a");
+        c.set_mark(&mark, g2, Instant::now());
+        c.set_mark(&mark, g1, Instant::now());
+        c.put_if_current(
+            "p1",
+            Lookup::Username("ann"),
+            &user("id-a", "ann", "old"),
+            t,
+        );
+        assert!(c.get("p1", Lookup::Username("ann")).is_none());
     }
 
     #[test]

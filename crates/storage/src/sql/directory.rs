@@ -611,7 +611,13 @@ impl DirectoryStore for SqlStore {
                 .transpose()?;
         match current {
             None => return Ok(UserWriteOutcome::NotFound),
-            Some(v) if v != u.version - 1 => return Ok(UserWriteOutcome::VersionConflict),
+            Some(v) if v != u.version - 1 => {
+                // The caller's copy is stale, perhaps from this node's cache while the winning
+                // writer has committed but not yet invalidated it: drop it so the retry reads
+                // the database instead of conflicting again on the same copy.
+                self.users.invalidate(&[user_mark(&u.pool_id, &u.id)]);
+                return Ok(UserWriteOutcome::VersionConflict);
+            }
             Some(_) => {}
         }
         let mut marks = write_marks(w);
