@@ -11,6 +11,8 @@ use hkdf::Hkdf;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::modexp::Modulus;
+
 /// Size of N in bits; every residue is held at this precision.
 const N_BITS: u32 = 3072;
 
@@ -55,6 +57,8 @@ pub(crate) struct Group {
     g_table: Vec<BoxedUint>,
     /// k = H(padHex(N) ‖ padHex(g)) in Montgomery form.
     pub(crate) k: BoxedMontyForm,
+    /// N for AWS-LC's exponentiation (see `modexp`).
+    modulus: Modulus,
 }
 
 pub(crate) fn group() -> &'static Group {
@@ -71,6 +75,7 @@ pub(crate) fn group() -> &'static Group {
             g: BoxedMontyForm::one(&params),
             k: BoxedMontyForm::one(&params),
             g_table: Vec::new(),
+            modulus: Modulus::new(&n_bytes),
             params,
             n,
         };
@@ -125,6 +130,16 @@ impl Group {
     /// `base^exponent mod N` with a secret-safe (constant-time) ladder whose running time depends
     /// only on the exponent's byte length, never on its value.
     pub(crate) fn pow(&self, base: &BoxedMontyForm, exponent_be: &[u8]) -> BoxedMontyForm {
+        let plain = Zeroizing::new(base.retrieve());
+        let base_be = Zeroizing::new(plain.to_be_bytes());
+        let result = self.modulus.pow(&base_be, exponent_be);
+        let value = BoxedUint::from_be_slice(&result, N_BITS).expect("results are below N");
+        BoxedMontyForm::new(value, &self.params)
+    }
+
+    /// [`Group::pow`] by crypto-bigint's ladder: the reference the AWS-LC path is tested against.
+    #[cfg(test)]
+    pub(crate) fn pow_portable(&self, base: &BoxedMontyForm, exponent_be: &[u8]) -> BoxedMontyForm {
         let exponent = Zeroizing::new(exponent_int(exponent_be));
         let bits = u32::try_from(exponent_be.len() * 8).expect("exponent length fits in u32");
         base.pow_bounded_exp(&exponent, bits)
@@ -332,6 +347,42 @@ mod tests {
             );
         }
         assert_eq!(g.to_be_bytes(&g.pow_g(&[10])), vec![4, 0]);
+    }
+
+    #[test]
+    fn aws_lc_exponentiation_agrees_with_crypto_bigint() {
+        let g = group();
+        let n = hex::decode(N_HEX).unwrap();
+        let mut n_minus_1 = n.clone();
+        *n_minus_1.last_mut().unwrap() -= 1;
+        let bases: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![1],
+            vec![2],
+            n_minus_1,
+            (0u16..384).map(|i| (i * 7 + 3) as u8).collect(),
+            vec![0xab; 100],
+        ];
+        let exponents: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![1],
+            vec![0; 32],
+            vec![0xff; 32],
+            (0u8..32).map(|i| i.wrapping_mul(59)).collect(),
+            vec![0x80; 128],
+            (0u16..384).map(|i| (i * 13) as u8).collect(),
+        ];
+        for b in &bases {
+            let base = g.residue(b);
+            for e in &exponents {
+                assert_eq!(
+                    g.to_be_bytes(&g.pow(&base, e)),
+                    g.to_be_bytes(&g.pow_portable(&base, e)),
+                    "base {b:02x?} exponent {e:02x?}"
+                );
+            }
+        }
     }
 
     fn double(be: &[u8]) -> Vec<u8> {

@@ -29,6 +29,7 @@ pub mod client;
 mod encoding;
 mod error;
 mod group;
+mod modexp;
 mod server;
 mod signature;
 mod timestamp;
