@@ -95,6 +95,7 @@ fn user(pool: &str, name: &str, attrs: &[(&str, &str)]) -> UserWrite {
             _ => vec![],
         },
         user: UserRecord {
+            pending_attributes: vec![],
             pool_id: pool.to_string(),
             id,
             username: name.to_string(),

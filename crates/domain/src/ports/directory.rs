@@ -23,6 +23,9 @@ pub struct UserRecord {
     pub password: Option<PasswordState>,
     /// The attributes in the order the user sees them (`sub` first).
     pub attributes: Vec<(String, String)>,
+    /// New values of email / phone_number waiting for verification (the pool's
+    /// AttributesRequireVerificationBeforeUpdate): never shown, applied by VerifyUserAttribute.
+    pub pending_attributes: Vec<(String, String)>,
 }
 
 /// The user's password: never the plaintext, only argon2id PHC strings and the SRP verifier.

@@ -25,11 +25,12 @@ pub(super) const CLEAR_ALL_USERS: &str = "*";
 const MAX_NOTIFY_PAYLOAD: usize = 7900;
 
 const USER_COLS: &str = "u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, \
-     u.created_ms, u.modified_ms, u.version, u.password, u.attributes";
-/// The columns of a listed user: no password state. No list shows it, and leaving it out spares
+     u.created_ms, u.modified_ms, u.version, u.password, u.attributes, u.pending_attributes";
+/// The columns of a listed user: no password state (nor pending attribute values). No list shows it, and leaving it out spares
 /// moving and unsealing it for every row of every page.
 const LIST_COLS: &str = "u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, \
-     u.created_ms, u.modified_ms, u.version, NULL AS password, u.attributes";
+     u.created_ms, u.modified_ms, u.version, NULL AS password, u.attributes, \
+     NULL AS pending_attributes";
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("corrupt user row: {e}"))
@@ -59,6 +60,11 @@ fn user_of(sealer: &Sealer, row: &AnyRow) -> StoreResult<UserRecord> {
     };
     let attributes: String = get(row, "attributes")?;
     let attributes: Vec<(String, String)> = serde_json::from_str(&attributes).map_err(corrupt)?;
+    let pending: Option<String> = get(row, "pending_attributes")?;
+    let pending_attributes: Vec<(String, String)> = match pending {
+        Some(p) => serde_json::from_str(&p).map_err(corrupt)?,
+        None => Vec::new(),
+    };
     Ok(UserRecord {
         pool_id,
         id,
@@ -71,7 +77,17 @@ fn user_of(sealer: &Sealer, row: &AnyRow) -> StoreResult<UserRecord> {
         version: get(row, "version")?,
         password,
         attributes,
+        pending_attributes,
     })
+}
+
+/// The pending_attributes column: NULL when nothing is pending.
+fn pending_json(u: &UserRecord) -> StoreResult<Option<String>> {
+    if u.pending_attributes.is_empty() {
+        Ok(None)
+    } else {
+        json(&u.pending_attributes).map(Some)
+    }
 }
 
 fn group_of(row: &AnyRow) -> StoreResult<GroupRecord> {
@@ -561,8 +577,8 @@ impl DirectoryStore for SqlStore {
         }
         sqlx::query(
             "INSERT INTO users (pool_id, id, username, username_key, status, enabled, created_ms, \
-             modified_ms, version, password, attributes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             modified_ms, version, password, attributes, pending_attributes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&u.pool_id)
         .bind(&u.id)
@@ -575,6 +591,7 @@ impl DirectoryStore for SqlStore {
         .bind(u.version)
         .bind(sealed_password(self.sealer(), u)?)
         .bind(json(&u.attributes)?)
+        .bind(pending_json(u)?)
         .execute(&mut *tx)
         .await
         .map_err(backend_err)?;
@@ -620,7 +637,8 @@ impl DirectoryStore for SqlStore {
         }
         sqlx::query(
             "UPDATE users SET status = $1, enabled = $2, modified_ms = $3, version = $4, \
-             password = $5, attributes = $6 WHERE pool_id = $7 AND id = $8",
+             password = $5, attributes = $6, pending_attributes = $7 \
+             WHERE pool_id = $8 AND id = $9",
         )
         .bind(&u.status)
         .bind(i64::from(u.enabled))
@@ -628,6 +646,7 @@ impl DirectoryStore for SqlStore {
         .bind(u.version)
         .bind(sealed_password(self.sealer(), u)?)
         .bind(json(&u.attributes)?)
+        .bind(pending_json(u)?)
         .bind(&u.pool_id)
         .bind(&u.id)
         .execute(&mut *tx)

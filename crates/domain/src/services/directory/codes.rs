@@ -253,6 +253,23 @@ impl DirectoryService {
         Ok(delivery_details(channel, destination))
     }
 
+    /// Forgets the outstanding verification code of an attribute (its value changed).
+    pub(crate) async fn drop_verification_code(
+        &self,
+        user: &UserRecord,
+        attribute: &str,
+    ) -> ServiceResult<()> {
+        let purpose = match attribute {
+            "email" => CodePurpose::VerifyEmail,
+            "phone_number" => CodePurpose::VerifyPhone,
+            _ => return Ok(()),
+        };
+        self.store
+            .delete_code(&user.pool_id, &user.id, purpose.key())
+            .await?;
+        Ok(())
+    }
+
     /// Checks a code; a right one is used up. Wrong guesses count, and after five the code is
     /// dead (`LimitExceededException`) until a new one is requested.
     pub async fn check_code(

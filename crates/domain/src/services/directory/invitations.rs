@@ -140,6 +140,7 @@ mod tests {
 
     fn user(attrs: &[(&str, &str)]) -> UserRecord {
         UserRecord {
+            pending_attributes: vec![],
             pool_id: "p".into(),
             id: "s".into(),
             username: "alice".into(),

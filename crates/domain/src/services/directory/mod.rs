@@ -14,6 +14,7 @@ mod users;
 use std::sync::Arc;
 
 pub use import::{import_write, ImportedUser};
+pub use users::AttributeUpdate;
 
 use crate::ports::{DropMessages, MessageSender};
 
