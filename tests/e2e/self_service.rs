@@ -22,6 +22,7 @@ crate::backend_tests!(
     change_password_and_delete_user,
     own_attributes_are_verified_by_code,
     changes_wait_for_verification_before_update,
+    code_attempts_are_limited,
 );
 
 /// The newest code delivered to `destination` for `purpose`, waiting for the dispatcher.
@@ -893,4 +894,207 @@ async fn changes_wait_for_verification_before_update(backend: Backend) {
         before,
         "a change the administrator marks verified sends no code"
     );
+}
+
+const LIMIT: &str = "LimitExceededException: Attempt limit exceeded, please try after some time.";
+
+fn wrong(code: &str) -> String {
+    if code == "000000" {
+        "111111".into()
+    } else {
+        "000000".into()
+    }
+}
+
+/// Five attempts per code on ConfirmSignUp, ConfirmForgotPassword and VerifyUserAttribute: the
+/// sixth answers LimitExceededException even with the right code (what Cognito answers; the
+/// model's TooManyFailedAttemptsException is not what clients see for codes), parallel guesses
+/// are counted one by one, and a new code starts afresh.
+async fn code_attempts_are_limited(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = self_service_pool(&c, false).await;
+    let (client_id, _) = client(&c, &pool, false, false).await;
+
+    // ConfirmSignUp, ten wrong guesses at once: five are compared, five are refused.
+    c.sign_up()
+        .client_id(&client_id)
+        .username("xena")
+        .password("Passw0rd!x")
+        .user_attributes(attr("email", "xena@example.com"))
+        .send()
+        .await
+        .unwrap();
+    let code = nth_code(&server, "sign_up", "xena@example.com", 1).await;
+    let guesses = (0..10).map(|_| {
+        let c = c.clone();
+        let (client_id, guess) = (client_id.clone(), wrong(&code));
+        tokio::spawn(async move {
+            let e = c
+                .confirm_sign_up()
+                .client_id(client_id)
+                .username("xena")
+                .confirmation_code(guess)
+                .send()
+                .await
+                .unwrap_err();
+            error_code(&e)
+        })
+    });
+    let mut answers: Vec<String> = Vec::new();
+    for g in guesses.collect::<Vec<_>>() {
+        answers.push(g.await.unwrap());
+    }
+    answers.sort();
+    let mismatches = answers
+        .iter()
+        .filter(|a| *a == "CodeMismatchException")
+        .count();
+    let limited = answers
+        .iter()
+        .filter(|a| *a == "LimitExceededException")
+        .count();
+    assert_eq!((mismatches, limited), (5, 5), "{answers:?}");
+    let e = c
+        .confirm_sign_up()
+        .client_id(&client_id)
+        .username("xena")
+        .confirmation_code(&code)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(format!("{}: {}", error_code(&e), error_message(&e)), LIMIT);
+    // A new code has its own five attempts.
+    c.resend_confirmation_code()
+        .client_id(&client_id)
+        .username("xena")
+        .send()
+        .await
+        .unwrap();
+    let code = nth_code(&server, "sign_up", "xena@example.com", 2).await;
+    c.confirm_sign_up()
+        .client_id(&client_id)
+        .username("xena")
+        .confirmation_code(&code)
+        .send()
+        .await
+        .unwrap();
+
+    // ConfirmForgotPassword: four wrong, then the right one still works within five attempts;
+    // the next code after five wrong ones is dead.
+    c.admin_update_user_attributes()
+        .user_pool_id(&pool)
+        .username("xena")
+        .user_attributes(attr("email_verified", "true"))
+        .send()
+        .await
+        .unwrap();
+    c.forgot_password()
+        .client_id(&client_id)
+        .username("xena")
+        .send()
+        .await
+        .unwrap();
+    let code = nth_code(&server, "forgot_password", "xena@example.com", 1).await;
+    for _ in 0..4 {
+        let e = c
+            .confirm_forgot_password()
+            .client_id(&client_id)
+            .username("xena")
+            .confirmation_code(wrong(&code))
+            .password("Recovered-1!")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&e), "CodeMismatchException");
+    }
+    c.confirm_forgot_password()
+        .client_id(&client_id)
+        .username("xena")
+        .confirmation_code(&code)
+        .password("Recovered-1!")
+        .send()
+        .await
+        .unwrap();
+    c.forgot_password()
+        .client_id(&client_id)
+        .username("xena")
+        .send()
+        .await
+        .unwrap();
+    let code = nth_code(&server, "forgot_password", "xena@example.com", 2).await;
+    for _ in 0..5 {
+        let e = c
+            .confirm_forgot_password()
+            .client_id(&client_id)
+            .username("xena")
+            .confirmation_code(wrong(&code))
+            .password("Recovered-2!")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&e), "CodeMismatchException");
+    }
+    let e = c
+        .confirm_forgot_password()
+        .client_id(&client_id)
+        .username("xena")
+        .confirmation_code(&code)
+        .password("Recovered-2!")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(format!("{}: {}", error_code(&e), error_message(&e)), LIMIT);
+    password_sign_in(&c, &client_id, "xena", "Recovered-1!")
+        .await
+        .unwrap();
+
+    // VerifyUserAttribute.
+    let access = password_sign_in(&c, &client_id, "xena", "Recovered-1!")
+        .await
+        .unwrap()
+        .access_token()
+        .unwrap()
+        .to_string();
+    c.update_user_attributes()
+        .access_token(&access)
+        .user_attributes(attr("email", "xena@new.example"))
+        .send()
+        .await
+        .unwrap();
+    let code = nth_code(&server, "verify:email", "xena@new.example", 1).await;
+    for _ in 0..5 {
+        let e = c
+            .verify_user_attribute()
+            .access_token(&access)
+            .attribute_name("email")
+            .code(wrong(&code))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&e), "CodeMismatchException");
+    }
+    let e = c
+        .verify_user_attribute()
+        .access_token(&access)
+        .attribute_name("email")
+        .code(&code)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(format!("{}: {}", error_code(&e), error_message(&e)), LIMIT);
+    c.get_user_attribute_verification_code()
+        .access_token(&access)
+        .attribute_name("email")
+        .send()
+        .await
+        .unwrap();
+    let code = nth_code(&server, "verify:email", "xena@new.example", 2).await;
+    c.verify_user_attribute()
+        .access_token(&access)
+        .attribute_name("email")
+        .code(&code)
+        .send()
+        .await
+        .unwrap();
 }
