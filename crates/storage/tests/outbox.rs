@@ -6,7 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use domain::ports::{DeliveryChannel, OutboundMessage, OutboxStore, UserPoolStore};
+use domain::ports::{
+    DeliveryChannel, DirectoryStore, OutboundMessage, OutboxStore, UserPoolStore, UserRecord,
+    UserWrite, UserWriteOutcome,
+};
 use domain::user_pool::{default_settings, PoolSettings, UserPoolRecord};
 use sqlx::any::AnyPoolOptions;
 use sqlx::Row;
@@ -50,6 +53,7 @@ suite!(
     delivered_messages_are_not_leased_and_are_pruned,
     messages_of_other_accounts_are_not_leased,
     messages_are_sealed_at_rest,
+    an_invitation_is_queued_with_its_user_or_not_at_all,
 );
 
 fn sqlite_url(dir: &Path) -> String {
@@ -279,4 +283,55 @@ async fn raw_row(url: &str, id: &str) -> (i64, Option<String>) {
         .await
         .unwrap();
     (row.get("attempts"), row.get("last_error"))
+}
+
+fn new_user(pool_id: &str, name: &str) -> UserWrite {
+    let id = uuid::Uuid::new_v4().to_string();
+    UserWrite {
+        search: vec![],
+        aliases: vec![],
+        user: UserRecord {
+            pool_id: pool_id.into(),
+            id: id.clone(),
+            username: name.into(),
+            username_key: name.into(),
+            status: "FORCE_CHANGE_PASSWORD".into(),
+            enabled: true,
+            created_ms: NOW_MS,
+            modified_ms: NOW_MS,
+            version: 1,
+            password: None,
+            attributes: vec![("sub".into(), id)],
+            pending_attributes: vec![],
+        },
+        force_aliases: false,
+    }
+}
+
+/// AdminCreateUser's invitation goes into the outbox in the transaction that inserts the user; a
+/// user that is not written (its username is taken) leaves no message behind.
+async fn an_invitation_is_queued_with_its_user_or_not_at_all(store: SqlStore, _url: String) {
+    let account = random_account();
+    let pool = new_pool(&store, &account).await;
+    assert_eq!(
+        store
+            .insert_user_and_queue(&new_user(&pool, "ann"), &[message(&pool, 1)], NOW_MS)
+            .await
+            .unwrap(),
+        UserWriteOutcome::Written
+    );
+    assert_eq!(
+        store
+            .insert_user_and_queue(&new_user(&pool, "ann"), &[message(&pool, 2)], NOW_MS)
+            .await
+            .unwrap(),
+        UserWriteOutcome::UsernameExists
+    );
+    let leased = store
+        .lease_messages(&account, NOW_MS, LEASE_MS, 10)
+        .await
+        .unwrap();
+    let names: Vec<_> = leased.iter().map(|m| m.message.username.as_str()).collect();
+    assert_eq!(names, vec!["user1"], "only the written user's invitation");
+    assert!(store.get_user_by_key(&pool, "ann").await.unwrap().is_some());
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::StoreResult;
+use super::{OutboundMessage, StoreResult};
 
 /// One user as stored. `id` is the user's `sub`; `username_key` is the username as it is matched
 /// (lower-cased in case-insensitive pools), unique in the pool.
@@ -145,6 +145,15 @@ pub enum MembershipOutcome {
 pub trait DirectoryStore: Send + Sync {
     /// Inserts a new user with its search rows and aliases in one transaction.
     async fn insert_user(&self, w: &UserWrite) -> StoreResult<UserWriteOutcome>;
+    /// Inserts a new user and queues `messages` (its invitation) in the durable outbox, due at
+    /// `now_ms`, in the same transaction: the user never exists without its messages, and a user
+    /// that is not written (a taken username) queues nothing.
+    async fn insert_user_and_queue(
+        &self,
+        w: &UserWrite,
+        messages: &[OutboundMessage],
+        now_ms: i64,
+    ) -> StoreResult<UserWriteOutcome>;
     /// Replaces the user if its version is still `w.user.version - 1`, with its search rows and
     /// aliases.
     async fn update_user(&self, w: &UserWrite) -> StoreResult<UserWriteOutcome>;

@@ -7,8 +7,9 @@
 
 use async_trait::async_trait;
 use domain::ports::{
-    DirectoryStore, GroupPage, GroupRecord, MembershipOutcome, PasswordState, StoreError,
-    StoreResult, UserCursor, UserPage, UserQuery, UserRecord, UserWrite, UserWriteOutcome,
+    DirectoryStore, GroupPage, GroupRecord, MembershipOutcome, OutboundMessage, PasswordState,
+    StoreError, StoreResult, UserCursor, UserPage, UserQuery, UserRecord, UserWrite,
+    UserWriteOutcome,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -550,6 +551,15 @@ struct ListSql {
 #[async_trait]
 impl DirectoryStore for SqlStore {
     async fn insert_user(&self, w: &UserWrite) -> StoreResult<UserWriteOutcome> {
+        self.insert_user_and_queue(w, &[], 0).await
+    }
+
+    async fn insert_user_and_queue(
+        &self,
+        w: &UserWrite,
+        messages: &[OutboundMessage],
+        now_ms: i64,
+    ) -> StoreResult<UserWriteOutcome> {
         let u = &w.user;
         let mut tx = self.begin().await?;
         if !Self::lock_pool(&mut tx, &u.pool_id).await? {
@@ -604,6 +614,9 @@ impl DirectoryStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(backend_err)?;
+        if !messages.is_empty() {
+            super::outbox::enqueue_in_tx(&mut tx, self.sealer(), messages, now_ms).await?;
+        }
         self.notify_users(&mut tx, &marks).await?;
         // Only this node's cached view learns the new count at once; others within the cache TTL.
         self.commit_and_invalidate(tx, &u.pool_id).await?;

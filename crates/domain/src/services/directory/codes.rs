@@ -261,6 +261,7 @@ impl DirectoryService {
         if !stored {
             return Err(super::user_not_found());
         }
+        self.sender.queued();
         Ok(delivery_details(channel, destination))
     }
 

@@ -149,17 +149,27 @@ impl DirectoryService {
             attributes: attrs,
         };
         let w = self.write_of(p, user.clone(), req.force_alias_creation.unwrap_or(false));
-        match self.store.insert_user(&w).await? {
+        // The invitation is queued in the transaction that inserts the user: a crash cannot
+        // leave a user whose temporary password was never sent, nor a message for no user.
+        let invitation = if req.message_action == Some(MessageActionType::Suppress) {
+            Vec::new()
+        } else {
+            super::invitations::invitation_messages(
+                p,
+                &pool.record.id,
+                &user,
+                &temp,
+                req.desired_delivery_mediums.as_deref(),
+            )
+        };
+        match self
+            .store
+            .insert_user_and_queue(&w, &invitation, now)
+            .await?
+        {
             UserWriteOutcome::Written => {
-                if req.message_action != Some(MessageActionType::Suppress) {
-                    self.send_invitation(
-                        p,
-                        &pool.record.id,
-                        &user,
-                        &temp,
-                        req.desired_delivery_mediums.as_deref(),
-                    )
-                    .await;
+                if !invitation.is_empty() {
+                    self.sender.queued();
                 }
                 Ok(AdminCreateUserResponse {
                     user: Some(user_type(&user, None)),
