@@ -18,6 +18,7 @@ crate::backend_tests!(
     invitation_email_goes_through_smtp,
     invitation_sms_goes_through_sns,
     smtp_outage_during_a_burst_loses_and_duplicates_nothing,
+    a_permanently_rejected_message_is_not_retried,
 );
 
 /// A Python server from tests/e2e/support, writing what it receives to a JSON-lines file.
@@ -303,5 +304,75 @@ async fn smtp_outage_during_a_burst_loses_and_duplicates_nothing(backend: Backen
     let mut expected: Vec<String> = (0..USERS).map(|i| format!("user{i}@example.com")).collect();
     expected.sort();
     assert_eq!(recipients, expected, "every message exactly once");
+    assert_eq!(metric(&server, "gatehouse_outbox_pending").await, 0.0);
+}
+
+/// A relay that refuses a recipient for good (550) ends that message at once: it is marked dead,
+/// counted in /metrics and never retried, while the other messages are delivered.
+async fn a_permanently_rejected_message_is_not_retried(backend: Backend) {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = PyServer::start("smtp_sink.py", port, &tmp.path().join("mail.jsonl"));
+    let mut opts = Options::new(backend);
+    opts.env = smtp_env(port);
+    let server = Server::start_with(opts).await;
+    let pool = pool_with_template(&server).await;
+    let c = server.client();
+    for (name, email) in [
+        ("rex", "reject-rex@example.com"),
+        ("olga", "olga@example.com"),
+    ] {
+        c.admin_create_user()
+            .user_pool_id(&pool)
+            .username(name)
+            .user_attributes(attr("email", email))
+            .desired_delivery_mediums(DeliveryMediumType::Email)
+            .send()
+            .await
+            .unwrap();
+    }
+    // One refusal and one delivery.
+    let got = smtp.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&server, "gatehouse_messages_dead_total{channel=\"email\"}").await < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the rejected message was not given up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Retries would come after 1 s, 2 s, 4 s: none comes.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let got = smtp.received();
+    let refusals = got.iter().filter(|m| m.get("rejected").is_some()).count();
+    let delivered: Vec<&Value> = got.iter().filter(|m| m.get("rcpt_tos").is_some()).collect();
+    assert_eq!(refusals, 1, "refused once, never retried: {got:?}");
+    assert_eq!(delivered.len(), 1, "{got:?}");
+    assert_eq!(
+        delivered[0]["rcpt_tos"],
+        serde_json::json!(["olga@example.com"])
+    );
+    assert_eq!(
+        metric(
+            &server,
+            "gatehouse_message_delivery_failures_total{channel=\"email\"}"
+        )
+        .await,
+        1.0
+    );
+    assert_eq!(
+        metric(&server, "gatehouse_messages_dead_total{channel=\"email\"}").await,
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &server,
+            "gatehouse_messages_delivered_total{channel=\"email\"}"
+        )
+        .await,
+        1.0
+    );
+    assert_eq!(metric(&server, "gatehouse_outbox_dead").await, 1.0);
     assert_eq!(metric(&server, "gatehouse_outbox_pending").await, 0.0);
 }

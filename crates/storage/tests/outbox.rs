@@ -54,6 +54,7 @@ suite!(
     messages_of_other_accounts_are_not_leased,
     messages_are_sealed_at_rest,
     an_invitation_is_queued_with_its_user_or_not_at_all,
+    a_dead_message_is_never_leased_again_and_is_pruned,
 );
 
 fn sqlite_url(dir: &Path) -> String {
@@ -334,4 +335,39 @@ async fn an_invitation_is_queued_with_its_user_or_not_at_all(store: SqlStore, _u
     let names: Vec<_> = leased.iter().map(|m| m.message.username.as_str()).collect();
     assert_eq!(names, vec!["user1"], "only the written user's invitation");
     assert!(store.get_user_by_key(&pool, "ann").await.unwrap().is_some());
+}
+
+/// A message given up (a permanent failure) is not leased again, leaves the pending count for the
+/// dead count, keeps its error, and is pruned like delivered rows.
+async fn a_dead_message_is_never_leased_again_and_is_pruned(store: SqlStore, url: String) {
+    let (account, _pool) = queue(&store, 2).await;
+    let leased = store
+        .lease_messages(&account, NOW_MS, LEASE_MS, 10)
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 2);
+    store
+        .message_dead(&leased[0].id, NOW_MS + 5, "SMTP: permanent error (550)")
+        .await
+        .unwrap();
+    store
+        .message_failed(&leased[1].id, NOW_MS + 10, "SMTP: connection refused")
+        .await
+        .unwrap();
+    let later = store
+        .lease_messages(&account, NOW_MS + 10 * LEASE_MS, LEASE_MS, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        later.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        vec![&leased[1].id],
+        "the dead message is not leased, the failed one is"
+    );
+    let depth = store.outbox_depth(&account).await.unwrap();
+    assert_eq!((depth.pending, depth.retrying, depth.dead), (1, 1, 1));
+    let row = raw_row(&url, &leased[0].id).await;
+    assert_eq!(row.1.as_deref(), Some("SMTP: permanent error (550)"));
+    store.prune_outbox(NOW_MS + 6).await.unwrap();
+    assert!(raw_exists(&url, &leased[0].id).await.is_none(), "pruned");
+    assert!(raw_exists(&url, &leased[1].id).await.is_some());
 }
