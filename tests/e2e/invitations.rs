@@ -183,4 +183,40 @@ async fn a_refused_user_sends_no_invitation(backend: Backend) {
         !bodies.iter().any(|b| b.contains("Second#Pass123")),
         "the refused user's invitation was queued: {bodies:?}"
     );
+
+    // RESEND queues with the new temporary password's write; a refused RESEND queues nothing.
+    let resend = |name: &str, password: &str| {
+        c.admin_create_user()
+            .user_pool_id(&pool)
+            .username(name)
+            .temporary_password(password)
+            .message_action(MessageActionType::Resend)
+            .desired_delivery_mediums(DeliveryMediumType::Email)
+            .send()
+    };
+    c.admin_set_user_password()
+        .user_pool_id(&pool)
+        .username("finn")
+        .password("Settled#Pass123")
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
+    let e = resend("finn", "Fifth#Pass123").await.unwrap_err();
+    assert_eq!(
+        crate::harness::error_code(&e),
+        "UnsupportedUserStateException"
+    );
+    resend("dora", "Fourth#Pass123").await.unwrap();
+    let msgs = outbox(&server, 3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let msgs = if read_outbox(&server).len() > msgs.len() {
+        read_outbox(&server)
+    } else {
+        msgs
+    };
+    let bodies: Vec<&str> = msgs.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    assert_eq!(msgs.len(), 3, "{bodies:?}");
+    assert_eq!(msgs[2]["destination"], "dora@example.com");
+    assert!(bodies[2].contains("Fourth#Pass123"), "{bodies:?}");
 }

@@ -334,7 +334,39 @@ async fn an_invitation_is_queued_with_its_user_or_not_at_all(store: SqlStore, _u
         .unwrap();
     let names: Vec<_> = leased.iter().map(|m| m.message.username.as_str()).collect();
     assert_eq!(names, vec!["user1"], "only the written user's invitation");
-    assert!(store.get_user_by_key(&pool, "ann").await.unwrap().is_some());
+    let ann = store.get_user_by_key(&pool, "ann").await.unwrap().unwrap();
+
+    // The same for an update (RESEND): a write that loses its version race queues nothing.
+    let mut stale = new_user(&pool, "ann");
+    stale.user = UserRecord {
+        version: ann.version + 5,
+        ..ann.clone()
+    };
+    assert_eq!(
+        store
+            .update_user_and_queue(&stale, &[message(&pool, 3)], NOW_MS)
+            .await
+            .unwrap(),
+        UserWriteOutcome::VersionConflict
+    );
+    let mut next = new_user(&pool, "ann");
+    next.user = UserRecord {
+        version: ann.version + 1,
+        ..ann
+    };
+    assert_eq!(
+        store
+            .update_user_and_queue(&next, &[message(&pool, 4)], NOW_MS)
+            .await
+            .unwrap(),
+        UserWriteOutcome::Written
+    );
+    let leased = store
+        .lease_messages(&account, NOW_MS, LEASE_MS, 10)
+        .await
+        .unwrap();
+    let names: Vec<_> = leased.iter().map(|m| m.message.username.as_str()).collect();
+    assert_eq!(names, vec!["user4"], "only the written update's message");
 }
 
 /// A message given up (a permanent failure) is not leased again, leaves the pending count for the

@@ -157,6 +157,14 @@ pub trait DirectoryStore: Send + Sync {
     /// Replaces the user if its version is still `w.user.version - 1`, with its search rows and
     /// aliases.
     async fn update_user(&self, w: &UserWrite) -> StoreResult<UserWriteOutcome>;
+    /// `update_user`, queueing `messages` in the durable outbox in the same transaction (only if
+    /// the write happens).
+    async fn update_user_and_queue(
+        &self,
+        w: &UserWrite,
+        messages: &[OutboundMessage],
+        now_ms: i64,
+    ) -> StoreResult<UserWriteOutcome>;
     /// Deletes the user, its attributes, aliases and memberships. False when it did not exist.
     async fn delete_user(&self, pool_id: &str, user_id: &str) -> StoreResult<bool>;
     async fn get_user_by_key(

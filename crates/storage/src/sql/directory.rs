@@ -625,6 +625,15 @@ impl DirectoryStore for SqlStore {
     }
 
     async fn update_user(&self, w: &UserWrite) -> StoreResult<UserWriteOutcome> {
+        self.update_user_and_queue(w, &[], 0).await
+    }
+
+    async fn update_user_and_queue(
+        &self,
+        w: &UserWrite,
+        messages: &[OutboundMessage],
+        now_ms: i64,
+    ) -> StoreResult<UserWriteOutcome> {
         let u = &w.user;
         let mut tx = self.begin().await?;
         if !Self::lock_pool(&mut tx, &u.pool_id).await? {
@@ -666,6 +675,9 @@ impl DirectoryStore for SqlStore {
         .await
         .map_err(backend_err)?;
         write_index(&mut tx, w).await?;
+        if !messages.is_empty() {
+            super::outbox::enqueue_in_tx(&mut tx, self.sealer(), messages, now_ms).await?;
+        }
         self.commit_user_write(tx, &marks).await?;
         Ok(UserWriteOutcome::Written)
     }

@@ -3,7 +3,6 @@
 
 use cognito_model::shapes::{DeliveryMediumType, EmailSendingAccountType, UserPoolType};
 
-use super::DirectoryService;
 use crate::ports::{DeliveryChannel, OutboundMessage, UserRecord};
 
 pub const DEFAULT_EMAIL_SUBJECT: &str = "Your temporary password";
@@ -112,25 +111,6 @@ pub fn invitation_messages(
         out.extend(message);
     }
     out
-}
-
-impl DirectoryService {
-    /// Hands the invitation to the sender. A delivery problem is logged, not returned: the user
-    /// exists either way, and RESEND can send again.
-    pub(super) async fn send_invitation(
-        &self,
-        pool: &UserPoolType,
-        pool_id: &str,
-        user: &UserRecord,
-        temporary_password: &str,
-        mediums: Option<&[DeliveryMediumType]>,
-    ) {
-        for message in invitation_messages(pool, pool_id, user, temporary_password, mediums) {
-            if let Err(e) = self.sender.send(&message).await {
-                tracing::warn!(pool_id, channel = ?message.channel, error = %e, "invitation not delivered");
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -204,13 +204,15 @@ impl DirectoryService {
         let (hash, srp) =
             password::blocking(move || password::credential(&pid, &uname, &to_hash)).await??;
         let now = self.clock.now_ms();
+        let mediums = req.desired_delivery_mediums.as_deref();
+        // The new invitation is queued in the transaction that stores the new password.
         let user = self
-            .modify_user(
+            .modify_user_and_queue(
                 ctx,
                 req.user_pool_id.as_deref(),
                 req.username.as_deref(),
                 false,
-                |_, mut u| {
+                |p, mut u| {
                     if u.status != UserStatusType::ForceChangePassword.as_str() {
                         return Err(CognitoError::new(
                             ErrorCode::UnsupportedUserStateException,
@@ -227,19 +229,12 @@ impl DirectoryService {
                         srp: Some(srp.clone()),
                         history,
                     });
-                    Ok(u)
+                    let messages =
+                        super::invitations::invitation_messages(p, &u.pool_id, &u, &temp, mediums);
+                    Ok((u, messages))
                 },
             )
             .await?;
-        let pool = self.pool(ctx, req.user_pool_id.as_deref()).await?;
-        self.send_invitation(
-            &pool.record.settings.pool,
-            &pool.record.id,
-            &user,
-            &temp,
-            req.desired_delivery_mediums.as_deref(),
-        )
-        .await;
         Ok(AdminCreateUserResponse {
             user: Some(user_type(&user, None)),
         })
