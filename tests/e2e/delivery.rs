@@ -18,6 +18,8 @@ crate::backend_tests!(
     invitation_email_goes_through_smtp,
     invitation_sms_goes_through_sns,
     smtp_outage_during_a_burst_loses_and_duplicates_nothing,
+    a_permanently_rejected_message_is_not_retried,
+    an_sms_sns_refuses_as_invalid_is_not_retried,
 );
 
 /// A Python server from tests/e2e/support, writing what it receives to a JSON-lines file.
@@ -124,6 +126,21 @@ fn smtp_env(port: u16) -> Vec<(String, String)> {
     ]
 }
 
+fn sns_env(port: u16) -> Vec<(String, String)> {
+    vec![
+        (
+            "GATEHOUSE_SNS_ENDPOINT".into(),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        ("GATEHOUSE_SNS_REGION".into(), "us-east-1".into()),
+        ("GATEHOUSE_SNS_ACCESS_KEY_ID".into(), "AKIDSNSTEST".into()),
+        (
+            "GATEHOUSE_SNS_SECRET_ACCESS_KEY".into(),
+            "sns-test-secret".into(),
+        ),
+    ]
+}
+
 async fn pool_with_template(server: &Server) -> String {
     server
         .client()
@@ -209,18 +226,7 @@ async fn invitation_sms_goes_through_sns(backend: Backend) {
     let port = free_port();
     let sns = PyServer::start("sns_server.py", port, &tmp.path().join("sms.jsonl"));
     let mut opts = Options::new(backend);
-    opts.env = vec![
-        (
-            "GATEHOUSE_SNS_ENDPOINT".into(),
-            format!("http://127.0.0.1:{port}"),
-        ),
-        ("GATEHOUSE_SNS_REGION".into(), "us-east-1".into()),
-        ("GATEHOUSE_SNS_ACCESS_KEY_ID".into(), "AKIDSNSTEST".into()),
-        (
-            "GATEHOUSE_SNS_SECRET_ACCESS_KEY".into(),
-            "sns-test-secret".into(),
-        ),
-    ];
+    opts.env = sns_env(port);
     let server = Server::start_with(opts).await;
     let pool = pool_with_template(&server).await;
     server
@@ -303,5 +309,121 @@ async fn smtp_outage_during_a_burst_loses_and_duplicates_nothing(backend: Backen
     let mut expected: Vec<String> = (0..USERS).map(|i| format!("user{i}@example.com")).collect();
     expected.sort();
     assert_eq!(recipients, expected, "every message exactly once");
+    assert_eq!(metric(&server, "gatehouse_outbox_pending").await, 0.0);
+}
+
+/// A relay that refuses a recipient for good (550) ends that message at once: it is marked dead,
+/// counted in /metrics and never retried, while the other messages are delivered.
+async fn a_permanently_rejected_message_is_not_retried(backend: Backend) {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = PyServer::start("smtp_sink.py", port, &tmp.path().join("mail.jsonl"));
+    let mut opts = Options::new(backend);
+    opts.env = smtp_env(port);
+    let server = Server::start_with(opts).await;
+    let pool = pool_with_template(&server).await;
+    let c = server.client();
+    for (name, email) in [
+        ("rex", "reject-rex@example.com"),
+        ("olga", "olga@example.com"),
+    ] {
+        c.admin_create_user()
+            .user_pool_id(&pool)
+            .username(name)
+            .user_attributes(attr("email", email))
+            .desired_delivery_mediums(DeliveryMediumType::Email)
+            .send()
+            .await
+            .unwrap();
+    }
+    // One refusal and one delivery.
+    let got = smtp.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&server, "gatehouse_messages_dead_total{channel=\"email\"}").await < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the rejected message was not given up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Retries would come after 1 s, 2 s, 4 s: none comes.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let got = smtp.received();
+    let refusals = got.iter().filter(|m| m.get("rejected").is_some()).count();
+    let delivered: Vec<&Value> = got.iter().filter(|m| m.get("rcpt_tos").is_some()).collect();
+    assert_eq!(refusals, 1, "refused once, never retried: {got:?}");
+    assert_eq!(delivered.len(), 1, "{got:?}");
+    assert_eq!(
+        delivered[0]["rcpt_tos"],
+        serde_json::json!(["olga@example.com"])
+    );
+    assert_eq!(
+        metric(
+            &server,
+            "gatehouse_message_delivery_failures_total{channel=\"email\"}"
+        )
+        .await,
+        1.0
+    );
+    assert_eq!(
+        metric(&server, "gatehouse_messages_dead_total{channel=\"email\"}").await,
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &server,
+            "gatehouse_messages_delivered_total{channel=\"email\"}"
+        )
+        .await,
+        1.0
+    );
+    assert_eq!(metric(&server, "gatehouse_outbox_dead").await, 1.0);
+    assert_eq!(metric(&server, "gatehouse_outbox_pending").await, 0.0);
+}
+
+/// An SMS that SNS refuses as invalid (moto, like SNS, answers InvalidParameter for a number that
+/// is not E.164 with at least two digits) is given up at once; a valid one is delivered.
+async fn an_sms_sns_refuses_as_invalid_is_not_retried(backend: Backend) {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let sns = PyServer::start("sns_server.py", port, &tmp.path().join("sms.jsonl"));
+    let mut opts = Options::new(backend);
+    opts.env = sns_env(port);
+    let server = Server::start_with(opts).await;
+    let pool = pool_with_template(&server).await;
+    let c = server.client();
+    for (name, phone) in [("short", "+1"), ("fine", "+15555550199")] {
+        c.admin_create_user()
+            .user_pool_id(&pool)
+            .username(name)
+            .user_attributes(attr("phone_number", phone))
+            .desired_delivery_mediums(DeliveryMediumType::Sms)
+            .send()
+            .await
+            .unwrap();
+    }
+    let got = sns.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["phone_number"], "+15555550199");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&server, "gatehouse_messages_dead_total{channel=\"sms\"}").await < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the refused SMS was not given up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        metric(
+            &server,
+            "gatehouse_message_delivery_failures_total{channel=\"sms\"}"
+        )
+        .await,
+        1.0,
+        "one attempt, no retries"
+    );
+    assert_eq!(metric(&server, "gatehouse_outbox_dead").await, 1.0);
     assert_eq!(metric(&server, "gatehouse_outbox_pending").await, 0.0);
 }

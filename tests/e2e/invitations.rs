@@ -8,7 +8,10 @@ use serde_json::Value;
 
 use crate::harness::{Backend, Server};
 
-crate::backend_tests!(invitations_follow_template_medium_and_message_action);
+crate::backend_tests!(
+    invitations_follow_template_medium_and_message_action,
+    a_refused_user_sends_no_invitation,
+);
 
 fn read_outbox(server: &Server) -> Vec<Value> {
     match std::fs::read_to_string(server.data_dir.join("outbox.jsonl")) {
@@ -133,4 +136,87 @@ async fn invitations_follow_template_medium_and_message_action(backend: Backend)
         .strip_prefix("Your username is bob and temporary password is ")
         .unwrap();
     assert_ne!(again, generated, "RESEND issues a new temporary password");
+}
+
+/// The invitation is queued with the user, in one transaction: it is delivered, and an
+/// AdminCreateUser that fails (the username is taken) sends nothing.
+async fn a_refused_user_sends_no_invitation(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = c
+        .create_user_pool()
+        .pool_name("invites")
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    let create = |name: &str, password: &str| {
+        c.admin_create_user()
+            .user_pool_id(&pool)
+            .username(name)
+            .temporary_password(password)
+            .user_attributes(attr("email", &format!("{name}@example.com")))
+            .desired_delivery_mediums(DeliveryMediumType::Email)
+            .send()
+    };
+    create("dora", "First#Pass123").await.unwrap();
+    let e = create("dora", "Second#Pass123").await.unwrap_err();
+    assert_eq!(crate::harness::error_code(&e), "UsernameExistsException");
+    create("finn", "Third#Pass123").await.unwrap();
+    let msgs = outbox(&server, 2).await;
+    // Let a stray message for the refused user show up if one had been queued.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let msgs = if read_outbox(&server).len() > msgs.len() {
+        read_outbox(&server)
+    } else {
+        msgs
+    };
+    let bodies: Vec<&str> = msgs.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    assert_eq!(msgs.len(), 2, "{bodies:?}");
+    assert_eq!(msgs[0]["destination"], "dora@example.com");
+    assert!(bodies[0].contains("First#Pass123"), "{bodies:?}");
+    assert_eq!(msgs[1]["destination"], "finn@example.com");
+    assert!(
+        !bodies.iter().any(|b| b.contains("Second#Pass123")),
+        "the refused user's invitation was queued: {bodies:?}"
+    );
+
+    // RESEND queues with the new temporary password's write; a refused RESEND queues nothing.
+    let resend = |name: &str, password: &str| {
+        c.admin_create_user()
+            .user_pool_id(&pool)
+            .username(name)
+            .temporary_password(password)
+            .message_action(MessageActionType::Resend)
+            .desired_delivery_mediums(DeliveryMediumType::Email)
+            .send()
+    };
+    c.admin_set_user_password()
+        .user_pool_id(&pool)
+        .username("finn")
+        .password("Settled#Pass123")
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
+    let e = resend("finn", "Fifth#Pass123").await.unwrap_err();
+    assert_eq!(
+        crate::harness::error_code(&e),
+        "UnsupportedUserStateException"
+    );
+    resend("dora", "Fourth#Pass123").await.unwrap();
+    let msgs = outbox(&server, 3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let msgs = if read_outbox(&server).len() > msgs.len() {
+        read_outbox(&server)
+    } else {
+        msgs
+    };
+    let bodies: Vec<&str> = msgs.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    assert_eq!(msgs.len(), 3, "{bodies:?}");
+    assert_eq!(msgs[2]["destination"], "dora@example.com");
+    assert!(bodies[2].contains("Fourth#Pass123"), "{bodies:?}");
 }

@@ -21,6 +21,8 @@ crate::backend_tests!(
     forgot_password_and_admin_reset,
     change_password_and_delete_user,
     own_attributes_are_verified_by_code,
+    changes_wait_for_verification_before_update,
+    code_attempts_are_limited,
 );
 
 /// The newest code delivered to `destination` for `purpose`, waiting for the dispatcher.
@@ -619,4 +621,480 @@ async fn own_attributes_are_verified_by_code(backend: Backend) {
     assert!(!attrs_of(c.clone(), access.to_string())
         .await
         .contains_key("name"));
+}
+
+fn attrs_map(attrs: &[cognito::types::AttributeType]) -> std::collections::HashMap<String, String> {
+    attrs
+        .iter()
+        .map(|a| {
+            (
+                a.name().to_string(),
+                a.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until a code for `destination` has been delivered `n` or more times; the newest code.
+async fn nth_code(server: &Server, purpose: &str, destination: &str, n: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while count_delivered(server, purpose, destination) < n {
+        assert!(
+            Instant::now() < deadline,
+            "{purpose} message {n} for {destination} was not delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    delivered_code(server, purpose, destination).await.1
+}
+
+/// AttributesRequireVerificationBeforeUpdate: the pool setting's validation, and a changed email
+/// that stays pending (old value, its verified flag and its sign-in alias in force) until the code
+/// sent to the new address is confirmed, through the user's own and the administrator's updates.
+async fn changes_wait_for_verification_before_update(backend: Backend) {
+    use cognito::types::{AliasAttributeType, UserAttributeUpdateSettingsType};
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let email_first = UserAttributeUpdateSettingsType::builder()
+        .attributes_require_verification_before_update(VerifiedAttributeType::Email)
+        .build();
+    let tier = cognito::types::SchemaAttributeType::builder()
+        .name("tier")
+        .attribute_data_type(cognito::types::AttributeDataType::Number)
+        .build();
+
+    // Only auto-verified attributes can wait for verification.
+    let e = c
+        .create_user_pool()
+        .pool_name("held")
+        .user_attribute_update_settings(email_first.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "InvalidParameterException");
+    assert_eq!(
+        error_message(&e),
+        "All attributes in AttributesRequireVerificationBeforeUpdate must exist in AutoVerifiedAttributes"
+    );
+    let pool = c
+        .create_user_pool()
+        .pool_name("held")
+        .schema(tier)
+        .alias_attributes(AliasAttributeType::Email)
+        .auto_verified_attributes(VerifiedAttributeType::Email)
+        .user_attribute_update_settings(email_first.clone())
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap();
+    assert_eq!(
+        pool.user_attribute_update_settings()
+            .unwrap()
+            .attributes_require_verification_before_update(),
+        &[VerifiedAttributeType::Email]
+    );
+    let pool = pool.id.unwrap();
+    // UpdateUserPool resets what it omits, so the request itself must auto-verify the attribute.
+    let e = c
+        .update_user_pool()
+        .user_pool_id(&pool)
+        .user_attribute_update_settings(email_first.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_message(&e),
+        "All attributes in AttributesRequireVerificationBeforeUpdate must exist in AutoVerifiedAttributes"
+    );
+    c.update_user_pool()
+        .user_pool_id(&pool)
+        .auto_verified_attributes(VerifiedAttributeType::Email)
+        .user_attribute_update_settings(email_first)
+        .send()
+        .await
+        .unwrap();
+    let described = c
+        .describe_user_pool()
+        .user_pool_id(&pool)
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap();
+    assert_eq!(
+        described
+            .user_attribute_update_settings()
+            .unwrap()
+            .attributes_require_verification_before_update(),
+        &[VerifiedAttributeType::Email]
+    );
+
+    let (client_id, _) = client(&c, &pool, false, false).await;
+    crate::sign_in::user(&c, &pool, "wes", "Passw0rd!x", "wes@old.example").await;
+    let access = password_sign_in(&c, &client_id, "wes", "Passw0rd!x")
+        .await
+        .unwrap()
+        .access_token()
+        .unwrap()
+        .to_string();
+    let own = |c: cognito::Client, access: String| async move {
+        attrs_map(
+            c.get_user()
+                .access_token(access)
+                .send()
+                .await
+                .unwrap()
+                .user_attributes(),
+        )
+    };
+    let admin = |c: cognito::Client, pool: String| async move {
+        attrs_map(
+            c.admin_get_user()
+                .user_pool_id(pool)
+                .username("wes")
+                .send()
+                .await
+                .unwrap()
+                .user_attributes(),
+        )
+    };
+
+    // The user's own change: the code goes to the new address, nothing else changes yet.
+    let r = c
+        .update_user_attributes()
+        .access_token(&access)
+        .user_attributes(attr("email", "wes@new.example"))
+        .user_attributes(attr("name", "Wes"))
+        .send()
+        .await
+        .unwrap();
+    let d = &r.code_delivery_details_list()[0];
+    assert_eq!(d.destination(), Some("w***@n***"));
+    assert_eq!(d.attribute_name(), Some("email"));
+    let first = nth_code(&server, "verify:email", "wes@new.example", 1).await;
+    for view in [
+        own(c.clone(), access.clone()).await,
+        admin(c.clone(), pool.clone()).await,
+    ] {
+        assert_eq!(view["email"], "wes@old.example");
+        assert_eq!(view["email_verified"], "true");
+        assert_eq!(view["name"], "Wes", "other attributes change at once");
+    }
+    // The old address still signs in (it is still the verified alias); the new one does not yet.
+    password_sign_in(&c, &client_id, "wes@old.example", "Passw0rd!x")
+        .await
+        .unwrap();
+    assert!(
+        password_sign_in(&c, &client_id, "wes@new.example", "Passw0rd!x")
+            .await
+            .is_err()
+    );
+    // A second change before verification replaces the waiting value and its code.
+    c.update_user_attributes()
+        .access_token(&access)
+        .user_attributes(attr("email", "wes@newer.example"))
+        .send()
+        .await
+        .unwrap();
+    let second = nth_code(&server, "verify:email", "wes@newer.example", 1).await;
+    if first != second {
+        let e = c
+            .verify_user_attribute()
+            .access_token(&access)
+            .attribute_name("email")
+            .code(&first)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&e), "CodeMismatchException");
+    }
+    assert_eq!(
+        own(c.clone(), access.clone()).await["email"],
+        "wes@old.example"
+    );
+    // GetUserAttributeVerificationCode sends a fresh code to the waiting value.
+    let r = c
+        .get_user_attribute_verification_code()
+        .access_token(&access)
+        .attribute_name("email")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.code_delivery_details().unwrap().destination(),
+        Some("w***@n***")
+    );
+    let third = nth_code(&server, "verify:email", "wes@newer.example", 2).await;
+    c.verify_user_attribute()
+        .access_token(&access)
+        .attribute_name("email")
+        .code(&third)
+        .send()
+        .await
+        .unwrap();
+    let now = admin(c.clone(), pool.clone()).await;
+    assert_eq!(now["email"], "wes@newer.example");
+    assert_eq!(now["email_verified"], "true");
+    password_sign_in(&c, &client_id, "wes@newer.example", "Passw0rd!x")
+        .await
+        .unwrap();
+    assert!(
+        password_sign_in(&c, &client_id, "wes@old.example", "Passw0rd!x")
+            .await
+            .is_err(),
+        "the old alias is released once the new value is verified"
+    );
+
+    // The administrator's change waits the same way and sends the code to the new address.
+    c.admin_update_user_attributes()
+        .user_pool_id(&pool)
+        .username("wes")
+        .user_attributes(attr("email", "wes@admin.example"))
+        .send()
+        .await
+        .unwrap();
+    let admin_code = nth_code(&server, "verify:email", "wes@admin.example", 1).await;
+    let now = admin(c.clone(), pool.clone()).await;
+    assert_eq!(now["email"], "wes@newer.example");
+    assert_eq!(now["email_verified"], "true");
+    // With email_verified=true in the same request the new value applies at once, verified,
+    // without a message, and what was waiting is settled (its code no longer verifies anything).
+    let before = count_delivered(&server, "verify:email", "wes@direct.example");
+    c.admin_update_user_attributes()
+        .user_pool_id(&pool)
+        .username("wes")
+        .user_attributes(attr("email", "wes@direct.example"))
+        .user_attributes(attr("email_verified", "true"))
+        .send()
+        .await
+        .unwrap();
+    let now = admin(c.clone(), pool.clone()).await;
+    assert_eq!(now["email"], "wes@direct.example");
+    assert_eq!(now["email_verified"], "true");
+    let e = c
+        .verify_user_attribute()
+        .access_token(&access)
+        .attribute_name("email")
+        .code(&admin_code)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "CodeMismatchException");
+    assert_eq!(
+        admin(c.clone(), pool.clone()).await["email"],
+        "wes@direct.example"
+    );
+    password_sign_in(&c, &client_id, "wes@direct.example", "Passw0rd!x")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        count_delivered(&server, "verify:email", "wes@direct.example"),
+        before,
+        "a change the administrator marks verified sends no code"
+    );
+}
+
+const LIMIT: &str = "LimitExceededException: Attempt limit exceeded, please try after some time.";
+
+fn wrong(code: &str) -> String {
+    if code == "000000" {
+        "111111".into()
+    } else {
+        "000000".into()
+    }
+}
+
+/// Five attempts per code on ConfirmSignUp, ConfirmForgotPassword and VerifyUserAttribute: the
+/// sixth answers LimitExceededException even with the right code (what Cognito answers; the
+/// model's TooManyFailedAttemptsException is not what clients see for codes), parallel guesses
+/// are counted one by one, and a new code starts afresh.
+async fn code_attempts_are_limited(backend: Backend) {
+    let server = Server::start(backend).await;
+    let c = server.client();
+    let pool = self_service_pool(&c, false).await;
+    let (client_id, _) = client(&c, &pool, false, false).await;
+
+    // ConfirmSignUp, ten wrong guesses at once: five are compared, five are refused.
+    c.sign_up()
+        .client_id(&client_id)
+        .username("xena")
+        .password("Passw0rd!x")
+        .user_attributes(attr("email", "xena@example.com"))
+        .send()
+        .await
+        .unwrap();
+    let code = nth_code(&server, "sign_up", "xena@example.com", 1).await;
+    let guesses = (0..10).map(|_| {
+        let c = c.clone();
+        let (client_id, guess) = (client_id.clone(), wrong(&code));
+        tokio::spawn(async move {
+            let e = c
+                .confirm_sign_up()
+                .client_id(client_id)
+                .username("xena")
+                .confirmation_code(guess)
+                .send()
+                .await
+                .unwrap_err();
+            error_code(&e)
+        })
+    });
+    let mut answers: Vec<String> = Vec::new();
+    for g in guesses.collect::<Vec<_>>() {
+        answers.push(g.await.unwrap());
+    }
+    answers.sort();
+    let mismatches = answers
+        .iter()
+        .filter(|a| *a == "CodeMismatchException")
+        .count();
+    let limited = answers
+        .iter()
+        .filter(|a| *a == "LimitExceededException")
+        .count();
+    assert_eq!((mismatches, limited), (5, 5), "{answers:?}");
+    let e = c
+        .confirm_sign_up()
+        .client_id(&client_id)
+        .username("xena")
+        .confirmation_code(&code)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(format!("{}: {}", error_code(&e), error_message(&e)), LIMIT);
+    // A new code has its own five attempts.
+    c.resend_confirmation_code()
+        .client_id(&client_id)
+        .username("xena")
+        .send()
+        .await
+        .unwrap();
+    let code = nth_code(&server, "sign_up", "xena@example.com", 2).await;
+    c.confirm_sign_up()
+        .client_id(&client_id)
+        .username("xena")
+        .confirmation_code(&code)
+        .send()
+        .await
+        .unwrap();
+
+    // ConfirmForgotPassword: four wrong, then the right one still works within five attempts;
+    // the next code after five wrong ones is dead.
+    c.admin_update_user_attributes()
+        .user_pool_id(&pool)
+        .username("xena")
+        .user_attributes(attr("email_verified", "true"))
+        .send()
+        .await
+        .unwrap();
+    c.forgot_password()
+        .client_id(&client_id)
+        .username("xena")
+        .send()
+        .await
+        .unwrap();
+    let code = nth_code(&server, "forgot_password", "xena@example.com", 1).await;
+    for _ in 0..4 {
+        let e = c
+            .confirm_forgot_password()
+            .client_id(&client_id)
+            .username("xena")
+            .confirmation_code(wrong(&code))
+            .password("Recovered-1!")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&e), "CodeMismatchException");
+    }
+    c.confirm_forgot_password()
+        .client_id(&client_id)
+        .username("xena")
+        .confirmation_code(&code)
+        .password("Recovered-1!")
+        .send()
+        .await
+        .unwrap();
+    c.forgot_password()
+        .client_id(&client_id)
+        .username("xena")
+        .send()
+        .await
+        .unwrap();
+    let code = nth_code(&server, "forgot_password", "xena@example.com", 2).await;
+    for _ in 0..5 {
+        let e = c
+            .confirm_forgot_password()
+            .client_id(&client_id)
+            .username("xena")
+            .confirmation_code(wrong(&code))
+            .password("Recovered-2!")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&e), "CodeMismatchException");
+    }
+    let e = c
+        .confirm_forgot_password()
+        .client_id(&client_id)
+        .username("xena")
+        .confirmation_code(&code)
+        .password("Recovered-2!")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(format!("{}: {}", error_code(&e), error_message(&e)), LIMIT);
+    password_sign_in(&c, &client_id, "xena", "Recovered-1!")
+        .await
+        .unwrap();
+
+    // VerifyUserAttribute.
+    let access = password_sign_in(&c, &client_id, "xena", "Recovered-1!")
+        .await
+        .unwrap()
+        .access_token()
+        .unwrap()
+        .to_string();
+    c.update_user_attributes()
+        .access_token(&access)
+        .user_attributes(attr("email", "xena@new.example"))
+        .send()
+        .await
+        .unwrap();
+    let code = nth_code(&server, "verify:email", "xena@new.example", 1).await;
+    for _ in 0..5 {
+        let e = c
+            .verify_user_attribute()
+            .access_token(&access)
+            .attribute_name("email")
+            .code(wrong(&code))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error_code(&e), "CodeMismatchException");
+    }
+    let e = c
+        .verify_user_attribute()
+        .access_token(&access)
+        .attribute_name("email")
+        .code(&code)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(format!("{}: {}", error_code(&e), error_message(&e)), LIMIT);
+    c.get_user_attribute_verification_code()
+        .access_token(&access)
+        .attribute_name("email")
+        .send()
+        .await
+        .unwrap();
+    let code = nth_code(&server, "verify:email", "xena@new.example", 2).await;
+    c.verify_user_attribute()
+        .access_token(&access)
+        .attribute_name("email")
+        .code(&code)
+        .send()
+        .await
+        .unwrap();
 }

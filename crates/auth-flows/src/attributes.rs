@@ -4,11 +4,10 @@
 
 use cognito_model::errors::ErrorCode;
 use cognito_model::shapes::{
-    AdminDeleteUserAttributesRequest, AdminUpdateUserAttributesRequest,
-    DeleteUserAttributesRequest, DeleteUserAttributesResponse,
+    AdminDeleteUserAttributesRequest, DeleteUserAttributesRequest, DeleteUserAttributesResponse,
     GetUserAttributeVerificationCodeRequest, GetUserAttributeVerificationCodeResponse,
-    UpdateUserAttributesRequest, UpdateUserAttributesResponse, VerifiedAttributeType,
-    VerifyUserAttributeRequest, VerifyUserAttributeResponse,
+    UpdateUserAttributesRequest, UpdateUserAttributesResponse, VerifyUserAttributeRequest,
+    VerifyUserAttributeResponse,
 };
 use domain::ports::DeliveryChannel;
 use domain::services::directory::codes::CodePurpose;
@@ -69,60 +68,23 @@ impl AuthService {
         let attrs = req.user_attributes.clone().unwrap_or_default();
         let names: Vec<String> = attrs.iter().filter_map(|x| x.name.clone()).collect();
         self.check_writable(&a, &names).await?;
-        let before = a.user.clone();
-        self.services
-            .directory
-            .admin_update_user_attributes(
-                &a.ctx,
-                AdminUpdateUserAttributesRequest {
-                    user_pool_id: Some(a.pool.record.id.clone()),
-                    username: Some(a.user.username.clone()),
-                    user_attributes: Some(attrs),
-                    client_metadata: None,
-                },
-            )
-            .await?;
-        let Some(after) = self
+        let update = self
             .services
             .directory
-            .user_by_sub(&a.pool.record.id, &a.user.id)
-            .await?
-        else {
-            return Err(CognitoError::new(
-                ErrorCode::UserNotFoundException,
-                "User does not exist.",
-            ));
-        };
-        // A new email or phone number gets a code when the pool verifies that attribute.
-        let auto = a
-            .pool
-            .record
-            .settings
-            .pool
-            .auto_verified_attributes
-            .clone()
-            .unwrap_or_default();
-        let mut details = Vec::new();
-        for (name, kind) in [
-            ("email", VerifiedAttributeType::Email),
-            ("phone_number", VerifiedAttributeType::PhoneNumber),
-        ] {
-            let new = DirectoryService::attribute(&after, name);
-            if new.is_none()
-                || new == DirectoryService::attribute(&before, name)
-                || !auto.contains(&kind)
-            {
-                continue;
-            }
-            let (purpose, channel) = verifiable(name)?;
-            let dest = new.unwrap_or_default().to_string();
-            details.push(
-                self.services
-                    .directory
-                    .issue_code(&a.pool, &after, purpose, channel, &dest)
-                    .await?,
-            );
-        }
+            .update_attributes(
+                &a.ctx,
+                Some(&a.pool.record.id),
+                Some(&a.user.username),
+                &attrs,
+            )
+            .await?;
+        // A new email or phone number gets a code when the pool verifies that attribute; a value
+        // held back until verified always does.
+        let details = self
+            .services
+            .directory
+            .send_verification_codes(&a.pool, &update)
+            .await?;
         Ok(UpdateUserAttributesResponse {
             code_delivery_details_list: if details.is_empty() {
                 None
@@ -140,7 +102,7 @@ impl AuthService {
         let a = self.authorize(ctx, req.access_token.as_deref()).await?;
         let name = req.attribute_name.clone().unwrap_or_default();
         let (purpose, channel) = verifiable(&name)?;
-        let dest = DirectoryService::attribute(&a.user, &name)
+        let dest = DirectoryService::verification_destination(&a.user, &name)
             .ok_or_else(|| {
                 CognitoError::invalid_parameter(format!("User has no attribute {name}"))
             })?

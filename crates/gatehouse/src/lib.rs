@@ -191,7 +191,7 @@ async fn metrics(
     match store.outbox_depth(&account.0).await {
         Ok(depth) => actix_web::HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4")
-            .body(stats.render(depth.pending, depth.retrying)),
+            .body(stats.render(depth)),
         Err(e) => {
             tracing::warn!(error = %e, "metrics: cannot read the outbox depth");
             actix_web::HttpResponse::ServiceUnavailable().finish()

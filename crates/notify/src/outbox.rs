@@ -63,8 +63,11 @@ impl MessageSender for DeveloperOutbox {
 /// Without SMTP or SNS configured, the dispatcher delivers to the file.
 #[async_trait]
 impl crate::Deliverer for DeveloperOutbox {
-    async fn deliver(&self, message: &OutboundMessage) -> Result<(), String> {
-        self.send(message).await
+    async fn deliver(&self, message: &OutboundMessage) -> Result<(), crate::DeliveryError> {
+        // A file that cannot be written now (a full disk) may be writable later.
+        self.send(message)
+            .await
+            .map_err(crate::DeliveryError::transient)
     }
 
     fn name(&self) -> &'static str {

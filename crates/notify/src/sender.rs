@@ -36,4 +36,8 @@ impl MessageSender for OutboxSender {
         self.wake();
         Ok(())
     }
+
+    fn queued(&self) {
+        self.wake();
+    }
 }

@@ -7,7 +7,25 @@ use aws_sdk_sns::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sns::types::MessageAttributeValue;
 use domain::ports::OutboundMessage;
 
-use crate::Deliverer;
+use crate::{Deliverer, DeliveryError};
+
+/// SNS error codes that no retry can cure: the request itself is wrong (an invalid phone number or
+/// message, an attribute SNS refuses). Throttling, internal errors, credentials and KMS trouble
+/// may pass, so they are retried.
+const PERMANENT_SNS_ERRORS: &[&str] = &[
+    "InvalidParameter",
+    "InvalidParameterException",
+    "InvalidParameterValue",
+    "InvalidParameterValueException",
+    "ValidationException",
+    "EndpointDisabled",
+    "EndpointDisabledException",
+];
+
+/// Whether an SNS service error code means the message can never be published.
+pub fn sns_error_is_permanent(code: Option<&str>) -> bool {
+    code.is_some_and(|c| PERMANENT_SNS_ERRORS.contains(&c))
+}
 
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SnsConfig {
@@ -83,7 +101,7 @@ impl SnsDeliverer {
 
 #[async_trait]
 impl Deliverer for SnsDeliverer {
-    async fn deliver(&self, message: &OutboundMessage) -> Result<(), String> {
+    async fn deliver(&self, message: &OutboundMessage) -> Result<(), DeliveryError> {
         let mut publish = self
             .client
             .publish()
@@ -94,17 +112,46 @@ impl Deliverer for SnsDeliverer {
                 .data_type("String")
                 .string_value(value)
                 .build()
-                .map_err(|e| format!("SNS attribute {name}: {e}"))?;
+                .map_err(|e| DeliveryError::permanent(format!("SNS attribute {name}: {e}")))?;
             publish = publish.message_attributes(name, v);
         }
         publish.send().await.map(|_| ()).map_err(|e| {
+            use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
+            let permanent = match &e {
+                SdkError::ServiceError(se) => sns_error_is_permanent(se.err().code()),
+                // The request could not even be built.
+                SdkError::ConstructionFailure(_) => true,
+                _ => false,
+            };
             // The SDK's Display is terse ("service error"); the code says what went wrong.
             let detail = aws_sdk_sns::error::DisplayErrorContext(&e);
-            format!("SNS Publish: {detail}")
+            let text = format!("SNS Publish: {detail}");
+            if permanent {
+                DeliveryError::permanent(text)
+            } else {
+                DeliveryError::transient(text)
+            }
         })
     }
 
     fn name(&self) -> &'static str {
         "sns"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_requests_are_permanent_throttling_is_not() {
+        assert!(sns_error_is_permanent(Some("InvalidParameter")));
+        assert!(sns_error_is_permanent(Some(
+            "InvalidParameterValueException"
+        )));
+        assert!(!sns_error_is_permanent(Some("Throttling")));
+        assert!(!sns_error_is_permanent(Some("InternalError")));
+        assert!(!sns_error_is_permanent(Some("AuthorizationError")));
+        assert!(!sns_error_is_permanent(None));
     }
 }

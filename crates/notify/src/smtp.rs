@@ -9,7 +9,7 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::Deliverer;
+use crate::{Deliverer, DeliveryError};
 
 /// How the connection to the relay is protected.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -190,13 +190,19 @@ impl SmtpDeliverer {
 
 #[async_trait]
 impl Deliverer for SmtpDeliverer {
-    async fn deliver(&self, message: &OutboundMessage) -> Result<(), String> {
-        let email = self.build(message)?;
-        self.transport
-            .send(email)
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("SMTP: {e}"))
+    async fn deliver(&self, message: &OutboundMessage) -> Result<(), DeliveryError> {
+        // A message that cannot be built (an invalid address) never will be.
+        let email = self.build(message).map_err(DeliveryError::permanent)?;
+        self.transport.send(email).await.map(|_| ()).map_err(|e| {
+            // 5xx: the relay refuses for good (unknown recipient, rejected sender); 4xx,
+            // connection and TLS trouble may pass.
+            let text = format!("SMTP: {e}");
+            if e.is_permanent() {
+                DeliveryError::permanent(text)
+            } else {
+                DeliveryError::transient(text)
+            }
+        })
     }
 
     fn name(&self) -> &'static str {

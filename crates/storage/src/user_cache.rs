@@ -254,6 +254,7 @@ mod tests {
 
     fn user(id: &str, name: &str, email: &str) -> UserRecord {
         UserRecord {
+            pending_attributes: vec![],
             pool_id: "p1".into(),
             id: id.into(),
             username: name.into(),

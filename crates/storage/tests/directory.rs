@@ -43,6 +43,7 @@ suite!(
     list_filters_use_indexes,
     concurrent_alias_claims_have_one_winner,
     concurrent_user_updates_are_version_guarded,
+    pending_attribute_values_are_kept_and_hidden_from_lists,
 );
 
 async fn connect(url: &str) -> SqlStore {
@@ -95,6 +96,7 @@ fn user(pool: &str, name: &str, attrs: &[(&str, &str)]) -> UserWrite {
             _ => vec![],
         },
         user: UserRecord {
+            pending_attributes: vec![],
             pool_id: pool.to_string(),
             id,
             username: name.to_string(),
@@ -433,4 +435,54 @@ async fn concurrent_user_updates_are_version_guarded(store: SqlStore, _: &Path) 
         .unwrap();
     assert_eq!(stored.version, 2);
     assert_eq!(stored.attributes.len(), 2);
+}
+
+/// A value waiting for verification (AttributesRequireVerificationBeforeUpdate) is stored with the
+/// user, read back by lookups (cached or not), cleared by a write without it, and never loaded by
+/// lists; it claims no alias and feeds no search row.
+async fn pending_attribute_values_are_kept_and_hidden_from_lists(store: SqlStore, _: &Path) {
+    let pool = new_pool(&store).await;
+    let mut w = user(
+        &pool,
+        "pia",
+        &[("email", "old@example.com"), ("email_verified", "true")],
+    );
+    w.user.pending_attributes = vec![("email".into(), "new@example.com".into())];
+    assert_eq!(
+        store.insert_user(&w).await.unwrap(),
+        UserWriteOutcome::Written
+    );
+    for _ in 0..2 {
+        let got = store.get_user_by_key(&pool, "pia").await.unwrap().unwrap();
+        assert_eq!(got.pending_attributes, w.user.pending_attributes);
+    }
+    let by_alias = store
+        .get_user_by_alias(&pool, "old@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_alias.pending_attributes, w.user.pending_attributes);
+    assert!(store
+        .get_user_by_alias(&pool, "new@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    let listed = store
+        .list_users(&pool, &UserQuery::All, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.users.len(), 1);
+    assert!(
+        listed.users[0].pending_attributes.is_empty(),
+        "lists never load it"
+    );
+    let mut next = w.clone();
+    next.user.version += 1;
+    next.user.pending_attributes.clear();
+    assert_eq!(
+        store.update_user(&next).await.unwrap(),
+        UserWriteOutcome::Written
+    );
+    let got = store.get_user_by_key(&pool, "pia").await.unwrap().unwrap();
+    assert!(got.pending_attributes.is_empty());
 }

@@ -340,6 +340,7 @@ fn link(pool: &str, provider: &str, value: &str, user: &str) -> ProviderLinkReco
 async fn new_user(store: &SqlStore, pool: &str, name: &str) -> UserRecord {
     let id = uuid::Uuid::new_v4().to_string();
     let user = UserRecord {
+        pending_attributes: vec![],
         pool_id: pool.into(),
         id: id.clone(),
         username: name.into(),

@@ -6,7 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use domain::ports::{DeliveryChannel, OutboundMessage, OutboxStore, UserPoolStore};
+use domain::ports::{
+    DeliveryChannel, DirectoryStore, OutboundMessage, OutboxStore, UserPoolStore, UserRecord,
+    UserWrite, UserWriteOutcome,
+};
 use domain::user_pool::{default_settings, PoolSettings, UserPoolRecord};
 use sqlx::any::AnyPoolOptions;
 use sqlx::Row;
@@ -50,6 +53,8 @@ suite!(
     delivered_messages_are_not_leased_and_are_pruned,
     messages_of_other_accounts_are_not_leased,
     messages_are_sealed_at_rest,
+    an_invitation_is_queued_with_its_user_or_not_at_all,
+    a_dead_message_is_never_leased_again_and_is_pruned,
 );
 
 fn sqlite_url(dir: &Path) -> String {
@@ -279,4 +284,122 @@ async fn raw_row(url: &str, id: &str) -> (i64, Option<String>) {
         .await
         .unwrap();
     (row.get("attempts"), row.get("last_error"))
+}
+
+fn new_user(pool_id: &str, name: &str) -> UserWrite {
+    let id = uuid::Uuid::new_v4().to_string();
+    UserWrite {
+        search: vec![],
+        aliases: vec![],
+        user: UserRecord {
+            pool_id: pool_id.into(),
+            id: id.clone(),
+            username: name.into(),
+            username_key: name.into(),
+            status: "FORCE_CHANGE_PASSWORD".into(),
+            enabled: true,
+            created_ms: NOW_MS,
+            modified_ms: NOW_MS,
+            version: 1,
+            password: None,
+            attributes: vec![("sub".into(), id)],
+            pending_attributes: vec![],
+        },
+        force_aliases: false,
+    }
+}
+
+/// AdminCreateUser's invitation goes into the outbox in the transaction that inserts the user; a
+/// user that is not written (its username is taken) leaves no message behind.
+async fn an_invitation_is_queued_with_its_user_or_not_at_all(store: SqlStore, _url: String) {
+    let account = random_account();
+    let pool = new_pool(&store, &account).await;
+    assert_eq!(
+        store
+            .insert_user_and_queue(&new_user(&pool, "ann"), &[message(&pool, 1)], NOW_MS)
+            .await
+            .unwrap(),
+        UserWriteOutcome::Written
+    );
+    assert_eq!(
+        store
+            .insert_user_and_queue(&new_user(&pool, "ann"), &[message(&pool, 2)], NOW_MS)
+            .await
+            .unwrap(),
+        UserWriteOutcome::UsernameExists
+    );
+    let leased = store
+        .lease_messages(&account, NOW_MS, LEASE_MS, 10)
+        .await
+        .unwrap();
+    let names: Vec<_> = leased.iter().map(|m| m.message.username.as_str()).collect();
+    assert_eq!(names, vec!["user1"], "only the written user's invitation");
+    let ann = store.get_user_by_key(&pool, "ann").await.unwrap().unwrap();
+
+    // The same for an update (RESEND): a write that loses its version race queues nothing.
+    let mut stale = new_user(&pool, "ann");
+    stale.user = UserRecord {
+        version: ann.version + 5,
+        ..ann.clone()
+    };
+    assert_eq!(
+        store
+            .update_user_and_queue(&stale, &[message(&pool, 3)], NOW_MS)
+            .await
+            .unwrap(),
+        UserWriteOutcome::VersionConflict
+    );
+    let mut next = new_user(&pool, "ann");
+    next.user = UserRecord {
+        version: ann.version + 1,
+        ..ann
+    };
+    assert_eq!(
+        store
+            .update_user_and_queue(&next, &[message(&pool, 4)], NOW_MS)
+            .await
+            .unwrap(),
+        UserWriteOutcome::Written
+    );
+    let leased = store
+        .lease_messages(&account, NOW_MS, LEASE_MS, 10)
+        .await
+        .unwrap();
+    let names: Vec<_> = leased.iter().map(|m| m.message.username.as_str()).collect();
+    assert_eq!(names, vec!["user4"], "only the written update's message");
+}
+
+/// A message given up (a permanent failure) is not leased again, leaves the pending count for the
+/// dead count, keeps its error, and is pruned like delivered rows.
+async fn a_dead_message_is_never_leased_again_and_is_pruned(store: SqlStore, url: String) {
+    let (account, _pool) = queue(&store, 2).await;
+    let leased = store
+        .lease_messages(&account, NOW_MS, LEASE_MS, 10)
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 2);
+    store
+        .message_dead(&leased[0].id, NOW_MS + 5, "SMTP: permanent error (550)")
+        .await
+        .unwrap();
+    store
+        .message_failed(&leased[1].id, NOW_MS + 10, "SMTP: connection refused")
+        .await
+        .unwrap();
+    let later = store
+        .lease_messages(&account, NOW_MS + 10 * LEASE_MS, LEASE_MS, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        later.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        vec![&leased[1].id],
+        "the dead message is not leased, the failed one is"
+    );
+    let depth = store.outbox_depth(&account).await.unwrap();
+    assert_eq!((depth.pending, depth.retrying, depth.dead), (1, 1, 1));
+    let row = raw_row(&url, &leased[0].id).await;
+    assert_eq!(row.1.as_deref(), Some("SMTP: permanent error (550)"));
+    store.prune_outbox(NOW_MS + 6).await.unwrap();
+    assert!(raw_exists(&url, &leased[0].id).await.is_none(), "pruned");
+    assert!(raw_exists(&url, &leased[1].id).await.is_some());
 }

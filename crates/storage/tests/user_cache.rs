@@ -96,6 +96,7 @@ fn user(pool: &str, name: &str, email: &str) -> UserWrite {
         search: vec![("email".to_string(), email.to_string())],
         aliases: vec![("email".to_string(), email.to_string())],
         user: UserRecord {
+            pending_attributes: vec![],
             pool_id: pool.to_string(),
             id,
             username: name.to_string(),

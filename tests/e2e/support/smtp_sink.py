@@ -1,6 +1,8 @@
 """A real SMTP server for the e2e tests: aiosmtpd on 127.0.0.1:<port>, appending every message it
 accepts to <file> as one JSON line {"mail_from", "rcpt_tos", "data"} before answering 250, so a
-message the client saw accepted is always in the file.
+message the client saw accepted is always in the file. Recipients whose address starts with
+"reject" are refused for good (550), as a relay refuses an unknown mailbox; each refusal is
+appended as {"rejected": <address>}.
 
 usage: python3 smtp_sink.py <port> <file>
 """
@@ -15,6 +17,15 @@ from aiosmtpd.controller import Controller
 class Sink:
     def __init__(self, path):
         self.path = path
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("reject"):
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"rejected": address}) + "\n")
+                f.flush()
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         line = json.dumps(

@@ -34,7 +34,15 @@ pub trait CodeStore: Send + Sync {
         user_id: &str,
         purpose: &str,
     ) -> StoreResult<Option<CodeRecord>>;
-    /// Counts a wrong guess; the new count.
-    async fn code_failed(&self, pool_id: &str, user_id: &str, purpose: &str) -> StoreResult<i64>;
-    async fn delete_code(&self, pool_id: &str, user_id: &str, purpose: &str) -> StoreResult<()>;
+    /// Counts an attempt at the code before it is compared, in one statement, and answers the
+    /// code as it is after counting (`attempts` includes this one). Parallel guesses therefore
+    /// each get their own number and cannot all slip under the limit. None: no code.
+    async fn count_code_attempt(
+        &self,
+        pool_id: &str,
+        user_id: &str,
+        purpose: &str,
+    ) -> StoreResult<Option<CodeRecord>>;
+    /// Uses the code up. False when it was already gone (another request used it first).
+    async fn delete_code(&self, pool_id: &str, user_id: &str, purpose: &str) -> StoreResult<bool>;
 }

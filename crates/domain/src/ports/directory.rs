@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::StoreResult;
+use super::{OutboundMessage, StoreResult};
 
 /// One user as stored. `id` is the user's `sub`; `username_key` is the username as it is matched
 /// (lower-cased in case-insensitive pools), unique in the pool.
@@ -23,6 +23,9 @@ pub struct UserRecord {
     pub password: Option<PasswordState>,
     /// The attributes in the order the user sees them (`sub` first).
     pub attributes: Vec<(String, String)>,
+    /// New values of email / phone_number waiting for verification (the pool's
+    /// AttributesRequireVerificationBeforeUpdate): never shown, applied by VerifyUserAttribute.
+    pub pending_attributes: Vec<(String, String)>,
 }
 
 /// The user's password: never the plaintext, only argon2id PHC strings and the SRP verifier.
@@ -142,9 +145,26 @@ pub enum MembershipOutcome {
 pub trait DirectoryStore: Send + Sync {
     /// Inserts a new user with its search rows and aliases in one transaction.
     async fn insert_user(&self, w: &UserWrite) -> StoreResult<UserWriteOutcome>;
+    /// Inserts a new user and queues `messages` (its invitation) in the durable outbox, due at
+    /// `now_ms`, in the same transaction: the user never exists without its messages, and a user
+    /// that is not written (a taken username) queues nothing.
+    async fn insert_user_and_queue(
+        &self,
+        w: &UserWrite,
+        messages: &[OutboundMessage],
+        now_ms: i64,
+    ) -> StoreResult<UserWriteOutcome>;
     /// Replaces the user if its version is still `w.user.version - 1`, with its search rows and
     /// aliases.
     async fn update_user(&self, w: &UserWrite) -> StoreResult<UserWriteOutcome>;
+    /// `update_user`, queueing `messages` in the durable outbox in the same transaction (only if
+    /// the write happens).
+    async fn update_user_and_queue(
+        &self,
+        w: &UserWrite,
+        messages: &[OutboundMessage],
+        now_ms: i64,
+    ) -> StoreResult<UserWriteOutcome>;
     /// Deletes the user, its attributes, aliases and memberships. False when it did not exist.
     async fn delete_user(&self, pool_id: &str, user_id: &str) -> StoreResult<bool>;
     async fn get_user_by_key(

@@ -51,6 +51,10 @@ pub trait MessageSender: Send + Sync {
     /// Delivers or queues the message. An error is reported, never turned into an API failure
     /// that Cognito would not give.
     async fn send(&self, message: &OutboundMessage) -> Result<(), String>;
+
+    /// Messages were queued in the durable outbox by a store transaction of their own (a code,
+    /// an invitation written with its user): deliver them soon. Called after the commit.
+    fn queued(&self) {}
 }
 
 /// Drops every message (tests and tools that deliver nothing).

@@ -34,9 +34,12 @@ pub trait OutboxStore: Send + Sync {
     async fn message_delivered(&self, id: &str, now_ms: i64) -> StoreResult<()>;
     /// Records a failed attempt; the message is due again at `retry_at_ms`.
     async fn message_failed(&self, id: &str, retry_at_ms: i64, error: &str) -> StoreResult<()>;
+    /// Records a failed attempt after which the message is given up (dead): never leased again,
+    /// kept for audit like delivered rows, then pruned.
+    async fn message_dead(&self, id: &str, now_ms: i64, error: &str) -> StoreResult<()>;
     /// Undelivered messages of the account's pools, for metrics.
     async fn outbox_depth(&self, account_id: &str) -> StoreResult<OutboxDepth>;
-    /// Deletes rows delivered before `before_ms` and rows of pools that no longer exist created
+    /// Deletes rows delivered (or given up) before `before_ms` and rows of pools that no longer exist created
     /// before it. Returns how many.
     async fn prune_outbox(&self, before_ms: i64) -> StoreResult<u64>;
 }
@@ -44,7 +47,10 @@ pub trait OutboxStore: Send + Sync {
 /// Undelivered messages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OutboxDepth {
+    /// Still to be delivered.
     pub pending: i64,
     /// Of which have failed at least once.
     pub retrying: i64,
+    /// Given up (not counted in `pending`), until pruned.
+    pub dead: i64,
 }

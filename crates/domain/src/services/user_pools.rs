@@ -592,6 +592,18 @@ fn apply_mutable_settings(s: &mut UserPoolType, m: MutableSettings<'_>) {
 
 /// Rules that span several settings.
 fn validate_settings(s: &UserPoolType) -> ServiceResult<()> {
+    // Checked against the request's AutoVerifiedAttributes: UpdateUserPool resets what it omits.
+    let auto = s.auto_verified_attributes.as_deref().unwrap_or_default();
+    let before_update = s
+        .user_attribute_update_settings
+        .as_ref()
+        .and_then(|u| u.attributes_require_verification_before_update.as_deref())
+        .unwrap_or_default();
+    if before_update.iter().any(|a| !auto.contains(a)) {
+        return Err(CognitoError::invalid_parameter(
+            "All attributes in AttributesRequireVerificationBeforeUpdate must exist in AutoVerifiedAttributes",
+        ));
+    }
     if let Some(mode) = s.mfa_configuration {
         if mode != UserPoolMfaType::Off && s.sms_configuration.is_none() {
             return Err(CognitoError::invalid_parameter(

@@ -69,24 +69,19 @@ impl CodeStore for SqlStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend_err)?;
-        row.map(|r| {
-            Ok(CodeRecord {
-                pool_id: get(&r, "pool_id")?,
-                user_id: get(&r, "user_id")?,
-                purpose: get(&r, "purpose")?,
-                code_hash: get(&r, "code_hash")?,
-                expires_ms: get(&r, "expires_ms")?,
-                attempts: get(&r, "attempts")?,
-                created_ms: get(&r, "created_ms")?,
-            })
-        })
-        .transpose()
+        row.map(|r| code_of(&r)).transpose()
     }
 
-    async fn code_failed(&self, pool_id: &str, user_id: &str, purpose: &str) -> StoreResult<i64> {
+    async fn count_code_attempt(
+        &self,
+        pool_id: &str,
+        user_id: &str,
+        purpose: &str,
+    ) -> StoreResult<Option<CodeRecord>> {
         let row = sqlx::query(
             "UPDATE user_codes SET attempts = attempts + 1 \
-             WHERE pool_id = $1 AND user_id = $2 AND purpose = $3 RETURNING attempts",
+             WHERE pool_id = $1 AND user_id = $2 AND purpose = $3 \
+             RETURNING pool_id, user_id, purpose, code_hash, expires_ms, attempts, created_ms",
         )
         .bind(pool_id)
         .bind(user_id)
@@ -94,19 +89,31 @@ impl CodeStore for SqlStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend_err)?;
-        row.map(|r| get::<i64>(&r, "attempts"))
-            .transpose()
-            .map(|n| n.unwrap_or(0))
+        row.map(|r| code_of(&r)).transpose()
     }
 
-    async fn delete_code(&self, pool_id: &str, user_id: &str, purpose: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM user_codes WHERE pool_id = $1 AND user_id = $2 AND purpose = $3")
-            .bind(pool_id)
-            .bind(user_id)
-            .bind(purpose)
-            .execute(&self.pool)
-            .await
-            .map_err(backend_err)?;
-        Ok(())
+    async fn delete_code(&self, pool_id: &str, user_id: &str, purpose: &str) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "DELETE FROM user_codes WHERE pool_id = $1 AND user_id = $2 AND purpose = $3",
+        )
+        .bind(pool_id)
+        .bind(user_id)
+        .bind(purpose)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(r.rows_affected() > 0)
     }
+}
+
+fn code_of(r: &sqlx::any::AnyRow) -> StoreResult<CodeRecord> {
+    Ok(CodeRecord {
+        pool_id: get(r, "pool_id")?,
+        user_id: get(r, "user_id")?,
+        purpose: get(r, "purpose")?,
+        code_hash: get(r, "code_hash")?,
+        expires_ms: get(r, "expires_ms")?,
+        attempts: get(r, "attempts")?,
+        created_ms: get(r, "created_ms")?,
+    })
 }

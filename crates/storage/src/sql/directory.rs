@@ -7,8 +7,9 @@
 
 use async_trait::async_trait;
 use domain::ports::{
-    DirectoryStore, GroupPage, GroupRecord, MembershipOutcome, PasswordState, StoreError,
-    StoreResult, UserCursor, UserPage, UserQuery, UserRecord, UserWrite, UserWriteOutcome,
+    DirectoryStore, GroupPage, GroupRecord, MembershipOutcome, OutboundMessage, PasswordState,
+    StoreError, StoreResult, UserCursor, UserPage, UserQuery, UserRecord, UserWrite,
+    UserWriteOutcome,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -25,11 +26,12 @@ pub(super) const CLEAR_ALL_USERS: &str = "*";
 const MAX_NOTIFY_PAYLOAD: usize = 7900;
 
 const USER_COLS: &str = "u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, \
-     u.created_ms, u.modified_ms, u.version, u.password, u.attributes";
-/// The columns of a listed user: no password state. No list shows it, and leaving it out spares
+     u.created_ms, u.modified_ms, u.version, u.password, u.attributes, u.pending_attributes";
+/// The columns of a listed user: no password state (nor pending attribute values). No list shows it, and leaving it out spares
 /// moving and unsealing it for every row of every page.
 const LIST_COLS: &str = "u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, \
-     u.created_ms, u.modified_ms, u.version, NULL AS password, u.attributes";
+     u.created_ms, u.modified_ms, u.version, NULL AS password, u.attributes, \
+     NULL AS pending_attributes";
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("corrupt user row: {e}"))
@@ -59,6 +61,11 @@ fn user_of(sealer: &Sealer, row: &AnyRow) -> StoreResult<UserRecord> {
     };
     let attributes: String = get(row, "attributes")?;
     let attributes: Vec<(String, String)> = serde_json::from_str(&attributes).map_err(corrupt)?;
+    let pending: Option<String> = get(row, "pending_attributes")?;
+    let pending_attributes: Vec<(String, String)> = match pending {
+        Some(p) => serde_json::from_str(&p).map_err(corrupt)?,
+        None => Vec::new(),
+    };
     Ok(UserRecord {
         pool_id,
         id,
@@ -71,7 +78,17 @@ fn user_of(sealer: &Sealer, row: &AnyRow) -> StoreResult<UserRecord> {
         version: get(row, "version")?,
         password,
         attributes,
+        pending_attributes,
     })
+}
+
+/// The pending_attributes column: NULL when nothing is pending.
+fn pending_json(u: &UserRecord) -> StoreResult<Option<String>> {
+    if u.pending_attributes.is_empty() {
+        Ok(None)
+    } else {
+        json(&u.pending_attributes).map(Some)
+    }
 }
 
 fn group_of(row: &AnyRow) -> StoreResult<GroupRecord> {
@@ -534,6 +551,15 @@ struct ListSql {
 #[async_trait]
 impl DirectoryStore for SqlStore {
     async fn insert_user(&self, w: &UserWrite) -> StoreResult<UserWriteOutcome> {
+        self.insert_user_and_queue(w, &[], 0).await
+    }
+
+    async fn insert_user_and_queue(
+        &self,
+        w: &UserWrite,
+        messages: &[OutboundMessage],
+        now_ms: i64,
+    ) -> StoreResult<UserWriteOutcome> {
         let u = &w.user;
         let mut tx = self.begin().await?;
         if !Self::lock_pool(&mut tx, &u.pool_id).await? {
@@ -561,8 +587,8 @@ impl DirectoryStore for SqlStore {
         }
         sqlx::query(
             "INSERT INTO users (pool_id, id, username, username_key, status, enabled, created_ms, \
-             modified_ms, version, password, attributes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             modified_ms, version, password, attributes, pending_attributes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&u.pool_id)
         .bind(&u.id)
@@ -575,6 +601,7 @@ impl DirectoryStore for SqlStore {
         .bind(u.version)
         .bind(sealed_password(self.sealer(), u)?)
         .bind(json(&u.attributes)?)
+        .bind(pending_json(u)?)
         .execute(&mut *tx)
         .await
         .map_err(backend_err)?;
@@ -587,6 +614,9 @@ impl DirectoryStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(backend_err)?;
+        if !messages.is_empty() {
+            super::outbox::enqueue_in_tx(&mut tx, self.sealer(), messages, now_ms).await?;
+        }
         self.notify_users(&mut tx, &marks).await?;
         // Only this node's cached view learns the new count at once; others within the cache TTL.
         self.commit_and_invalidate(tx, &u.pool_id).await?;
@@ -595,6 +625,15 @@ impl DirectoryStore for SqlStore {
     }
 
     async fn update_user(&self, w: &UserWrite) -> StoreResult<UserWriteOutcome> {
+        self.update_user_and_queue(w, &[], 0).await
+    }
+
+    async fn update_user_and_queue(
+        &self,
+        w: &UserWrite,
+        messages: &[OutboundMessage],
+        now_ms: i64,
+    ) -> StoreResult<UserWriteOutcome> {
         let u = &w.user;
         let mut tx = self.begin().await?;
         if !Self::lock_pool(&mut tx, &u.pool_id).await? {
@@ -626,7 +665,8 @@ impl DirectoryStore for SqlStore {
         }
         sqlx::query(
             "UPDATE users SET status = $1, enabled = $2, modified_ms = $3, version = $4, \
-             password = $5, attributes = $6 WHERE pool_id = $7 AND id = $8",
+             password = $5, attributes = $6, pending_attributes = $7 \
+             WHERE pool_id = $8 AND id = $9",
         )
         .bind(&u.status)
         .bind(i64::from(u.enabled))
@@ -634,12 +674,16 @@ impl DirectoryStore for SqlStore {
         .bind(u.version)
         .bind(sealed_password(self.sealer(), u)?)
         .bind(json(&u.attributes)?)
+        .bind(pending_json(u)?)
         .bind(&u.pool_id)
         .bind(&u.id)
         .execute(&mut *tx)
         .await
         .map_err(backend_err)?;
         write_index(&mut tx, w).await?;
+        if !messages.is_empty() {
+            super::outbox::enqueue_in_tx(&mut tx, self.sealer(), messages, now_ms).await?;
+        }
         self.commit_user_write(tx, &marks).await?;
         Ok(UserWriteOutcome::Written)
     }

@@ -86,7 +86,8 @@ impl OutboxStore for SqlStore {
         };
         let sql = format!(
             "UPDATE message_outbox SET leased_until_ms = $2 WHERE id IN (\
-             SELECT id FROM message_outbox WHERE delivered_ms IS NULL AND next_attempt_ms <= $1 \
+             SELECT id FROM message_outbox WHERE delivered_ms IS NULL AND failed_ms IS NULL \
+             AND next_attempt_ms <= $1 \
              AND leased_until_ms <= $1 \
              AND pool_id IN (SELECT id FROM user_pools WHERE account_id = $3) \
              ORDER BY next_attempt_ms, id LIMIT $4{skip_locked}) \
@@ -151,11 +152,28 @@ impl OutboxStore for SqlStore {
         Ok(())
     }
 
+    async fn message_dead(&self, id: &str, now_ms: i64, error: &str) -> StoreResult<()> {
+        let error: String = error.chars().take(1000).collect();
+        sqlx::query(
+            "UPDATE message_outbox SET attempts = attempts + 1, failed_ms = $2, \
+             leased_until_ms = 0, last_error = $3 WHERE id = $1 AND delivered_ms IS NULL",
+        )
+        .bind(id)
+        .bind(now_ms)
+        .bind(error)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(())
+    }
+
     /// Undelivered messages of the account's pools.
     async fn outbox_depth(&self, account_id: &str) -> StoreResult<OutboxDepth> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS pending, \
-             COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0) AS retrying \
+            "SELECT COALESCE(SUM(CASE WHEN failed_ms IS NULL THEN 1 ELSE 0 END), 0) AS pending, \
+             COALESCE(SUM(CASE WHEN failed_ms IS NULL AND attempts > 0 THEN 1 ELSE 0 END), 0) \
+             AS retrying, \
+             COALESCE(SUM(CASE WHEN failed_ms IS NOT NULL THEN 1 ELSE 0 END), 0) AS dead \
              FROM message_outbox WHERE delivered_ms IS NULL \
              AND pool_id IN (SELECT id FROM user_pools WHERE account_id = $1)",
         )
@@ -166,15 +184,18 @@ impl OutboxStore for SqlStore {
         Ok(OutboxDepth {
             pending: get(&row, "pending")?,
             retrying: get(&row, "retrying")?,
+            dead: get(&row, "dead")?,
         })
     }
 
-    /// Deletes delivered rows delivered before `before_ms`, and rows of pools that no longer
+    /// Deletes rows delivered or given up before `before_ms`, and rows of pools that no longer
     /// exist (nobody can deliver them: leasing looks a message's pool up). Returns how many.
     async fn prune_outbox(&self, before_ms: i64) -> StoreResult<u64> {
         let delivered = sqlx::query(
-            "DELETE FROM message_outbox WHERE delivered_ms IS NOT NULL AND delivered_ms < $1",
+            "DELETE FROM message_outbox WHERE (delivered_ms IS NOT NULL AND delivered_ms < $1) \
+             OR (failed_ms IS NOT NULL AND failed_ms < $2)",
         )
+        .bind(before_ms)
         .bind(before_ms)
         .execute(&self.pool)
         .await

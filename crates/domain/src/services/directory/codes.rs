@@ -14,7 +14,7 @@ use super::DirectoryService;
 use crate::error::{CognitoError, ServiceResult};
 use crate::ports::{CodeRecord, DeliveryChannel, OutboundMessage, UserPoolView, UserRecord};
 
-/// Wrong guesses allowed before a code is dead.
+/// Attempts allowed at one code (right or wrong) before it is dead.
 const MAX_ATTEMPTS: i64 = 5;
 const HOUR_MS: i64 = 3_600_000;
 
@@ -136,6 +136,17 @@ pub fn code_mismatch() -> CognitoError {
     )
 }
 
+/// What ConfirmSignUp, ConfirmForgotPassword and VerifyUserAttribute answer once a code has had
+/// its five attempts. Cognito answers LimitExceededException here (as clients report it after
+/// repeated wrong codes), not TooManyFailedAttemptsException, which VerifyUserAttribute's model
+/// does not even list.
+fn attempt_limit_exceeded() -> CognitoError {
+    CognitoError::new(
+        ErrorCode::LimitExceededException,
+        "Attempt limit exceeded, please try after some time.",
+    )
+}
+
 fn code_expired() -> CognitoError {
     CognitoError::new(
         ErrorCode::ExpiredCodeException,
@@ -250,11 +261,30 @@ impl DirectoryService {
         if !stored {
             return Err(super::user_not_found());
         }
+        self.sender.queued();
         Ok(delivery_details(channel, destination))
     }
 
-    /// Checks a code; a right one is used up. Wrong guesses count, and after five the code is
-    /// dead (`LimitExceededException`) until a new one is requested.
+    /// Forgets the outstanding verification code of an attribute (its value changed).
+    pub(crate) async fn drop_verification_code(
+        &self,
+        user: &UserRecord,
+        attribute: &str,
+    ) -> ServiceResult<()> {
+        let purpose = match attribute {
+            "email" => CodePurpose::VerifyEmail,
+            "phone_number" => CodePurpose::VerifyPhone,
+            _ => return Ok(()),
+        };
+        self.store
+            .delete_code(&user.pool_id, &user.id, purpose.key())
+            .await?;
+        Ok(())
+    }
+
+    /// Checks a code; a right one is used up. Every attempt is counted before the comparison
+    /// (atomically, so parallel guesses cannot share a number); the sixth and later attempts at
+    /// one code answer `LimitExceededException`, right code or not, until a new code is issued.
     pub async fn check_code(
         &self,
         pool: &UserPoolView,
@@ -263,24 +293,27 @@ impl DirectoryService {
         given: &str,
     ) -> ServiceResult<()> {
         let (pid, uid) = (&pool.record.id, &user.id);
-        let Some(rec) = self.store.get_code(pid, uid, purpose.key()).await? else {
+        let Some(rec) = self
+            .store
+            .count_code_attempt(pid, uid, purpose.key())
+            .await?
+        else {
             return Err(code_mismatch());
         };
-        if rec.attempts >= MAX_ATTEMPTS {
-            return Err(CognitoError::new(
-                ErrorCode::LimitExceededException,
-                "Attempt limit exceeded, please try after some time.",
-            ));
+        if rec.attempts > MAX_ATTEMPTS {
+            return Err(attempt_limit_exceeded());
         }
         if rec.expires_ms <= self.clock.now_ms() {
             return Err(code_expired());
         }
         let expected = code_hash(pid, uid, purpose.key(), given);
         if !bool::from(expected.as_bytes().ct_eq(rec.code_hash.as_bytes())) {
-            self.store.code_failed(pid, uid, purpose.key()).await?;
             return Err(code_mismatch());
         }
-        self.store.delete_code(pid, uid, purpose.key()).await?;
+        // Two right answers at once: only the one that used the code up succeeds.
+        if !self.store.delete_code(pid, uid, purpose.key()).await? {
+            return Err(code_mismatch());
+        }
         Ok(())
     }
 }

@@ -42,6 +42,7 @@ pub fn import_write(pool: &UserPoolView, u: ImportedUser, now_ms: i64) -> Servic
     };
     attributes::check_required(p, &attrs)?;
     let user = UserRecord {
+        pending_attributes: vec![],
         pool_id: pool.record.id.clone(),
         id: sub,
         username_key: attributes::username_key(p, &username),

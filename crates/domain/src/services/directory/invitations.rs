@@ -3,7 +3,6 @@
 
 use cognito_model::shapes::{DeliveryMediumType, EmailSendingAccountType, UserPoolType};
 
-use super::DirectoryService;
 use crate::ports::{DeliveryChannel, OutboundMessage, UserRecord};
 
 pub const DEFAULT_EMAIL_SUBJECT: &str = "Your temporary password";
@@ -114,25 +113,6 @@ pub fn invitation_messages(
     out
 }
 
-impl DirectoryService {
-    /// Hands the invitation to the sender. A delivery problem is logged, not returned: the user
-    /// exists either way, and RESEND can send again.
-    pub(super) async fn send_invitation(
-        &self,
-        pool: &UserPoolType,
-        pool_id: &str,
-        user: &UserRecord,
-        temporary_password: &str,
-        mediums: Option<&[DeliveryMediumType]>,
-    ) {
-        for message in invitation_messages(pool, pool_id, user, temporary_password, mediums) {
-            if let Err(e) = self.sender.send(&message).await {
-                tracing::warn!(pool_id, channel = ?message.channel, error = %e, "invitation not delivered");
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +120,7 @@ mod tests {
 
     fn user(attrs: &[(&str, &str)]) -> UserRecord {
         UserRecord {
+            pending_attributes: vec![],
             pool_id: "p".into(),
             id: "s".into(),
             username: "alice".into(),

@@ -14,6 +14,7 @@ mod users;
 use std::sync::Arc;
 
 pub use import::{import_write, ImportedUser};
+pub use users::AttributeUpdate;
 
 use crate::ports::{DropMessages, MessageSender};
 
@@ -22,7 +23,9 @@ use cognito_model::shapes::{AttributeType, UserPoolType, UserStatusType, UserTyp
 
 use crate::context::RequestContext;
 use crate::error::{CognitoError, ServiceResult};
-use crate::ports::{Clock, Store, UserPoolView, UserRecord, UserWrite, UserWriteOutcome};
+use crate::ports::{
+    Clock, OutboundMessage, Store, UserPoolView, UserRecord, UserWrite, UserWriteOutcome,
+};
 use crate::services::UserPoolService;
 use crate::user_pool::wire_time;
 
@@ -170,16 +173,41 @@ impl DirectoryService {
     where
         F: FnMut(&UserPoolType, UserRecord) -> ServiceResult<UserRecord>,
     {
+        self.modify_user_and_queue(ctx, pool_id, username, force_aliases, |p, u| {
+            Ok((change(p, u)?, Vec::new()))
+        })
+        .await
+    }
+
+    /// `modify_user` whose change also yields messages (an invitation) queued in the durable
+    /// outbox in the transaction that writes the user.
+    pub(crate) async fn modify_user_and_queue<F>(
+        &self,
+        ctx: &RequestContext,
+        pool_id: Option<&str>,
+        username: Option<&str>,
+        force_aliases: bool,
+        mut change: F,
+    ) -> ServiceResult<UserRecord>
+    where
+        F: FnMut(&UserPoolType, UserRecord) -> ServiceResult<(UserRecord, Vec<OutboundMessage>)>,
+    {
         for _ in 0..WRITE_RETRIES {
             let pool = self.pool(ctx, pool_id).await?;
             let current = self.find_user(&pool, username).await?;
             let p = &pool.record.settings.pool;
-            let mut next = change(p, current.clone())?;
+            let (mut next, messages) = change(p, current.clone())?;
             next.version = current.version + 1;
-            next.modified_ms = self.clock.now_ms().max(current.modified_ms);
+            let now = self.clock.now_ms();
+            next.modified_ms = now.max(current.modified_ms);
             let w = self.write_of(p, next.clone(), force_aliases);
-            match self.store.update_user(&w).await? {
-                UserWriteOutcome::Written => return Ok(next),
+            match self.store.update_user_and_queue(&w, &messages, now).await? {
+                UserWriteOutcome::Written => {
+                    if !messages.is_empty() {
+                        self.sender.queued();
+                    }
+                    return Ok(next);
+                }
                 UserWriteOutcome::VersionConflict => continue,
                 UserWriteOutcome::NotFound => return Err(user_not_found()),
                 UserWriteOutcome::AliasExists(kind) => return Err(alias_exists(p, &kind, false)),

@@ -45,6 +45,7 @@ impl DirectoryService {
             password::blocking(move || password::credential(&pid, &uname, &to_hash)).await??;
         let now = self.clock.now_ms();
         let user = UserRecord {
+            pending_attributes: vec![],
             pool_id: pool.record.id.clone(),
             id: sub,
             username_key: attributes::username_key(p, &username),
@@ -75,7 +76,8 @@ impl DirectoryService {
         }
     }
 
-    /// Marks an attribute verified (a confirmed code proved it), and for sign-up confirms the user.
+    /// Marks an attribute verified (a confirmed code proved it; a pending new value of it takes
+    /// effect), and for sign-up confirms the user.
     /// Claiming the alias may move it from another user with `force_alias`.
     pub async fn confirm_with_code(
         &self,
@@ -93,6 +95,15 @@ impl DirectoryService {
             Some(&user.username),
             force_alias,
             |_, mut u| {
+                // A value waiting for verification (AttributesRequireVerificationBeforeUpdate)
+                // is what the code went to: it becomes the attribute's value. Sign-up codes go
+                // to the current value.
+                if let (Some(name), false) = (verified_attribute, confirm) {
+                    if let Some(i) = u.pending_attributes.iter().position(|(n, _)| n == name) {
+                        let (_, value) = u.pending_attributes.remove(i);
+                        set_attr(&mut u.attributes, name, &value);
+                    }
+                }
                 if let Some(flag) = &flag {
                     set_attr(&mut u.attributes, flag, "true");
                 }
@@ -184,6 +195,14 @@ impl DirectoryService {
     ) -> ServiceResult<()> {
         self.store.delete_user(&pool.record.id, &user.id).await?;
         Ok(())
+    }
+
+    /// Where a verification code for the attribute goes: its pending new value if one waits,
+    /// else its value.
+    pub fn verification_destination<'a>(u: &'a UserRecord, name: &str) -> Option<&'a str> {
+        get_attr(&u.pending_attributes, name)
+            .filter(|v| !v.is_empty())
+            .or_else(|| Self::attribute(u, name))
     }
 
     /// The value of an attribute, if set.

@@ -9,19 +9,23 @@ use cognito_model::shapes::{
     AdminEnableUserResponse, AdminGetUserRequest, AdminGetUserResponse,
     AdminListUserAuthEventsRequest, AdminListUserAuthEventsResponse, AdminResetUserPasswordRequest,
     AdminResetUserPasswordResponse, AdminSetUserPasswordRequest, AdminSetUserPasswordResponse,
-    AdminUpdateUserAttributesRequest, AdminUpdateUserAttributesResponse, GetCSVHeaderRequest,
-    GetCSVHeaderResponse, ListUsersRequest, ListUsersResponse, MessageActionType,
-    PasswordPolicyType, UserPoolType, UserStatusType,
+    AdminUpdateUserAttributesRequest, AdminUpdateUserAttributesResponse, AttributeType,
+    CodeDeliveryDetailsType, GetCSVHeaderRequest, GetCSVHeaderResponse, ListUsersRequest,
+    ListUsersResponse, MessageActionType, PasswordPolicyType, UserPoolType, UserStatusType,
+    VerifiedAttributeType,
 };
 use serde::{Deserialize, Serialize};
 
 use super::attributes::{self, Mode};
+use super::codes::CodePurpose;
 use super::{
     alias_exists, filter, password, user_not_found, user_type, wire_attributes, DirectoryService,
 };
 use crate::context::RequestContext;
 use crate::error::{CognitoError, ServiceResult};
-use crate::ports::{PasswordState, UserCursor, UserRecord, UserWriteOutcome};
+use crate::ports::{
+    DeliveryChannel, PasswordState, UserCursor, UserPoolView, UserRecord, UserWriteOutcome,
+};
 use crate::services::pagination;
 use crate::user_pool::{default_password_policy, wire_time};
 
@@ -54,6 +58,26 @@ pub(crate) fn get_attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<
         .iter()
         .find(|(n, _)| n == name)
         .map(|(_, v)| v.as_str())
+}
+
+/// The attributes of a pool whose new values wait for verification before they apply.
+pub(crate) fn requires_verification_before_update(p: &UserPoolType) -> Vec<&'static str> {
+    p.user_attribute_update_settings
+        .as_ref()
+        .and_then(|s| s.attributes_require_verification_before_update.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .map(|a| a.as_str())
+        .collect()
+}
+
+/// An applied attribute update and the codes it calls for.
+#[derive(Clone, Debug)]
+pub struct AttributeUpdate {
+    pub user: UserRecord,
+    /// (attribute, destination, pending): values to send a verification code to. Pending values
+    /// always get one; a directly changed value only when the pool auto-verifies the attribute.
+    pub to_verify: Vec<(String, String, bool)>,
 }
 
 /// What a ListUsers pagination token carries: the filter it belongs to and where the page ended.
@@ -106,6 +130,7 @@ impl DirectoryService {
             password::blocking(move || password::credential(&pid, &uname, &to_hash)).await??;
         let now = self.clock.now_ms();
         let user = UserRecord {
+            pending_attributes: vec![],
             pool_id: pool.record.id.clone(),
             id: sub,
             username_key: attributes::username_key(p, &username),
@@ -124,17 +149,27 @@ impl DirectoryService {
             attributes: attrs,
         };
         let w = self.write_of(p, user.clone(), req.force_alias_creation.unwrap_or(false));
-        match self.store.insert_user(&w).await? {
+        // The invitation is queued in the transaction that inserts the user: a crash cannot
+        // leave a user whose temporary password was never sent, nor a message for no user.
+        let invitation = if req.message_action == Some(MessageActionType::Suppress) {
+            Vec::new()
+        } else {
+            super::invitations::invitation_messages(
+                p,
+                &pool.record.id,
+                &user,
+                &temp,
+                req.desired_delivery_mediums.as_deref(),
+            )
+        };
+        match self
+            .store
+            .insert_user_and_queue(&w, &invitation, now)
+            .await?
+        {
             UserWriteOutcome::Written => {
-                if req.message_action != Some(MessageActionType::Suppress) {
-                    self.send_invitation(
-                        p,
-                        &pool.record.id,
-                        &user,
-                        &temp,
-                        req.desired_delivery_mediums.as_deref(),
-                    )
-                    .await;
+                if !invitation.is_empty() {
+                    self.sender.queued();
                 }
                 Ok(AdminCreateUserResponse {
                     user: Some(user_type(&user, None)),
@@ -169,13 +204,15 @@ impl DirectoryService {
         let (hash, srp) =
             password::blocking(move || password::credential(&pid, &uname, &to_hash)).await??;
         let now = self.clock.now_ms();
+        let mediums = req.desired_delivery_mediums.as_deref();
+        // The new invitation is queued in the transaction that stores the new password.
         let user = self
-            .modify_user(
+            .modify_user_and_queue(
                 ctx,
                 req.user_pool_id.as_deref(),
                 req.username.as_deref(),
                 false,
-                |_, mut u| {
+                |p, mut u| {
                     if u.status != UserStatusType::ForceChangePassword.as_str() {
                         return Err(CognitoError::new(
                             ErrorCode::UnsupportedUserStateException,
@@ -192,19 +229,12 @@ impl DirectoryService {
                         srp: Some(srp.clone()),
                         history,
                     });
-                    Ok(u)
+                    let messages =
+                        super::invitations::invitation_messages(p, &u.pool_id, &u, &temp, mediums);
+                    Ok((u, messages))
                 },
             )
             .await?;
-        let pool = self.pool(ctx, req.user_pool_id.as_deref()).await?;
-        self.send_invitation(
-            &pool.record.settings.pool,
-            &pool.record.id,
-            &user,
-            &temp,
-            req.desired_delivery_mediums.as_deref(),
-        )
-        .await;
         Ok(AdminCreateUserResponse {
             user: Some(user_type(&user, None)),
         })
@@ -246,35 +276,115 @@ impl DirectoryService {
         ctx: &RequestContext,
         req: AdminUpdateUserAttributesRequest,
     ) -> ServiceResult<AdminUpdateUserAttributesResponse> {
+        let update = self
+            .update_attributes(
+                ctx,
+                req.user_pool_id.as_deref(),
+                req.username.as_deref(),
+                req.user_attributes.as_deref().unwrap_or_default(),
+            )
+            .await?;
+        // The codes go out as for the user's own update; the answer carries no delivery details.
         let pool = self.pool(ctx, req.user_pool_id.as_deref()).await?;
-        let changes = attributes::validate(
-            &pool.record.settings.pool,
-            req.user_attributes.as_deref().unwrap_or_default(),
-            Mode::Update,
-        )?;
-        self.modify_user(
-            ctx,
-            req.user_pool_id.as_deref(),
-            req.username.as_deref(),
-            false,
-            |_, mut u| {
+        self.send_verification_codes(&pool, &update).await?;
+        Ok(AdminUpdateUserAttributesResponse {})
+    }
+
+    /// Applies an attribute update (AdminUpdateUserAttributes, UpdateUserAttributes). A changed
+    /// email or phone number becomes unverified unless the request sets its `*_verified` flag;
+    /// with AttributesRequireVerificationBeforeUpdate it does not change at all but waits as a
+    /// pending value (a later change replaces it) until VerifyUserAttribute proves it, while the
+    /// old value and its verified flag stay in force. `*_verified = true` in the same request
+    /// applies it at once.
+    pub async fn update_attributes(
+        &self,
+        ctx: &RequestContext,
+        pool_id: Option<&str>,
+        username: Option<&str>,
+        attrs: &[AttributeType],
+    ) -> ServiceResult<AttributeUpdate> {
+        let pool = self.pool(ctx, pool_id).await?;
+        let changes = attributes::validate(&pool.record.settings.pool, attrs, Mode::Update)?;
+        let mut to_verify: Vec<(String, String, bool)> = Vec::new();
+        let mut settled: Vec<String> = Vec::new();
+        let user = self
+            .modify_user(ctx, pool_id, username, false, |p, mut u| {
+                to_verify.clear();
+                settled.clear();
+                let held_back = requires_verification_before_update(p);
                 for (name, value) in &changes {
-                    // A new email or phone number is not verified unless the request says so.
                     if name == "email" || name == "phone_number" {
                         let flag = format!("{name}_verified");
-                        let changed = get_attr(&u.attributes, name) != Some(value.as_str());
-                        let given = changes.iter().any(|(n, _)| *n == flag);
-                        if changed && !given && get_attr(&u.attributes, &flag).is_some() {
-                            set_attr(&mut u.attributes, &flag, "false");
+                        let flag_given = changes.iter().any(|(n, _)| *n == flag);
+                        let proven = changes.iter().any(|(n, v)| *n == flag && v == "true");
+                        let differs = get_attr(&u.attributes, name) != Some(value.as_str());
+                        if differs && !proven && held_back.contains(&name.as_str()) {
+                            set_attr(&mut u.pending_attributes, name, value);
+                            to_verify.push((name.clone(), value.clone(), true));
+                            continue;
+                        }
+                        // A value written directly settles whatever was waiting for this attribute.
+                        let waiting = get_attr(&u.pending_attributes, name).is_some();
+                        u.pending_attributes.retain(|(n, _)| n != name);
+                        if differs || waiting {
+                            settled.push(name.clone());
+                        }
+                        if differs && !flag_given {
+                            if get_attr(&u.attributes, &flag).is_some() {
+                                set_attr(&mut u.attributes, &flag, "false");
+                            }
+                            to_verify.push((name.clone(), value.clone(), false));
                         }
                     }
                     set_attr(&mut u.attributes, name, value);
                 }
                 Ok(u)
-            },
-        )
-        .await?;
-        Ok(AdminUpdateUserAttributesResponse {})
+            })
+            .await?;
+        // A code sent to an earlier value proves nothing about the new one.
+        for name in &settled {
+            self.drop_verification_code(&user, name).await?;
+        }
+        Ok(AttributeUpdate { user, to_verify })
+    }
+
+    /// Sends the codes an attribute update calls for: to each pending value, and to each newly
+    /// set email or phone number the pool auto-verifies. Returns the delivery details.
+    pub async fn send_verification_codes(
+        &self,
+        pool: &UserPoolView,
+        update: &AttributeUpdate,
+    ) -> ServiceResult<Vec<CodeDeliveryDetailsType>> {
+        let auto = pool
+            .record
+            .settings
+            .pool
+            .auto_verified_attributes
+            .clone()
+            .unwrap_or_default();
+        let mut details = Vec::new();
+        for (name, dest, pending) in &update.to_verify {
+            let (purpose, channel, kind) = match name.as_str() {
+                "email" => (
+                    CodePurpose::VerifyEmail,
+                    DeliveryChannel::Email,
+                    VerifiedAttributeType::Email,
+                ),
+                _ => (
+                    CodePurpose::VerifyPhone,
+                    DeliveryChannel::Sms,
+                    VerifiedAttributeType::PhoneNumber,
+                ),
+            };
+            if !*pending && !auto.contains(&kind) {
+                continue;
+            }
+            details.push(
+                self.issue_code(pool, &update.user, purpose, channel, dest)
+                    .await?,
+            );
+        }
+        Ok(details)
     }
 
     pub async fn admin_delete_user_attributes(
@@ -323,6 +433,7 @@ impl DirectoryService {
             false,
             |_, mut u| {
                 u.attributes.retain(|(n, _)| !names.contains(n));
+                u.pending_attributes.retain(|(n, _)| !names.contains(n));
                 Ok(u)
             },
         )
