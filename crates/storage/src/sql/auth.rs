@@ -9,7 +9,7 @@ use domain::ports::{
 };
 use sqlx::any::AnyRow;
 
-use super::{backend_err, get, Backend, SqlStore};
+use super::{backend_err, get, SqlStore};
 
 fn key_context(pool_id: &str, kid: &str) -> String {
     format!("signing-key:{pool_id}/{kid}")
@@ -307,76 +307,43 @@ impl AuthStore for SqlStore {
         now_ms: i64,
         policy: &LockoutPolicy,
     ) -> StoreResult<AttemptOutcome> {
-        let mut tx = self.begin().await?;
-        if self.backend == Backend::Sqlite {
-            // Take SQLite's write lock first so the read below cannot go stale before the write.
-            sqlx::query(
-                "UPDATE sign_in_failures SET last_ms = last_ms WHERE pool_id = $1 AND user_id = $2",
-            )
+        // One statement counts the attempt and sets the lock it earns, or, when the user is
+        // locked, changes nothing and returns no row. The upsert takes the row's lock (Postgres)
+        // or the write lock (SQLite), so parallel attempts are counted one after another and
+        // none can slip in between the count and the lock.
+        let first_lock = policy.lock_after(1);
+        let counted = sqlx::query(&attempt_sql(policy))
             .bind(pool_id)
             .bind(user_id)
-            .execute(&mut *tx)
+            .bind(if first_lock > 0 {
+                now_ms + first_lock
+            } else {
+                0
+            })
+            .bind(now_ms)
+            .bind(policy.reset_after_ms)
+            .fetch_optional(&self.pool)
             .await
-            .map_err(backend_err)?;
+            .map_err(|e| match e.as_database_error() {
+                // The user was deleted meanwhile (the foreign key).
+                Some(_) => StoreError::Conflict("user".into()),
+                None => backend_err(e),
+            })?;
+        if counted.is_some() {
+            return Ok(AttemptOutcome::Allowed);
         }
-        sqlx::query(
-            "INSERT INTO sign_in_failures (pool_id, user_id, failures, locked_until_ms, last_ms) \
-             VALUES ($1, $2, 0, 0, $3) ON CONFLICT (pool_id, user_id) DO NOTHING",
+        let until: i64 = sqlx::query(
+            "SELECT locked_until_ms FROM sign_in_failures WHERE pool_id = $1 AND user_id = $2",
         )
         .bind(pool_id)
         .bind(user_id)
-        .bind(now_ms)
-        .execute(&mut *tx)
+        .fetch_optional(&self.pool)
         .await
-        .map_err(|e| match e.as_database_error() {
-            Some(_) => StoreError::Conflict("user".into()),
-            None => backend_err(e),
-        })?;
-        // Row lock on Postgres: parallel attempts for one user queue here, one at a time.
-        let lock = if self.backend == Backend::Postgres {
-            " FOR UPDATE"
-        } else {
-            ""
-        };
-        let row = sqlx::query(&format!(
-            "SELECT failures, locked_until_ms, last_ms FROM sign_in_failures \
-             WHERE pool_id = $1 AND user_id = $2{lock}"
-        ))
-        .bind(pool_id)
-        .bind(user_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend_err)?;
-        let mut failures: i64 = get(&row, "failures")?;
-        let locked_until: i64 = get(&row, "locked_until_ms")?;
-        let last: i64 = get(&row, "last_ms")?;
-        if locked_until > now_ms {
-            tx.rollback().await.map_err(backend_err)?;
-            return Ok(AttemptOutcome::Locked {
-                until_ms: locked_until,
-            });
-        }
-        if now_ms - last > policy.reset_after_ms {
-            failures = 0;
-        }
-        // The attempt counts as a failure until the caller reports success.
-        failures += 1;
-        let lock_ms = policy.lock_after(failures);
-        let until = if lock_ms > 0 { now_ms + lock_ms } else { 0 };
-        sqlx::query(
-            "UPDATE sign_in_failures SET failures = $1, locked_until_ms = $2, last_ms = $3 \
-             WHERE pool_id = $4 AND user_id = $5",
-        )
-        .bind(failures)
-        .bind(until)
-        .bind(now_ms)
-        .bind(pool_id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_err)?;
-        tx.commit().await.map_err(backend_err)?;
-        Ok(AttemptOutcome::Allowed)
+        .map_err(backend_err)?
+        .map(|r| get(&r, "locked_until_ms"))
+        .transpose()?
+        .unwrap_or(now_ms);
+        Ok(AttemptOutcome::Locked { until_ms: until })
     }
 
     async fn sign_in_succeeded(&self, pool_id: &str, user_id: &str) -> StoreResult<()> {
@@ -391,4 +358,37 @@ impl AuthStore for SqlStore {
         .map_err(backend_err)?;
         Ok(())
     }
+}
+
+/// The attempt-counting upsert for `policy` (see `begin_sign_in_attempt`). Binds: $1 pool,
+/// $2 user, $3 the lock a first failure earns (absolute, 0 for none), $4 now, $5 the quiet time
+/// that forgets failures. The lock ladder is spelled out as a CASE because SQLite has no `power`.
+fn attempt_sql(policy: &LockoutPolicy) -> String {
+    let old = "sign_in_failures";
+    let failures =
+        format!("(CASE WHEN $4 - {old}.last_ms > $5 THEN 1 ELSE {old}.failures + 1 END)");
+    let mut ladder = String::from("CASE");
+    let mut n = 1;
+    loop {
+        let lock = policy.lock_after(n);
+        if lock >= policy.max_ms || n > 64 {
+            ladder.push_str(&format!(" ELSE $4 + {lock} END"));
+            break;
+        }
+        let value = if lock > 0 {
+            format!("$4 + {lock}")
+        } else {
+            "0".to_string()
+        };
+        ladder.push_str(&format!(" WHEN {failures} <= {n} THEN {value}"));
+        n += 1;
+    }
+    format!(
+        "INSERT INTO sign_in_failures (pool_id, user_id, failures, locked_until_ms, last_ms) \
+         VALUES ($1, $2, 1, $3, $4) \
+         ON CONFLICT (pool_id, user_id) DO UPDATE SET failures = {failures}, \
+         locked_until_ms = {ladder}, last_ms = $4 \
+         WHERE {old}.locked_until_ms <= $4 \
+         RETURNING failures"
+    )
 }
