@@ -2,11 +2,15 @@
 //! Plaintext passwords only pass through here; they are never stored or logged.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use cognito_model::errors::ErrorCode;
 use cognito_model::shapes::PasswordPolicyType;
 use rand::seq::SliceRandom;
 use rand::{Rng, RngCore};
+use subtle::ConstantTimeEq;
 
 use crate::error::{CognitoError, ServiceResult};
 
@@ -101,16 +105,67 @@ pub fn credential(
 
 /// Whether the password matches a stored PHC hash. Constant-time in the hash comparison.
 pub fn verify(phc: &str, pw: &str) -> bool {
-    match PasswordHash::new(phc) {
-        Ok(parsed) => hasher().verify_password(pw.as_bytes(), &parsed).is_ok(),
-        Err(_) => false,
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    match verify_in_thread_memory(&parsed, pw) {
+        Some(ok) => ok,
+        None => hasher().verify_password(pw.as_bytes(), &parsed).is_ok(),
     }
 }
 
-/// Runs CPU-heavy hashing off the async workers.
+thread_local! {
+    /// argon2's working memory (19 MiB at our parameters), kept per thread between sign-ins.
+    /// Allocating it fresh for every check cost about a tenth of a sign-in in page faults and
+    /// zeroing. Only the few threads that run [`blocking`] jobs (see [`CPU_SLOTS`]) hold one.
+    static ARGON2_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Checks `pw` against an argon2 PHC hash the way `PasswordVerifier` does, but in this thread's
+/// reused memory. `None` when the hash is not an argon2 one it can read (the caller falls back).
+fn verify_in_thread_memory(parsed: &PasswordHash<'_>, pw: &str) -> Option<bool> {
+    let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).ok()?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(parsed).ok()?;
+    let expected = parsed.hash?;
+    let mut salt_buf = [0u8; 64];
+    let salt = parsed.salt?.decode_b64(&mut salt_buf).ok()?;
+    let blocks = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    let mut out = zeroize::Zeroizing::new(vec![0u8; expected.len()]);
+    ARGON2_MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        argon
+            .hash_password_into_with_memory(pw.as_bytes(), salt, &mut out, &mut memory[..blocks])
+            .ok()?;
+        Some(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
+    })
+}
+
+/// Concurrent CPU-heavy jobs (argon2, SRP): one per core. More would only time-slice the same
+/// cores, and argon2's 19 MiB working sets would evict each other from the caches.
+fn cpu_slots() -> &'static tokio::sync::Semaphore {
+    static CPU_SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    CPU_SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    })
+}
+
+/// Runs CPU-heavy hashing off the async workers, at most one job per core at a time.
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> ServiceResult<T> {
+    let _slot = cpu_slots()
+        .acquire()
+        .await
+        .map_err(|_| CognitoError::internal())?;
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|_| CognitoError::internal())
@@ -120,6 +175,37 @@ pub async fn blocking<T: Send + 'static>(
 mod tests {
     use super::*;
     use crate::user_pool::default_password_policy;
+
+    #[test]
+    fn verification_in_reused_memory_agrees_with_the_generic_verifier() {
+        let phc = hash("Correct-h0rse").unwrap();
+        let parsed = PasswordHash::new(&phc).unwrap();
+        assert_eq!(
+            verify_in_thread_memory(&parsed, "Correct-h0rse"),
+            Some(true)
+        );
+        assert_eq!(
+            verify_in_thread_memory(&parsed, "Correct-h0rsE"),
+            Some(false)
+        );
+        assert!(verify(&phc, "Correct-h0rse"));
+        assert!(!verify(&phc, "wrong"));
+        // A hash at other parameters (less memory) in the same thread's larger buffer.
+        let small = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"pw", &SaltString::encode_b64(b"0123456789abcdef").unwrap())
+        .unwrap()
+        .to_string();
+        assert!(hasher()
+            .verify_password(b"pw", &PasswordHash::new(&small).unwrap())
+            .is_ok());
+        assert!(verify(&small, "pw"));
+        assert!(!verify(&small, "pW"));
+        assert!(!verify("not a hash", "pw"));
+    }
 
     #[test]
     fn policy_messages_and_generation() {
