@@ -39,18 +39,6 @@ fn secret_context(client_id: &str, secret_id: &str) -> String {
     format!("client-secret/{client_id}/{secret_id}")
 }
 
-fn secret_of(sealer: &Sealer, client_id: &str, row: &AnyRow) -> StoreResult<ClientSecretRecord> {
-    let secret_id: String = get(row, "secret_id")?;
-    let sealed: String = get(row, "secret")?;
-    let value = sealer.open_string(&secret_context(client_id, &secret_id), &sealed)?;
-    Ok(ClientSecretRecord {
-        secret_id,
-        value: SecretValue::new(value),
-        created_ms: get(row, "created_ms")?,
-        generated: get::<i64>(row, "generated")? != 0,
-    })
-}
-
 fn settings_json(c: &AppClientRecord) -> StoreResult<String> {
     serde_json::to_string(&c.settings).map_err(|e| StoreError::Backend(e.to_string()))
 }
@@ -159,33 +147,38 @@ impl AppClientStore for SqlStore {
     }
 
     async fn find_app_client(&self, client_id: &str) -> StoreResult<Option<AppClientView>> {
-        // One transaction, so the client and its secrets are read from the same snapshot.
-        let mut tx = self.begin().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {CLIENT_COLUMNS} FROM app_clients WHERE client_id = $1"
-        ))
-        .bind(client_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend_err)?;
-        let Some(row) = row else {
-            tx.rollback().await.map_err(backend_err)?;
-            return Ok(None);
-        };
-        let record = client_of(&row)?;
+        // One statement (every sign-in reads its client): the client and its secrets come from
+        // the same snapshot without a transaction's extra round trips.
         let rows = sqlx::query(
-            "SELECT secret_id, secret, generated, created_ms FROM app_client_secrets \
-             WHERE client_id = $1 ORDER BY created_ms, secret_id",
+            "SELECT c.client_id, c.pool_id, c.name, c.created_ms, c.modified_ms, c.settings, \
+             s.secret_id, s.secret, s.generated, s.created_ms AS secret_created_ms \
+             FROM app_clients c LEFT JOIN app_client_secrets s ON s.client_id = c.client_id \
+             WHERE c.client_id = $1 ORDER BY s.created_ms, s.secret_id",
         )
         .bind(client_id)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await
         .map_err(backend_err)?;
-        let secrets = rows
-            .iter()
-            .map(|r| secret_of(self.sealer(), client_id, r))
-            .collect::<StoreResult<Vec<_>>>()?;
-        tx.rollback().await.map_err(backend_err)?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let record = client_of(first)?;
+        let mut secrets = Vec::new();
+        for r in &rows {
+            let Some(secret_id) = get::<Option<String>>(r, "secret_id")? else {
+                continue;
+            };
+            let sealed: String = get(r, "secret")?;
+            let value = self
+                .sealer()
+                .open_string(&secret_context(client_id, &secret_id), &sealed)?;
+            secrets.push(ClientSecretRecord {
+                secret_id,
+                value: SecretValue::new(value),
+                created_ms: get(r, "secret_created_ms")?,
+                generated: get::<i64>(r, "generated")? != 0,
+            });
+        }
         Ok(Some(AppClientView { record, secrets }))
     }
 
