@@ -155,17 +155,15 @@ impl AuthService {
             .await?
             .ok_or_else(|| domain::services::app_clients::client_not_found(client_id))?;
         let ctx = pool_context(ctx, &found.record.pool_id);
-        let client = self
-            .services
-            .app_clients
-            .load_by_id(&ctx, client_id)
-            .await?;
+        // A pool the caller's account and region cannot see hides its clients too (as
+        // `AppClientService::load_by_id` answers), without reading the client a second time.
         let pool = self
             .services
             .user_pools
-            .load(&ctx, &client.record.pool_id)
-            .await?;
-        Ok((ctx, pool, client))
+            .load(&ctx, &found.record.pool_id)
+            .await
+            .map_err(|_| domain::services::app_clients::client_not_found(client_id))?;
+        Ok((ctx, pool, found))
     }
 
     pub async fn initiate_auth(
