@@ -145,6 +145,11 @@ LUA
     local pc="${PASSWORD_CONNECTIONS:-8}"
     wrk -t2 -c"$pc" -d3s -s "$WORK/password.lua" "$EP/" >/dev/null
     for r in $(seq 1 "$REPEATS"); do
+      # The bound again right before each run (the server idle): this machine's speed drifts by
+      # 10-20 % within minutes, so each run is compared with a bound taken under the same drift.
+      local bound
+      bound=$("$LOADGEN" argon2 --threads "$CORES" --seconds "$DUR" --mode verify | grep '^RESULT')
+      record "$name" password-paired-bound verifies_per_s "$(echo "$bound" | sed -n 's/.*verifies_per_s=\([0-9.]*\).*/\1/p')"
       echo "-- $name: USER_PASSWORD_AUTH, $pc connections, ${DUR}s (run $r)"
       wrk_run "$name" password "$WORK/password.lua" "$pc"
     done
@@ -250,6 +255,12 @@ for (backend, bench), metrics in runs.items():
             line += ", %.0f%% of the preallocated-memory bound (%.1f/s)" % (
                 100 * rps / statistics.median(strict), statistics.median(strict))
         print(line)
+    if bench == "password":
+        paired = runs.get((backend, "password-paired-bound"), {}).get("verifies_per_s")
+        if paired and len(paired) == len(metrics["rps"]):
+            ratios = [100 * r / b for r, b in zip(metrics["rps"], paired)]
+            print("%s USER_PASSWORD_AUTH against a bound taken right before each run: median %.0f%% [%s]" % (
+                backend, statistics.median(ratios), " ".join("%.0f%%" % x for x in ratios)))
     if bench == "srp":
         ms = statistics.median(metrics["server_cpu_ms_per_signin"])
         print("%s USER_SRP_AUTH: %.2f ms server CPU per sign-in (goal under 6: %s), %.1f sign-ins/s" % (
