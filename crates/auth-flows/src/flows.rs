@@ -25,7 +25,7 @@ use sha2::Sha256;
 
 use crate::client_gate::{check_secret_hash, missing, require_flow};
 use crate::sessions::{ChallengeState, SessionBook, SrpStep};
-use crate::{lockout, pool_context, AuthService};
+use crate::{lockout, AuthService};
 
 /// How far a PASSWORD_VERIFIER TIMESTAMP may be from this server's clock.
 const TIMESTAMP_SKEW_S: i64 = 300;
@@ -148,22 +148,10 @@ impl AuthService {
         ctx: &RequestContext,
         client_id: Option<&str>,
     ) -> ServiceResult<(RequestContext, UserPoolView, AppClientView)> {
-        let client_id = client_id.unwrap_or_default();
-        let found = self
-            .store
-            .find_app_client(client_id)
-            .await?
-            .ok_or_else(|| domain::services::app_clients::client_not_found(client_id))?;
-        let ctx = pool_context(ctx, &found.record.pool_id);
-        // A pool the caller's account and region cannot see hides its clients too (as
-        // `AppClientService::load_by_id` answers), without reading the client a second time.
-        let pool = self
-            .services
-            .user_pools
-            .load(&ctx, &found.record.pool_id)
+        self.services
+            .app_clients
+            .load_by_id(ctx, client_id.unwrap_or_default())
             .await
-            .map_err(|_| domain::services::app_clients::client_not_found(client_id))?;
-        Ok((ctx, pool, found))
     }
 
     pub async fn initiate_auth(

@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use domain::ports::{Clock, Store};
 use domain::services::Services;
-use domain::RequestContext;
 
 pub use issuer::IssuerConfig;
 pub use keys::KeyRing;
@@ -81,17 +80,5 @@ impl AuthService {
 
     fn now_s(&self) -> i64 {
         self.clock.now_ms().div_euclid(1000)
-    }
-}
-
-/// Unsigned calls (InitiateAuth, GetUser...) carry no region; the pool they reach has one in its
-/// id, and that is the region they are served in.
-fn pool_context(ctx: &RequestContext, pool_id: &str) -> RequestContext {
-    RequestContext {
-        region: domain::ids::region_of_pool_id(pool_id)
-            .unwrap_or(&ctx.region)
-            .to_string(),
-        account_id: ctx.account_id.clone(),
-        request_id: ctx.request_id.clone(),
     }
 }

@@ -17,7 +17,7 @@ use crate::flows::user_disabled;
 use crate::tokens::{
     self, claimed_pool, invalid_access_token, AccessClaims, Lifetimes, TokenSubject,
 };
-use crate::{pool_context, AuthService};
+use crate::AuthService;
 
 fn not_authorized(message: &str) -> CognitoError {
     CognitoError::new(ErrorCode::NotAuthorizedException, message)
@@ -314,7 +314,7 @@ impl AuthService {
             return Err(user_disabled());
         }
         Ok(Authorized {
-            ctx: pool_context(ctx, &pool_id),
+            ctx: ctx.for_pool(&pool_id),
             pool,
             user,
             claims,

@@ -10,3 +10,17 @@ pub struct RequestContext {
     /// The `x-amzn-RequestId` of this request, for logs.
     pub request_id: String,
 }
+
+impl RequestContext {
+    /// This context addressed to the region a pool id names (unsigned calls carry no credential
+    /// scope: the pool they name decides). Ids without a region prefix keep the caller's.
+    pub fn for_pool(&self, pool_id: &str) -> RequestContext {
+        RequestContext {
+            region: crate::ids::region_of_pool_id(pool_id)
+                .unwrap_or(&self.region)
+                .to_string(),
+            account_id: self.account_id.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}

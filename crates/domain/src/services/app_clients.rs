@@ -25,7 +25,7 @@ use crate::context::RequestContext;
 use crate::error::{CognitoError, ServiceResult};
 use crate::ports::{
     AddSecretOutcome, AppClientRecord, AppClientView, ClientSecretRecord, Clock,
-    DeleteSecretOutcome, InsertClientOutcome, SecretValue, Store, StoreError,
+    DeleteSecretOutcome, InsertClientOutcome, SecretValue, Store, StoreError, UserPoolView,
 };
 use crate::services::pagination;
 use crate::services::UserPoolService;
@@ -513,23 +513,26 @@ impl AppClientService {
             .ok_or_else(|| client_not_found(client_id))
     }
 
-    /// Loads a client named by its id alone (sign-in and token calls), if its pool is one the
-    /// caller's account and region can see. Unknown clients answer Cognito's not-found error.
+    /// Loads a client named by its id alone (sign-in and token calls) with its pool and the
+    /// context of that pool's region, if the pool is one the caller's account can see there.
+    /// Unknown clients and clients of invisible pools answer Cognito's not-found error.
     pub async fn load_by_id(
         &self,
         ctx: &RequestContext,
         client_id: &str,
-    ) -> ServiceResult<AppClientView> {
+    ) -> ServiceResult<(RequestContext, UserPoolView, AppClientView)> {
         let view = self
             .store
             .find_app_client(client_id)
             .await?
             .ok_or_else(|| client_not_found(client_id))?;
-        self.pools
-            .load(ctx, &view.record.pool_id)
+        let ctx = ctx.for_pool(&view.record.pool_id);
+        let pool = self
+            .pools
+            .load(&ctx, &view.record.pool_id)
             .await
             .map_err(|_| client_not_found(client_id))?;
-        Ok(view)
+        Ok((ctx, pool, view))
     }
 
     pub async fn create(
