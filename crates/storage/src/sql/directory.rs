@@ -298,6 +298,13 @@ impl SqlStore {
         Ok(())
     }
 
+    /// A writer lost a version race holding a stale copy of the user, perhaps from this node's
+    /// cache while the winning writer has committed but not yet invalidated it: drop it so the
+    /// retry reads the database instead of conflicting again on the same copy.
+    pub(super) fn forget_stale_user(&self, pool_id: &str, user_id: &str) {
+        self.users.invalidate(&[user_mark(pool_id, user_id)]);
+    }
+
     /// Refreshes the planner's statistics (both backends understand `ANALYZE`).
     pub async fn analyze(&self) -> StoreResult<()> {
         sqlx::query("ANALYZE")
@@ -651,10 +658,7 @@ impl DirectoryStore for SqlStore {
         match current {
             None => return Ok(UserWriteOutcome::NotFound),
             Some(v) if v != u.version - 1 => {
-                // The caller's copy is stale, perhaps from this node's cache while the winning
-                // writer has committed but not yet invalidated it: drop it so the retry reads
-                // the database instead of conflicting again on the same copy.
-                self.users.invalidate(&[user_mark(&u.pool_id, &u.id)]);
+                self.forget_stale_user(&u.pool_id, &u.id);
                 return Ok(UserWriteOutcome::VersionConflict);
             }
             Some(_) => {}

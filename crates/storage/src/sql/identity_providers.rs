@@ -114,16 +114,6 @@ async fn check_user_version(
     })
 }
 
-impl SqlStore {
-    /// A conflicting caller held a stale user, perhaps from this node's cache before the winning
-    /// writer invalidated it: drop it so the retry reads the database.
-    fn forget_stale_user(&self, pool_id: &str, user_id: &str, outcome: &ChildWrite) {
-        if matches!(outcome, ChildWrite::VersionConflict) {
-            self.users.invalidate(&[user_mark(pool_id, user_id)]);
-        }
-    }
-}
-
 /// Writes the user's new attributes (only `identities` changes: nothing searchable or aliased).
 async fn write_linked_user(
     tx: &mut Transaction<'static, Any>,
@@ -569,7 +559,9 @@ impl IdentityProviderStore for SqlStore {
         if let Some(outcome) =
             check_user_version(&mut tx, &link.pool_id, &link.username, user).await?
         {
-            self.forget_stale_user(&link.pool_id, &user.user_id, &outcome);
+            if matches!(outcome, ChildWrite::VersionConflict) {
+                self.forget_stale_user(&link.pool_id, &user.user_id);
+            }
             return Ok(outcome);
         }
         let existing = sqlx::query(
@@ -647,7 +639,9 @@ impl IdentityProviderStore for SqlStore {
             return Ok(ChildWrite::NotFound);
         };
         if let Some(outcome) = check_user_version(&mut tx, pool_id, &owner, user).await? {
-            self.forget_stale_user(pool_id, &user.user_id, &outcome);
+            if matches!(outcome, ChildWrite::VersionConflict) {
+                self.forget_stale_user(pool_id, &user.user_id);
+            }
             return Ok(outcome);
         }
         let r = sqlx::query(
