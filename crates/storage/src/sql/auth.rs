@@ -1,5 +1,8 @@
 //! Sign-in state: signing keys, challenge sessions, token sessions and failed-attempt counters.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -363,7 +366,18 @@ impl AuthStore for SqlStore {
 /// The attempt-counting upsert for `policy` (see `begin_sign_in_attempt`). Binds: $1 pool,
 /// $2 user, $3 the lock a first failure earns (absolute, 0 for none), $4 now, $5 the quiet time
 /// that forgets failures. The lock ladder is spelled out as a CASE because SQLite has no `power`.
-fn attempt_sql(policy: &LockoutPolicy) -> String {
+/// Every sign-in runs it, so the text for the policy in use is built once.
+fn attempt_sql(policy: &LockoutPolicy) -> Cow<'static, str> {
+    static BUILT: OnceLock<(LockoutPolicy, String)> = OnceLock::new();
+    let (built_for, sql) = BUILT.get_or_init(|| (*policy, build_attempt_sql(policy)));
+    if built_for == policy {
+        Cow::Borrowed(sql)
+    } else {
+        Cow::Owned(build_attempt_sql(policy))
+    }
+}
+
+fn build_attempt_sql(policy: &LockoutPolicy) -> String {
     let old = "sign_in_failures";
     let failures =
         format!("(CASE WHEN $4 - {old}.last_ms > $5 THEN 1 ELSE {old}.failures + 1 END)");
