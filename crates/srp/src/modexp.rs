@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 /// An odd modulus with its Montgomery constants, built once and then only read.
 pub(crate) struct Modulus {
-    n: *mut BIGNUM,
+    n: Bn,
     mont: *mut BN_MONT_CTX,
     len: usize,
 }
@@ -86,9 +86,8 @@ impl Modulus {
         // SAFETY: `n` and `ctx` are valid; the result is checked for null.
         let mont = unsafe { BN_MONT_CTX_new_for_modulus(n.ptr, ctx.0) };
         assert!(!mont.is_null(), "the modulus is odd and non-zero");
-        let n = std::mem::ManuallyDrop::new(n);
         Modulus {
-            n: n.ptr,
+            n,
             mont,
             len: n_be.len(),
         }
@@ -111,8 +110,14 @@ impl Modulus {
         // SAFETY: every pointer is valid for the call; `out` has room for `len` bytes and
         // every result is below N, which is `len` bytes long.
         let ok = unsafe {
-            BN_mod_exp_mont_consttime(result.ptr, base.ptr, exponent.ptr, self.n, ctx.0, self.mont)
-                == 1
+            BN_mod_exp_mont_consttime(
+                result.ptr,
+                base.ptr,
+                exponent.ptr,
+                self.n.ptr,
+                ctx.0,
+                self.mont,
+            ) == 1
                 && BN_bn2bin_padded(out.as_mut_ptr(), self.len, result.ptr) == 1
         };
         // Only an unreduced base can fail, and callers pass residues.
@@ -123,10 +128,7 @@ impl Modulus {
 
 impl Drop for Modulus {
     fn drop(&mut self) {
-        // SAFETY: both were created in `new` and are freed once.
-        unsafe {
-            BN_MONT_CTX_free(self.mont);
-            BN_free(self.n);
-        }
+        // SAFETY: created in `new` and freed once (`n` frees itself).
+        unsafe { BN_MONT_CTX_free(self.mont) }
     }
 }
