@@ -1,8 +1,10 @@
 //! `SqlStore` as a `domain::ports::AppClientStore`, on SQLite and (when `GATEHOUSE_TEST_DATABASE_URL`
 //! names a database) Postgres. Rows are looked at directly to prove deletes leave nothing behind.
 
+#[macro_use]
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use cognito_model::shapes::{ExplicitAuthFlowsType, UserPoolClientType};
@@ -15,37 +17,9 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::Row;
 use storage::SqlStore;
 
-const PG_URL_VAR: &str = "GATEHOUSE_TEST_DATABASE_URL";
 const NOW_MS: i64 = 1_700_000_000_000;
 
-macro_rules! suite {
-    ($($check:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    let dir = tempfile::tempdir().expect("temp dir");
-                    let url = super::sqlite_url(dir.path());
-                    super::$check(super::store(&url).await, url).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    let Ok(url) = std::env::var(super::PG_URL_VAR) else {
-                        eprintln!("skipping Postgres: {} is not set", super::PG_URL_VAR);
-                        return;
-                    };
-                    super::$check(super::store(&url).await, url).await;
-                }
-            )+
-        }
-    };
-}
-
-suite!(
+suite_with_url!(
     client_round_trips_with_its_secret,
     inserts_need_the_pool_and_a_fresh_id,
     list_pages_by_client_id,
@@ -55,16 +29,6 @@ suite!(
     secret_deletion_rules,
     secrets_are_sealed_at_rest,
 );
-
-fn sqlite_url(dir: &Path) -> String {
-    format!("sqlite://{}/t.db", dir.display())
-}
-
-async fn store(url: &str) -> SqlStore {
-    let s = SqlStore::connect(url, 8).await.expect("connect");
-    s.migrate().await.expect("migrate");
-    s
-}
 
 fn unique(prefix: &str) -> String {
     let u = uuid::Uuid::new_v4().simple().to_string();

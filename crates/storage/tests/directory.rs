@@ -2,6 +2,9 @@
 //! `GATEHOUSE_TEST_DATABASE_URL`) Postgres: users, aliases, keyset lists, and the query plans
 //! that keep ListUsers off full scans.
 
+#[macro_use]
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -11,33 +14,7 @@ use domain::ports::{
 use domain::user_pool::{default_settings, PoolSettings, UserPoolRecord};
 use storage::SqlStore;
 
-macro_rules! suite {
-    ($($check:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    let dir = tempfile::tempdir().expect("temp dir");
-                    let store = super::connect(&format!("sqlite://{}/t.db", dir.path().display())).await;
-                    super::$check(store, dir.path()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    let Ok(url) = std::env::var("GATEHOUSE_TEST_DATABASE_URL") else { return };
-                    if url.trim().is_empty() { return }
-                    let store = super::connect(&url).await;
-                    super::$check(store, std::path::Path::new(".")).await;
-                }
-            )+
-        }
-    };
-}
-
-suite!(
+suite_with_dir!(
     users_round_trip_and_conflicts,
     lists_page_by_keyset,
     list_filters_use_indexes,
@@ -45,12 +22,6 @@ suite!(
     concurrent_user_updates_are_version_guarded,
     pending_attribute_values_are_kept_and_hidden_from_lists,
 );
-
-async fn connect(url: &str) -> SqlStore {
-    let s = SqlStore::connect(url, 8).await.expect("connect");
-    s.migrate().await.expect("migrate");
-    s
-}
 
 async fn new_pool(store: &SqlStore) -> String {
     let id = format!(

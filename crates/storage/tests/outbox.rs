@@ -3,8 +3,10 @@
 //! leased again, failures reschedule, delivered rows are pruned, messages are sealed at rest.
 //! Every check uses an account of its own, so checks sharing a Postgres database see only their rows.
 
+#[macro_use]
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use domain::ports::{
     DeliveryChannel, DirectoryStore, OutboundMessage, OutboxStore, UserPoolStore, UserRecord,
@@ -15,38 +17,10 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::Row;
 use storage::SqlStore;
 
-const PG_URL_VAR: &str = "GATEHOUSE_TEST_DATABASE_URL";
 const NOW_MS: i64 = 1_700_000_000_000;
 const LEASE_MS: i64 = 30_000;
 
-macro_rules! suite {
-    ($($check:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    let dir = tempfile::tempdir().expect("temp dir");
-                    let url = super::sqlite_url(dir.path());
-                    super::$check(super::store(&url).await, url).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    let Ok(url) = std::env::var(super::PG_URL_VAR) else {
-                        eprintln!("skipping Postgres: {} is not set", super::PG_URL_VAR);
-                        return;
-                    };
-                    super::$check(super::store(&url).await, url).await;
-                }
-            )+
-        }
-    };
-}
-
-suite!(
+suite_with_url!(
     concurrent_leasers_never_share_a_message,
     an_expired_lease_is_leased_again,
     a_failure_reschedules_and_counts_the_attempt,
@@ -56,16 +30,6 @@ suite!(
     an_invitation_is_queued_with_its_user_or_not_at_all,
     a_dead_message_is_never_leased_again_and_is_pruned,
 );
-
-fn sqlite_url(dir: &Path) -> String {
-    format!("sqlite://{}/t.db", dir.display())
-}
-
-async fn store(url: &str) -> SqlStore {
-    let s = SqlStore::connect(url, 8).await.expect("connect");
-    s.migrate().await.expect("migrate");
-    s
-}
 
 fn random_account() -> String {
     format!("{:012}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000)

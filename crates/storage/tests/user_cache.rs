@@ -3,6 +3,9 @@
 //! that wrote, and on Postgres on other nodes through NOTIFY; bulk-imported users are stored
 //! exactly as `insert_user` stores them.
 
+#[macro_use]
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -14,50 +17,13 @@ use domain::ports::{
 use domain::user_pool::{default_settings, PoolSettings, UserPoolRecord};
 use storage::{BulkOutcome, SqlStore};
 
-macro_rules! suite {
-    ($($check:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    let dir = tempfile::tempdir().expect("temp dir");
-                    let store = super::connect(&format!("sqlite://{}/t.db", dir.path().display())).await;
-                    super::$check(store, dir.path()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    let Some(url) = super::postgres_url() else { return };
-                    let store = super::connect(&url).await;
-                    super::$check(store, std::path::Path::new(".")).await;
-                }
-            )+
-        }
-    };
-}
-
-suite!(
+suite_with_dir!(
     cached_lookups_follow_every_write,
     a_moved_alias_is_not_served_from_the_cache,
     bulk_import_stores_users_like_insert_user,
     a_bulk_batch_with_a_taken_username_writes_nothing,
     attribute_pages_start_at_their_own_bound,
 );
-
-fn postgres_url() -> Option<String> {
-    std::env::var("GATEHOUSE_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-}
-
-async fn connect(url: &str) -> SqlStore {
-    let s = SqlStore::connect(url, 8).await.expect("connect");
-    s.migrate().await.expect("migrate");
-    s
-}
 
 async fn new_pool(store: &SqlStore) -> String {
     let id = format!(
@@ -443,13 +409,15 @@ async fn attribute_pages_start_at_their_own_bound(store: SqlStore, _: &Path) {
 /// Two nodes on one Postgres: node B's cached user follows node A's writes through NOTIFY.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_nodes_cache_follows_writes() {
-    let Some(url) = postgres_url() else { return };
+    let Some(url) = support::postgres_url() else {
+        return;
+    };
     // Both nodes hold the same key-encryption key, as every node of a deployment must.
     let kek = storage::Kek::from_base64("dXNlciBjYWNoZSB0ZXN0IGtleSB1c2VyIGNhY2hlIHQ=").unwrap();
-    let a = connect(&url)
+    let a = support::store(&url)
         .await
         .with_sealer(storage::Sealer::new(&kek, &[]));
-    let b = connect(&url)
+    let b = support::store(&url)
         .await
         .with_sealer(storage::Sealer::new(&kek, &[]));
     b.spawn_invalidation_listener();

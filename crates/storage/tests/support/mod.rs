@@ -1,0 +1,84 @@
+//! What the storage test files share: the store each check gets, on SQLite and (with
+//! `GATEHOUSE_TEST_DATABASE_URL`) Postgres, and the macros that run every check on both.
+// Each test file is its own crate and uses only part of this.
+#![allow(dead_code, unused_macros)]
+
+use std::path::Path;
+
+use storage::SqlStore;
+
+pub const PG_URL_VAR: &str = "GATEHOUSE_TEST_DATABASE_URL";
+
+/// The Postgres database of this run, if one is configured.
+pub fn postgres_url() -> Option<String> {
+    let url = std::env::var(PG_URL_VAR)
+        .ok()
+        .filter(|u| !u.trim().is_empty());
+    if url.is_none() {
+        eprintln!("skipping Postgres: {PG_URL_VAR} is not set");
+    }
+    url
+}
+
+pub fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}/t.db", dir.display())
+}
+
+/// A migrated store on `url`.
+pub async fn store(url: &str) -> SqlStore {
+    let s = SqlStore::connect(url, 8).await.expect("connect");
+    s.migrate().await.expect("migrate");
+    s
+}
+
+/// Runs each `check(store, url)` on a fresh SQLite file and on the run's Postgres database.
+macro_rules! suite_with_url {
+    ($($check:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let dir = tempfile::tempdir().expect("temp dir");
+                    let url = crate::support::sqlite_url(dir.path());
+                    super::$check(crate::support::store(&url).await, url).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let Some(url) = crate::support::postgres_url() else { return };
+                    super::$check(crate::support::store(&url).await, url).await;
+                }
+            )+
+        }
+    };
+}
+
+/// Runs each `check(store, dir)` on a fresh SQLite file (`dir` is its directory) and on the run's
+/// Postgres database (`dir` is ".").
+macro_rules! suite_with_dir {
+    ($($check:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let dir = tempfile::tempdir().expect("temp dir");
+                    let store = crate::support::store(&crate::support::sqlite_url(dir.path())).await;
+                    super::$check(store, dir.path()).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let Some(url) = crate::support::postgres_url() else { return };
+                    let store = crate::support::store(&url).await;
+                    super::$check(store, std::path::Path::new(".")).await;
+                }
+            )+
+        }
+    };
+}
