@@ -1,6 +1,6 @@
-//! Real delivery: AdminCreateUser invitations through a real SMTP server process (aiosmtpd) and a
-//! real SNS-compatible server process (moto), and a mail-server outage during a burst that loses
-//! and duplicates nothing. The Python servers come from PyPI (`.ci/run` installs them); a missing
+//! Real delivery: AdminCreateUser invitations and SignUp codes through a real SMTP server process
+//! (aiosmtpd) and a real SNS-compatible server process (moto), and mail-server outages during
+//! bursts of invitations and of sign-ups that lose and duplicate nothing. The Python servers come from PyPI (`.ci/run` installs them); a missing
 //! package fails the test.
 
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cognitoidentityprovider::types::{
     AdminCreateUserConfigType, AttributeType, DeliveryMediumType, MessageTemplateType,
+    VerifiedAttributeType,
 };
 use serde_json::Value;
 
@@ -18,6 +19,7 @@ crate::backend_tests!(
     invitation_email_goes_through_smtp,
     invitation_sms_goes_through_sns,
     smtp_outage_during_a_burst_loses_and_duplicates_nothing,
+    sign_up_codes_survive_an_smtp_outage,
     a_permanently_rejected_message_is_not_retried,
     an_sms_sns_refuses_as_invalid_is_not_retried,
 );
@@ -310,6 +312,84 @@ async fn smtp_outage_during_a_burst_loses_and_duplicates_nothing(backend: Backen
     expected.sort();
     assert_eq!(recipients, expected, "every message exactly once");
     assert_eq!(metric(&server, "gatehouse_outbox_pending").await, 0.0);
+}
+
+/// A burst of SignUps while the mail server is down: every verification code arrives once, with
+/// the pool's subject and body, at the address signed up, and each one confirms its user.
+async fn sign_up_codes_survive_an_smtp_outage(backend: Backend) {
+    const USERS: usize = 10;
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut smtp = PyServer::start("smtp_sink.py", port, &tmp.path().join("mail.jsonl"));
+    let mut opts = Options::new(backend);
+    opts.env = smtp_env(port);
+    let server = Server::start_with(opts).await;
+    let c = server.client();
+    let pool = c
+        .create_user_pool()
+        .pool_name("sign-up-delivery")
+        .auto_verified_attributes(VerifiedAttributeType::Email)
+        .email_verification_subject("Confirm your account")
+        .email_verification_message("Hello {username}, your code is {####}")
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    let client_id = c
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("app")
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap()
+        .client_id
+        .unwrap();
+    for i in 0..USERS {
+        if i == 3 {
+            smtp.kill();
+        }
+        c.sign_up()
+            .client_id(&client_id)
+            .username(format!("signer{i}"))
+            .password("Passw0rd!x")
+            .user_attributes(attr("email", &format!("signer{i}@example.com")))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("SignUp {i} during the outage: {e:?}"));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    smtp.restart();
+    smtp.wait_for(USERS, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = smtp.received();
+    assert_eq!(got.len(), USERS, "every code exactly once: {got:?}");
+    for i in 0..USERS {
+        let to = format!("signer{i}@example.com");
+        let mail: Vec<&Value> = got
+            .iter()
+            .filter(|m| m["rcpt_tos"] == serde_json::json!([to.clone()]))
+            .collect();
+        assert_eq!(mail.len(), 1, "{to}: {got:?}");
+        let data = mail[0]["data"].as_str().unwrap();
+        assert!(data.contains("Subject: Confirm your account\r\n"), "{data}");
+        assert!(data.contains(&format!("To: {to}\r\n")), "{data}");
+        let prefix = format!("Hello signer{i}, your code is ");
+        let at = data.find(&prefix).unwrap_or_else(|| panic!("{data}")) + prefix.len();
+        let code = &data[at..at + 6];
+        assert!(code.chars().all(|ch| ch.is_ascii_digit()), "{data}");
+        c.confirm_sign_up()
+            .client_id(&client_id)
+            .username(format!("signer{i}"))
+            .confirmation_code(code)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ConfirmSignUp {i} with the delivered code: {e:?}"));
+    }
 }
 
 /// A relay that refuses a recipient for good (550) ends that message at once: it is marked dead,
