@@ -7,7 +7,7 @@ use cognito_model::errors::ErrorCode;
 use cognito_model::shapes::{TimeUnitsType, UserPoolClientType};
 use domain::ports::{GroupRecord, KeyPurpose, UserRecord};
 use domain::{CognitoError, ServiceResult};
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -114,14 +114,28 @@ fn sign(
     claims: &Map<String, Value>,
 ) -> ServiceResult<String> {
     let (kid, key) = keys.signer(purpose).ok_or_else(CognitoError::internal)?;
-    let mut header = Header::new(Algorithm::RS256);
-    // Cognito's header is exactly {"kid", "alg"}.
-    header.typ = None;
-    header.kid = Some(kid.to_string());
-    jsonwebtoken::encode(&header, claims, key).map_err(|e| {
-        tracing::error!(error = %e, "token signing failed");
+    let failed = |what: &str| {
+        tracing::error!("token signing failed: {what}");
         CognitoError::internal()
-    })
+    };
+    // Cognito's header is exactly {"kid", "alg"}, in that order.
+    let kid = serde_json::to_string(kid).map_err(|_| failed("kid"))?;
+    let header = format!(r#"{{"kid":{kid},"alg":"RS256"}}"#);
+    let payload = serde_json::to_vec(claims).map_err(|_| failed("claims"))?;
+    let mut token = URL_SAFE_NO_PAD.encode(header);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(payload, &mut token);
+    let mut signature = vec![0u8; key.public_modulus_len()];
+    key.sign(
+        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        token.as_bytes(),
+        &mut signature,
+    )
+    .map_err(|_| failed("RSA"))?;
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    Ok(token)
 }
 
 pub fn access_token(
