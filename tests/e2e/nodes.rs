@@ -624,3 +624,132 @@ async fn signing_keys_rotate_without_breaking_tokens() {
             .unwrap();
     assert_eq!(jwks, printed);
 }
+
+/// Polls until `attempt` on node B answers `want` (Ok, or the error code): app clients are cached
+/// per node and invalidated through Postgres NOTIFY, so allow a moment, never a stale answer for long.
+async fn until_b_answers<F, Fut>(what: &str, want: Result<(), &str>, attempt: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let got = attempt().await;
+        if got.as_ref().map_err(String::as_str) == want.as_ref().map_err(|e| *e) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: node B still answers {got:?}, not {want:?}, after 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_client_changed_on_one_node_is_seen_by_the_others_sign_ins() {
+    use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
+
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let (ca, cb) = (a.client(), b.client());
+    let pool = crate::sign_in::pool(&ca, false).await;
+    let (client_id, first_secret) = crate::sign_in::app_client(&ca, &pool, true).await;
+    crate::sign_in::user(&ca, &pool, "olga", "Passw0rd!x", "olga@example.com").await;
+    let sign_in_on_b = |secret: String| {
+        let (cb, client_id) = (cb.clone(), client_id.clone());
+        async move {
+            cb.initiate_auth()
+                .client_id(&client_id)
+                .auth_flow(AuthFlowType::UserPasswordAuth)
+                .auth_parameters("USERNAME", "olga")
+                .auth_parameters("PASSWORD", "Passw0rd!x")
+                .auth_parameters(
+                    "SECRET_HASH",
+                    crate::sign_in::secret_hash(&secret, "olga", &client_id),
+                )
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| error_code(&e))
+        }
+    };
+    // Node B signs in, and so caches the client with its one secret.
+    let first_secret = first_secret.unwrap();
+    sign_in_on_b(first_secret.clone()).await.unwrap();
+
+    // A second secret added on A signs in on B.
+    let second = ca
+        .add_user_pool_client_secret()
+        .user_pool_id(&pool)
+        .client_id(&client_id)
+        .send()
+        .await
+        .unwrap()
+        .client_secret_descriptor
+        .unwrap();
+    let second_secret = second.client_secret_value().unwrap().to_string();
+    until_b_answers("a secret added on A", Ok(()), || {
+        sign_in_on_b(second_secret.clone())
+    })
+    .await;
+
+    // The first secret deleted on A stops signing in on B.
+    let first_id = ca
+        .list_user_pool_client_secrets()
+        .user_pool_id(&pool)
+        .client_id(&client_id)
+        .send()
+        .await
+        .unwrap()
+        .client_secrets()
+        .iter()
+        .find(|s| s.client_secret_id() != second.client_secret_id())
+        .and_then(|s| s.client_secret_id())
+        .unwrap()
+        .to_string();
+    ca.delete_user_pool_client_secret()
+        .user_pool_id(&pool)
+        .client_id(&client_id)
+        .client_secret_id(&first_id)
+        .send()
+        .await
+        .unwrap();
+    until_b_answers(
+        "a secret deleted on A",
+        Err("NotAuthorizedException"),
+        || sign_in_on_b(first_secret.clone()),
+    )
+    .await;
+
+    // USER_PASSWORD_AUTH turned off on A is refused on B.
+    ca.update_user_pool_client()
+        .user_pool_id(&pool)
+        .client_id(&client_id)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserSrpAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .unwrap();
+    until_b_answers(
+        "a flow turned off on A",
+        Err("InvalidParameterException"),
+        || sign_in_on_b(second_secret.clone()),
+    )
+    .await;
+
+    // The client deleted on A is gone on B.
+    ca.delete_user_pool_client()
+        .user_pool_id(&pool)
+        .client_id(&client_id)
+        .send()
+        .await
+        .unwrap();
+    until_b_answers(
+        "a client deleted on A",
+        Err("ResourceNotFoundException"),
+        || sign_in_on_b(second_secret.clone()),
+    )
+    .await;
+}

@@ -280,14 +280,27 @@ impl AuthService {
         if !ok {
             return Err(incorrect());
         }
-        lockout::succeeded(&*self.store, &user.pool_id, &user.id).await?;
         self.after_password(c, user).await
     }
 
-    /// The password was proven: the user's status decides what comes next.
+    /// The password was proven: the user's status decides what comes next. The failed attempts
+    /// are forgotten either way: a sign-in that gets its tokens forgets them with its session
+    /// (one database write), any other outcome here.
     async fn after_password(&self, c: &Candidate<'_>, user: UserRecord) -> ServiceResult<Step> {
-        refuse_required_mfa(c.pool)?;
         let status: Option<UserStatusType> = user.status.parse().ok();
+        let gets_tokens = refuse_required_mfa(c.pool).is_ok()
+            && !matches!(
+                status,
+                Some(
+                    UserStatusType::Unconfirmed
+                        | UserStatusType::ResetRequired
+                        | UserStatusType::ForceChangePassword
+                )
+            );
+        if !gets_tokens {
+            lockout::succeeded(&*self.store, &user.pool_id, &user.id).await?;
+        }
+        refuse_required_mfa(c.pool)?;
         match status {
             Some(UserStatusType::Unconfirmed) => Err(CognitoError::new(
                 ErrorCode::UserNotConfirmedException,
@@ -607,7 +620,6 @@ impl AuthService {
         if !ok {
             return Err(incorrect());
         }
-        lockout::succeeded(&*self.store, &user.pool_id, &user.id).await?;
         self.after_password(c, user).await
     }
 

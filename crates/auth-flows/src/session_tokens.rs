@@ -82,7 +82,7 @@ impl AuthService {
         let now = self.clock.now_ms();
         let life = Lifetimes::of(&client.record.settings);
         self.store
-            .insert_token_session(&TokenSessionRecord {
+            .start_token_session(&TokenSessionRecord {
                 origin_jti: origin_jti.clone(),
                 pool_id: pool.record.id.clone(),
                 client_id: client.record.client_id.clone(),

@@ -1,78 +1,91 @@
-//! A per-node cache of user pools, so hot calls (DescribeUserPool, every call that names a pool)
-//! do not touch the database. It may be dropped at any time: writes invalidate locally at once and,
-//! on Postgres, every other node through LISTEN/NOTIFY; a lost listener connection clears it all.
+//! Per-node caches of user pools and app clients, so hot calls (DescribeUserPool, every call that
+//! names a pool, every sign-in that names a client) do not touch the database. They may be dropped
+//! at any time: writes invalidate locally at once and, on Postgres, every other node through
+//! LISTEN/NOTIFY; a lost listener connection clears them all.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
-use domain::ports::UserPoolView;
+use domain::ports::{AppClientView, UserPoolView};
 
 /// Entries are refreshed at least this often even if a notification were somehow missed.
 const TTL: Duration = Duration::from_secs(60);
 /// Invalidation marks kept before they are pruned (pruning counts as a full clear).
 const MAX_MARKS: usize = 10_000;
 
-#[derive(Default)]
-pub struct PoolCache {
-    entries: DashMap<String, (Arc<UserPoolView>, Instant)>,
+/// User pools by id.
+pub type PoolCache = ViewCache<UserPoolView>;
+/// App clients (with their secrets) by client id.
+pub type ClientCache = ViewCache<AppClientView>;
+
+pub struct ViewCache<V> {
+    entries: DashMap<String, (Arc<V>, Instant)>,
     /// A counter bumped by every invalidation; readers note it before they read the database.
     generation: AtomicU64,
-    /// The generation at which each pool was last invalidated. A reader that started before that
+    /// The generation at which each key was last invalidated. A reader that started before that
     /// must not store what it read: it could put back a value older than the write that
-    /// invalidated it. Per pool, so a busy node's writes to one pool do not stop caching others.
+    /// invalidated it. Per key, so a busy node's writes to one pool do not stop caching others.
     marks: DashMap<String, u64>,
     /// The generation of the last full clear.
     cleared_at: AtomicU64,
 }
 
-impl PoolCache {
+impl<V> Default for ViewCache<V> {
+    fn default() -> Self {
+        Self {
+            entries: DashMap::new(),
+            generation: AtomicU64::new(0),
+            marks: DashMap::new(),
+            cleared_at: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<V: Clone> ViewCache<V> {
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub fn get(&self, pool_id: &str) -> Option<UserPoolView> {
-        let e = self.entries.get(pool_id)?;
+    pub fn get(&self, key: &str) -> Option<V> {
+        let e = self.entries.get(key)?;
         if e.1.elapsed() > TTL {
             drop(e);
-            self.entries.remove(pool_id);
+            self.entries.remove(key);
             return None;
         }
-        Some(UserPoolView::clone(&e.0))
+        Some(V::clone(&e.0))
     }
 
-    fn stale_since(&self, pool_id: &str, read_generation: u64) -> bool {
+    fn stale_since(&self, key: &str, read_generation: u64) -> bool {
         self.cleared_at.load(Ordering::Acquire) > read_generation
-            || self
-                .marks
-                .get(pool_id)
-                .is_some_and(|g| *g > read_generation)
+            || self.marks.get(key).is_some_and(|g| *g > read_generation)
     }
 
-    /// Stores a value read from the database unless the pool was invalidated since
-    /// `read_generation` (taken with [`PoolCache::generation`] before the read).
-    pub fn put_if_current(&self, pool_id: &str, view: UserPoolView, read_generation: u64) {
-        if self.stale_since(pool_id, read_generation) {
+    /// Stores a value read from the database unless its key was invalidated since
+    /// `read_generation` (taken with [`ViewCache::generation`] before the read).
+    pub fn put_if_current(&self, key: &str, view: V, read_generation: u64) {
+        if self.stale_since(key, read_generation) {
             return;
         }
         self.entries
-            .insert(pool_id.to_string(), (Arc::new(view), Instant::now()));
+            .insert(key.to_string(), (Arc::new(view), Instant::now()));
         // An invalidation may have slipped in between the check and the insert.
-        if self.stale_since(pool_id, read_generation) {
-            self.entries.remove(pool_id);
+        if self.stale_since(key, read_generation) {
+            self.entries.remove(key);
         }
     }
 
-    pub fn invalidate(&self, pool_id: &str) {
+    pub fn invalidate(&self, key: &str) {
         let g = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         if self.marks.len() >= MAX_MARKS {
             // Forgetting marks would let an in-flight reader store a stale value; a clear stops them.
             self.clear();
             self.marks.clear();
         }
-        self.marks.insert(pool_id.to_string(), g);
-        self.entries.remove(pool_id);
+        self.marks.insert(key.to_string(), g);
+        self.entries.remove(key);
     }
 
     pub fn clear(&self) {

@@ -10,7 +10,7 @@ mod session_cache;
 mod sql;
 mod user_cache;
 
-pub use cache::PoolCache;
+pub use cache::{ClientCache, PoolCache};
 pub use sealing::{Kek, Sealer};
 pub use sql::{redact, Backend, BulkOutcome, SqlStore};
 pub use user_cache::{

@@ -141,7 +141,10 @@ pub trait AuthStore: Send + Sync {
         id_hash: &str,
     ) -> StoreResult<Option<ChallengeSessionRecord>>;
 
-    async fn insert_token_session(&self, s: &TokenSessionRecord) -> StoreResult<()>;
+    /// Stores the session of a successful sign-in and, since that sign-in proved a credential,
+    /// forgets the user's failed attempts, in one database step where the backend allows it (a
+    /// sign-in then costs one write instead of two).
+    async fn start_token_session(&self, s: &TokenSessionRecord) -> StoreResult<()>;
     /// The session a refresh token (its hash) belongs to, as current or replaced token.
     async fn token_session_by_refresh(&self, refresh_hash: &str) -> StoreResult<RefreshMatch>;
     /// Replaces the current refresh token if it is still `old_hash`; false when another request

@@ -1,8 +1,10 @@
 //! App clients and their secrets.
 //!
 //! Every write takes the pool lock first (`SqlStore::lock_pool`), so the two-secret limit and the
-//! client's existence are checked and acted on by one writer at a time. Clients are not part of the
-//! pool's cached view, so writes here neither notify nor invalidate.
+//! client's existence are checked and acted on by one writer at a time. Every sign-in reads its
+//! client, so clients are cached per node by id (`ClientCache`); writes here drop the cached copy on
+//! every node. A client of a deleted pool may linger in a cache until it expires, but every use
+//! of a client loads its pool too, and that fails.
 
 use async_trait::async_trait;
 use cognito_model::shapes::UserPoolClientType;
@@ -147,39 +149,16 @@ impl AppClientStore for SqlStore {
     }
 
     async fn find_app_client(&self, client_id: &str) -> StoreResult<Option<AppClientView>> {
-        // One statement (every sign-in reads its client): the client and its secrets come from
-        // the same snapshot without a transaction's extra round trips.
-        let rows = sqlx::query(
-            "SELECT c.client_id, c.pool_id, c.name, c.created_ms, c.modified_ms, c.settings, \
-             s.secret_id, s.secret, s.generated, s.created_ms AS secret_created_ms \
-             FROM app_clients c LEFT JOIN app_client_secrets s ON s.client_id = c.client_id \
-             WHERE c.client_id = $1 ORDER BY s.created_ms, s.secret_id",
-        )
-        .bind(client_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend_err)?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let record = client_of(first)?;
-        let mut secrets = Vec::new();
-        for r in &rows {
-            let Some(secret_id) = get::<Option<String>>(r, "secret_id")? else {
-                continue;
-            };
-            let sealed: String = get(r, "secret")?;
-            let value = self
-                .sealer()
-                .open_string(&secret_context(client_id, &secret_id), &sealed)?;
-            secrets.push(ClientSecretRecord {
-                secret_id,
-                value: SecretValue::new(value),
-                created_ms: get(r, "secret_created_ms")?,
-                generated: get::<i64>(r, "generated")? != 0,
-            });
+        if let Some(v) = self.clients.get(client_id) {
+            return Ok(Some(v));
         }
-        Ok(Some(AppClientView { record, secrets }))
+        let generation = self.clients.generation();
+        let view = self.read_app_client(client_id).await?;
+        if let Some(v) = &view {
+            self.clients
+                .put_if_current(client_id, v.clone(), generation);
+        }
+        Ok(view)
     }
 
     async fn update_app_client(&self, client: &AppClientRecord) -> StoreResult<bool> {
@@ -203,7 +182,7 @@ impl AppClientStore for SqlStore {
             tx.rollback().await.map_err(backend_err)?;
             return Ok(false);
         }
-        tx.commit().await.map_err(backend_err)?;
+        self.commit_client_write(tx, &client.client_id).await?;
         Ok(true)
     }
 
@@ -228,7 +207,7 @@ impl AppClientStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(backend_err)?;
-        tx.commit().await.map_err(backend_err)?;
+        self.commit_client_write(tx, client_id).await?;
         Ok(true)
     }
 
@@ -286,7 +265,7 @@ impl AppClientStore for SqlStore {
             return Ok(AddSecretOutcome::LimitExceeded);
         }
         insert_secret(&mut tx, self.sealer(), client_id, secret).await?;
-        tx.commit().await.map_err(backend_err)?;
+        self.commit_client_write(tx, client_id).await?;
         Ok(AddSecretOutcome::Added)
     }
 
@@ -326,7 +305,45 @@ impl AppClientStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(backend_err)?;
-        tx.commit().await.map_err(backend_err)?;
+        self.commit_client_write(tx, client_id).await?;
         Ok(DeleteSecretOutcome::Deleted)
+    }
+}
+
+impl SqlStore {
+    async fn read_app_client(&self, client_id: &str) -> StoreResult<Option<AppClientView>> {
+        // One statement (every sign-in reads its client): the client and its secrets come from
+        // the same snapshot without a transaction's extra round trips.
+        let rows = sqlx::query(
+            "SELECT c.client_id, c.pool_id, c.name, c.created_ms, c.modified_ms, c.settings, \
+             s.secret_id, s.secret, s.generated, s.created_ms AS secret_created_ms \
+             FROM app_clients c LEFT JOIN app_client_secrets s ON s.client_id = c.client_id \
+             WHERE c.client_id = $1 ORDER BY s.created_ms, s.secret_id",
+        )
+        .bind(client_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let record = client_of(first)?;
+        let mut secrets = Vec::new();
+        for r in &rows {
+            let Some(secret_id) = get::<Option<String>>(r, "secret_id")? else {
+                continue;
+            };
+            let sealed: String = get(r, "secret")?;
+            let value = self
+                .sealer()
+                .open_string(&secret_context(client_id, &secret_id), &sealed)?;
+            secrets.push(ClientSecretRecord {
+                secret_id,
+                value: SecretValue::new(value),
+                created_ms: get(r, "secret_created_ms")?,
+                generated: get::<i64>(r, "generated")? != 0,
+            });
+        }
+        Ok(Some(AppClientView { record, secrets }))
     }
 }

@@ -12,7 +12,7 @@ use domain::ports::{
 };
 use sqlx::any::AnyRow;
 
-use super::{backend_err, get, SqlStore};
+use super::{backend_err, get, Backend, SqlStore};
 
 fn key_context(pool_id: &str, kid: &str) -> String {
     format!("signing-key:{pool_id}/{kid}")
@@ -103,7 +103,7 @@ impl AuthStore for SqlStore {
         .bind(b64(&key.modulus))
         .bind(b64(&key.exponent))
         .bind(key.created_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await;
         match r {
             Ok(r) => Ok(r.rows_affected() == 1),
@@ -119,7 +119,7 @@ impl AuthStore for SqlStore {
         )
         .bind(at_ms)
         .bind(pool_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend_err)?;
         Ok(r.rows_affected())
@@ -138,7 +138,7 @@ impl AuthStore for SqlStore {
         .bind(&s.client_id)
         .bind(sealed)
         .bind(s.expires_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend_err)?;
         Ok(())
@@ -154,7 +154,7 @@ impl AuthStore for SqlStore {
              RETURNING id_hash, pool_id, client_id, state, expires_ms",
         )
         .bind(id_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(backend_err)?;
         let Some(row) = row else { return Ok(None) };
@@ -171,29 +171,43 @@ impl AuthStore for SqlStore {
         }))
     }
 
-    async fn insert_token_session(&self, s: &TokenSessionRecord) -> StoreResult<()> {
-        sqlx::query(&format!(
+    async fn start_token_session(&self, s: &TokenSessionRecord) -> StoreResult<()> {
+        const RESET: &str = "UPDATE sign_in_failures SET failures = 0, locked_until_ms = 0 \
+                             WHERE pool_id = $2 AND user_id = $4";
+        let insert = format!(
             "INSERT INTO token_sessions ({TOKEN_SESSION_COLS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(&s.origin_jti)
-        .bind(&s.pool_id)
-        .bind(&s.client_id)
-        .bind(&s.user_id)
-        .bind(&s.refresh_hash)
-        .bind(&s.previous_refresh_hash)
-        .bind(s.previous_valid_until_ms)
-        .bind(s.auth_time_s)
-        .bind(s.created_ms)
-        .bind(s.expires_ms)
-        .bind(s.revoked_ms)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| match e.as_database_error() {
-            // The user was deleted while signing in.
-            Some(_) => StoreError::Conflict("token session".into()),
-            None => backend_err(e),
-        })?;
+        );
+        // Postgres runs the reset as a data-modifying CTE of the insert; SQLite has none, and
+        // its statements cost no round trip, so there the reset follows the insert.
+        let postgres = self.backend == Backend::Postgres;
+        let sql = if postgres {
+            format!("WITH forgotten AS ({RESET}) {insert}")
+        } else {
+            insert
+        };
+        sqlx::query(&sql)
+            .bind(&s.origin_jti)
+            .bind(&s.pool_id)
+            .bind(&s.client_id)
+            .bind(&s.user_id)
+            .bind(&s.refresh_hash)
+            .bind(&s.previous_refresh_hash)
+            .bind(s.previous_valid_until_ms)
+            .bind(s.auth_time_s)
+            .bind(s.created_ms)
+            .bind(s.expires_ms)
+            .bind(s.revoked_ms)
+            .execute(&self.writer)
+            .await
+            .map_err(|e| match e.as_database_error() {
+                // The user was deleted while signing in.
+                Some(_) => StoreError::Conflict("token session".into()),
+                None => backend_err(e),
+            })?;
+        if !postgres {
+            self.sign_in_succeeded(&s.pool_id, &s.user_id).await?;
+        }
         Ok(())
     }
 
@@ -237,7 +251,7 @@ impl AuthStore for SqlStore {
         .bind(old_hash)
         .bind(old_valid_until_ms)
         .bind(origin_jti)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend_err)?;
         Ok(r.rows_affected() == 1)
@@ -325,7 +339,7 @@ impl AuthStore for SqlStore {
             })
             .bind(now_ms)
             .bind(policy.reset_after_ms)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await
             .map_err(|e| match e.as_database_error() {
                 // The user was deleted meanwhile (the foreign key).
@@ -356,7 +370,7 @@ impl AuthStore for SqlStore {
         )
         .bind(pool_id)
         .bind(user_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend_err)?;
         Ok(())

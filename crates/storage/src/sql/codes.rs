@@ -86,7 +86,7 @@ impl CodeStore for SqlStore {
         .bind(pool_id)
         .bind(user_id)
         .bind(purpose)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(backend_err)?;
         row.map(|r| code_of(&r)).transpose()
@@ -99,7 +99,7 @@ impl CodeStore for SqlStore {
         .bind(pool_id)
         .bind(user_id)
         .bind(purpose)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend_err)?;
         Ok(r.rows_affected() > 0)

@@ -308,7 +308,7 @@ impl SqlStore {
     /// Refreshes the planner's statistics (both backends understand `ANALYZE`).
     pub async fn analyze(&self) -> StoreResult<()> {
         sqlx::query("ANALYZE")
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend_err)?;
         Ok(())

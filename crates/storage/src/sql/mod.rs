@@ -10,7 +10,7 @@ use domain::user_pool::{PoolSettings, UserPoolRecord};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
-use crate::cache::PoolCache;
+use crate::cache::{ClientCache, PoolCache};
 use crate::sealing::Sealer;
 use crate::session_cache::SessionCache;
 
@@ -27,6 +27,8 @@ mod user_pools;
 
 /// The NOTIFY channel that carries the id of a changed pool to every node.
 const INVALIDATE_CHANNEL: &str = "gatehouse_pool_changed";
+/// The NOTIFY channel that carries the id of a changed app client (settings or secrets).
+const CLIENT_CHANNEL: &str = "gatehouse_client_changed";
 /// The NOTIFY channel that carries a revoked session (origin_jti) or user (`user:<pool>/<id>`).
 const REVOKE_CHANNEL: &str = "gatehouse_session_revoked";
 /// The NOTIFY channel on which nodes acknowledge a revocation: `<nonce>:<node id>`.
@@ -56,10 +58,20 @@ impl Backend {
 
 #[derive(Clone)]
 pub struct SqlStore {
+    /// Reads, and on Postgres writes too.
     pool: AnyPool,
+    /// Writes: on SQLite a pool of one connection, on Postgres the same pool as reads. SQLite
+    /// takes one writer at a time, and a writer that finds the file locked sleeps in SQLite's busy
+    /// handler (1, 2, 5, 10 ms...) long after the lock is free: under parallel sign-ins that left
+    /// a tenth of the CPU idle. Writers queue for the one connection here instead, and are handed
+    /// it the moment it is free. Every transaction (`begin`) is on it; so a write must never wait
+    /// for a second write connection while it holds one.
+    writer: AnyPool,
     backend: Backend,
     url: String,
     cache: Arc<PoolCache>,
+    /// App clients recently read: every sign-in reads its client.
+    clients: Arc<ClientCache>,
     sessions: Arc<SessionCache>,
     /// Users recently read, by username and alias (see `user_cache`).
     users: Arc<UserCache>,
@@ -106,7 +118,11 @@ impl SqlStore {
         } else {
             url.to_string()
         };
-        let pool = opts.connect(&url_for_pool).await.map_err(backend_err)?;
+        let pool = opts
+            .clone()
+            .connect(&url_for_pool)
+            .await
+            .map_err(backend_err)?;
         if backend == Backend::Sqlite {
             // WAL lets readers proceed while one writer commits; the setting is kept in the file.
             sqlx::query("PRAGMA journal_mode = WAL")
@@ -114,11 +130,24 @@ impl SqlStore {
                 .await
                 .map_err(backend_err)?;
         }
+        // An in-memory SQLite database exists per connection pool: a second pool would be another
+        // database, so there reads and writes share one.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let writer = if backend == Backend::Sqlite && !in_memory {
+            opts.max_connections(1)
+                .connect(&url_for_pool)
+                .await
+                .map_err(backend_err)?
+        } else {
+            pool.clone()
+        };
         Ok(SqlStore {
             pool,
+            writer,
             backend,
             url: url.to_string(),
             cache: Arc::new(PoolCache::default()),
+            clients: Arc::new(ClientCache::default()),
             sessions: Arc::new(SessionCache::default()),
             users: Arc::new(UserCache::default()),
             // Until a configured key is given, secrets are sealed with a key that dies with the process.
@@ -152,7 +181,7 @@ impl SqlStore {
         const CONTEXT: &str = "gatehouse-meta/kek-check";
         sqlx::query("INSERT INTO gatehouse_meta (key, value) VALUES ('kek_check', $1) ON CONFLICT (key) DO NOTHING")
             .bind(self.sealer.seal(CONTEXT, b"gatehouse"))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend_err)?;
         let row = sqlx::query("SELECT value FROM gatehouse_meta WHERE key = 'kek_check'")
@@ -226,20 +255,21 @@ impl SqlStore {
             return;
         }
         let url = self.url.clone();
-        let cache = self.cache.clone();
-        let sessions = self.sessions.clone();
-        let users = self.users.clone();
+        let caches = Caches {
+            pools: self.cache.clone(),
+            clients: self.clients.clone(),
+            sessions: self.sessions.clone(),
+            users: self.users.clone(),
+        };
         let pool = self.pool.clone();
         tokio::spawn(async move {
             loop {
-                match listen(&url, &pool, &cache, &sessions, &users).await {
+                match listen(&url, &pool, &caches).await {
                     Ok(()) => {}
                     Err(e) => tracing::warn!(error = %e, "invalidation listener failed; retrying"),
                 }
                 // Whatever happened while not listening is unknown: forget everything.
-                cache.clear();
-                sessions.clear();
-                users.clear();
+                caches.clear();
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         });
@@ -256,7 +286,7 @@ impl SqlStore {
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
-        self.pool.begin().await.map_err(backend_err)
+        self.writer.begin().await.map_err(backend_err)
     }
 
     /// Takes the pool's row lock at the start of a write transaction: on Postgres a row lock, on
@@ -345,6 +375,26 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Commits a write to an app client (settings or secrets), telling every node to drop its
+    /// cached copy: other nodes through a notification sent with the commit, this one at once.
+    async fn commit_client_write(
+        &self,
+        mut tx: Transaction<'static, Any>,
+        client_id: &str,
+    ) -> StoreResult<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
+                .bind(CLIENT_CHANNEL)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_err)?;
+        }
+        tx.commit().await.map_err(backend_err)?;
+        self.clients.invalidate(client_id);
+        Ok(())
+    }
+
     async fn commit_and_invalidate(
         &self,
         tx: Transaction<'static, Any>,
@@ -392,29 +442,40 @@ impl SqlStore {
     }
 }
 
-async fn listen(
-    url: &str,
-    pool: &AnyPool,
-    cache: &PoolCache,
-    sessions: &SessionCache,
-    users: &UserCache,
-) -> Result<(), sqlx::Error> {
+/// This node's caches that other nodes' writes make stale.
+struct Caches {
+    pools: Arc<PoolCache>,
+    clients: Arc<ClientCache>,
+    sessions: Arc<SessionCache>,
+    users: Arc<UserCache>,
+}
+
+impl Caches {
+    fn clear(&self) {
+        self.pools.clear();
+        self.clients.clear();
+        self.sessions.clear();
+        self.users.clear();
+    }
+}
+
+async fn listen(url: &str, pool: &AnyPool, caches: &Caches) -> Result<(), sqlx::Error> {
     let mut listener = sqlx::postgres::PgListener::connect(url).await?;
     listener
         .listen_all([
             INVALIDATE_CHANNEL,
+            CLIENT_CHANNEL,
             USER_CHANNEL,
             REVOKE_CHANNEL,
             ACK_CHANNEL,
         ])
         .await?;
+    let sessions = &caches.sessions;
     heartbeat(pool, sessions.node_id()).await?;
     // Anything cached before the subscription took effect may have missed a notification.
-    cache.clear();
-    users.clear();
-    sessions.clear();
+    caches.clear();
     sessions.set_listening(true);
-    let result = receive(&mut listener, pool, cache, sessions, users).await;
+    let result = receive(&mut listener, pool, caches).await;
     sessions.set_listening(false);
     result
 }
@@ -448,10 +509,9 @@ fn now_ms() -> i64 {
 async fn receive(
     listener: &mut sqlx::postgres::PgListener,
     pool: &AnyPool,
-    cache: &PoolCache,
-    sessions: &SessionCache,
-    users: &UserCache,
+    caches: &Caches,
 ) -> Result<(), sqlx::Error> {
+    let sessions = &caches.sessions;
     let mut beat = tokio::time::interval(Duration::from_secs(1));
     loop {
         let n = tokio::select! {
@@ -464,10 +524,10 @@ async fn receive(
         match n {
             Some(n) if n.channel() == USER_CHANNEL => {
                 if n.payload() == directory::CLEAR_ALL_USERS {
-                    users.clear();
+                    caches.users.clear();
                 } else {
                     let marks: Vec<&str> = n.payload().split(directory::MARK_LIST_SEP).collect();
-                    users.invalidate(&marks);
+                    caches.users.invalidate(&marks);
                 }
             }
             Some(n) if n.channel() == REVOKE_CHANNEL => {
@@ -481,12 +541,11 @@ async fn receive(
                 }
             }
             Some(n) if n.channel() == ACK_CHANNEL => sessions.acknowledged(n.payload()),
-            Some(n) => cache.invalidate(n.payload()),
+            Some(n) if n.channel() == CLIENT_CHANNEL => caches.clients.invalidate(n.payload()),
+            Some(n) => caches.pools.invalidate(n.payload()),
             None => {
                 // The connection dropped and notifications may have been lost.
-                cache.clear();
-                sessions.clear();
-                users.clear();
+                caches.clear();
                 return Ok(());
             }
         }

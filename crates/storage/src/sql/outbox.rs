@@ -98,7 +98,7 @@ impl OutboxStore for SqlStore {
             .bind(now_ms + lease_ms)
             .bind(account_id)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await
             .map_err(backend_err)?;
         let mut out = Vec::with_capacity(rows.len());
@@ -130,7 +130,7 @@ impl OutboxStore for SqlStore {
         )
         .bind(id)
         .bind(now_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend_err)?;
         Ok(())
@@ -146,7 +146,7 @@ impl OutboxStore for SqlStore {
         .bind(id)
         .bind(retry_at_ms)
         .bind(error)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend_err)?;
         Ok(())
@@ -161,7 +161,7 @@ impl OutboxStore for SqlStore {
         .bind(id)
         .bind(now_ms)
         .bind(error)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend_err)?;
         Ok(())
@@ -197,7 +197,7 @@ impl OutboxStore for SqlStore {
         )
         .bind(before_ms)
         .bind(before_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend_err)?
         .rows_affected();
@@ -206,7 +206,7 @@ impl OutboxStore for SqlStore {
              AND NOT EXISTS (SELECT 1 FROM user_pools p WHERE p.id = message_outbox.pool_id)",
         )
         .bind(before_ms)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend_err)?
         .rows_affected();
