@@ -2,6 +2,7 @@
 
 mod attributes;
 pub mod codes;
+mod cpu_pool;
 mod filter;
 mod groups;
 mod import;

@@ -2,8 +2,7 @@
 //! Plaintext passwords only pass through here; they are never stored or logged.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use std::cell::RefCell;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use cognito_model::errors::ErrorCode;
@@ -114,11 +113,26 @@ pub fn verify(phc: &str, pw: &str) -> bool {
     }
 }
 
-thread_local! {
-    /// argon2's working memory (19 MiB at our parameters), kept per thread between sign-ins.
-    /// Allocating it fresh for every check cost about a tenth of a sign-in in page faults and
-    /// zeroing. Only the few threads that run [`blocking`] jobs (see [`CPU_SLOTS`]) hold one.
-    static ARGON2_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+/// argon2's working memory (19 MiB at our parameters), reused between checks: allocating it
+/// fresh for every check cost about a tenth of a sign-in in page faults and zeroing. Buffers are
+/// taken last-in first-out, so a check gets the one most recently used (still partly in the
+/// processor's cache), and at most one is kept per CPU thread (see `cpu_pool`): one per blocking
+/// thread made the server hold and cycle through eight of them.
+static ARGON2_MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+fn with_argon2_memory<R>(blocks: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
+    let taken = ARGON2_MEMORY.lock().ok().and_then(|mut m| m.pop());
+    let mut memory = taken.unwrap_or_default();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let r = f(&mut memory[..blocks]);
+    if let Ok(mut kept) = ARGON2_MEMORY.lock() {
+        if kept.len() < super::cpu_pool::threads() {
+            kept.push(memory);
+        }
+    }
+    r
 }
 
 /// Checks `pw` against an argon2 PHC hash the way `PasswordVerifier` does, but in this thread's
@@ -136,40 +150,15 @@ fn verify_in_thread_memory(parsed: &PasswordHash<'_>, pw: &str) -> Option<bool> 
     let blocks = params.block_count();
     let argon = Argon2::new(algorithm, version, params);
     let mut out = zeroize::Zeroizing::new(vec![0u8; expected.len()]);
-    ARGON2_MEMORY.with(|memory| {
-        let mut memory = memory.borrow_mut();
-        if memory.len() < blocks {
-            memory.resize(blocks, Block::default());
-        }
+    with_argon2_memory(blocks, |memory| {
         argon
-            .hash_password_into_with_memory(pw.as_bytes(), salt, &mut out, &mut memory[..blocks])
+            .hash_password_into_with_memory(pw.as_bytes(), salt, &mut out, memory)
             .ok()?;
         Some(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
     })
 }
 
-/// Concurrent CPU-heavy jobs (argon2, SRP): one per core. More would only time-slice the same
-/// cores, and argon2's 19 MiB working sets would evict each other from the caches.
-fn cpu_slots() -> &'static tokio::sync::Semaphore {
-    static CPU_SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    CPU_SLOTS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        tokio::sync::Semaphore::new(cores)
-    })
-}
-
-/// Runs CPU-heavy hashing off the async workers, at most one job per core at a time.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> ServiceResult<T> {
-    let _slot = cpu_slots()
-        .acquire()
-        .await
-        .map_err(|_| CognitoError::internal())?;
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| CognitoError::internal())
-}
+pub use super::cpu_pool::blocking;
 
 #[cfg(test)]
 mod tests {
