@@ -123,8 +123,17 @@ impl Deliverer for SnsDeliverer {
                 SdkError::ConstructionFailure(_) => true,
                 _ => false,
             };
-            // The SDK's Display is terse ("service error"); the code says what went wrong.
-            let detail = aws_sdk_sns::error::DisplayErrorContext(&e);
+            // The SDK's Display is terse ("service error") and its full context dumps the raw
+            // response: a service error is logged as its code and message, anything else (no
+            // connection, a timeout) with its causes.
+            let detail = match &e {
+                SdkError::ServiceError(se) => format!(
+                    "{}: {}",
+                    se.err().code().unwrap_or("unknown error"),
+                    se.err().message().unwrap_or_default()
+                ),
+                other => aws_sdk_sns::error::DisplayErrorContext(other).to_string(),
+            };
             let text = format!("SNS Publish: {detail}");
             if permanent {
                 DeliveryError::permanent(text)
