@@ -144,14 +144,20 @@ $DONE_HOOK
 LUA
     local pc="${PASSWORD_CONNECTIONS:-8}"
     wrk -t2 -c"$pc" -d3s -s "$WORK/password.lua" "$EP/" >/dev/null
-    for r in $(seq 1 "$REPEATS"); do
-      # The bound again right before each run (the server idle): this machine's speed drifts by
-      # 10-20 % within minutes, so each run is compared with a bound taken under the same drift.
+    # The bound right before and right after each run (the server idle): this machine's speed
+    # drifts by 10-20 % within minutes, so each run is compared with the mean of the two bounds
+    # that bracket it.
+    paired_bound() {
       local bound
       bound=$("$LOADGEN" argon2 --threads "$CORES" --seconds "$DUR" --mode verify | grep '^RESULT')
-      record "$name" password-paired-bound verifies_per_s "$(echo "$bound" | sed -n 's/.*verifies_per_s=\([0-9.]*\).*/\1/p')"
+      record "$name" "password-bound-$1" verifies_per_s "$(echo "$bound" | sed -n 's/.*verifies_per_s=\([0-9.]*\).*/\1/p')"
+    }
+    for r in $(seq 1 "$REPEATS"); do
+      wait_quiet
+      paired_bound before
       echo "-- $name: USER_PASSWORD_AUTH, $pc connections, ${DUR}s (run $r)"
       wrk_run "$name" password "$WORK/password.lua" "$pc"
+      paired_bound after
     done
   fi
 
@@ -256,10 +262,11 @@ for (backend, bench), metrics in runs.items():
                 100 * rps / statistics.median(strict), statistics.median(strict))
         print(line)
     if bench == "password":
-        paired = runs.get((backend, "password-paired-bound"), {}).get("verifies_per_s")
-        if paired and len(paired) == len(metrics["rps"]):
-            ratios = [100 * r / b for r, b in zip(metrics["rps"], paired)]
-            print("%s USER_PASSWORD_AUTH against a bound taken right before each run: median %.0f%% [%s]" % (
+        before = runs.get((backend, "password-bound-before"), {}).get("verifies_per_s")
+        after = runs.get((backend, "password-bound-after"), {}).get("verifies_per_s")
+        if before and after and len(before) == len(after) == len(metrics["rps"]):
+            ratios = [200 * r / (b + a) for r, b, a in zip(metrics["rps"], before, after)]
+            print("%s USER_PASSWORD_AUTH against the mean of the bounds taken right before and after each run: median %.0f%% [%s]" % (
                 backend, statistics.median(ratios), " ".join("%.0f%%" % x for x in ratios)))
     if bench == "srp":
         ms = statistics.median(metrics["server_cpu_ms_per_signin"])
