@@ -1266,6 +1266,20 @@ async fn lockout_holds_under_parallel_attempts(backend: Backend) {
     password_sign_in(&c, &client_id, "ivan", "Passw0rd!x")
         .await
         .unwrap();
+    // The sign-in forgot hank's failures: four more wrong guesses are checked, not locked out, and
+    // the right password still signs in. (Without the reset hank would be past five failures, and
+    // the sign-in above would have earned a two-second lock.)
+    for _ in 0..4 {
+        assert_eq!(
+            password_sign_in(&c, &client_id, "hank", "wrong-password")
+                .await
+                .unwrap_err(),
+            "NotAuthorizedException: Incorrect username or password."
+        );
+    }
+    password_sign_in(&c, &client_id, "hank", "Passw0rd!x")
+        .await
+        .unwrap();
 
     // Parallel: once the lock has grown, twelve simultaneous wrong guesses get exactly one check.
     // (Starting from zero failures the count is the same but the first lock lasts only a second,
