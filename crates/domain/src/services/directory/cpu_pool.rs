@@ -21,8 +21,8 @@ pub(super) fn threads() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
-fn queue() -> &'static Mutex<Sender<Job>> {
-    static QUEUE: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
+fn queue() -> &'static Sender<Job> {
+    static QUEUE: OnceLock<Sender<Job>> = OnceLock::new();
     QUEUE.get_or_init(|| {
         let (tx, rx) = channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
@@ -35,7 +35,7 @@ fn queue() -> &'static Mutex<Sender<Job>> {
                 tracing::error!(error = %e, "could not start a CPU worker thread");
             }
         }
-        Mutex::new(tx)
+        tx
     })
 }
 
@@ -60,11 +60,7 @@ pub async fn blocking<T: Send + 'static>(
     let job: Job = Box::new(move || {
         let _ = tx.send(f());
     });
-    queue()
-        .lock()
-        .map_err(|_| CognitoError::internal())?
-        .send(job)
-        .map_err(|_| CognitoError::internal())?;
+    queue().send(job).map_err(|_| CognitoError::internal())?;
     rx.await.map_err(|_| CognitoError::internal())
 }
 
