@@ -26,13 +26,9 @@ fn unauthorized_attribute() -> CognitoError {
 
 /// The code purpose and channel of a verifiable attribute.
 fn verifiable(name: &str) -> ServiceResult<(CodePurpose, DeliveryChannel)> {
-    match name {
-        "email" => Ok((CodePurpose::VerifyEmail, DeliveryChannel::Email)),
-        "phone_number" => Ok((CodePurpose::VerifyPhone, DeliveryChannel::Sms)),
-        _ => Err(CognitoError::invalid_parameter(format!(
-            "Attribute {name} cannot be verified"
-        ))),
-    }
+    CodePurpose::verifying(name).ok_or_else(|| {
+        CognitoError::invalid_parameter(format!("Attribute {name} cannot be verified"))
+    })
 }
 
 impl AuthService {

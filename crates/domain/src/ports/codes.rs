@@ -28,12 +28,6 @@ pub trait CodeStore: Send + Sync {
         code: &CodeRecord,
         message: Option<&OutboundMessage>,
     ) -> StoreResult<bool>;
-    async fn get_code(
-        &self,
-        pool_id: &str,
-        user_id: &str,
-        purpose: &str,
-    ) -> StoreResult<Option<CodeRecord>>;
     /// Counts an attempt at the code before it is compared, in one statement, and answers the
     /// code as it is after counting (`attempts` includes this one). Parallel guesses therefore
     /// each get their own number and cannot all slip under the limit. None: no code.

@@ -53,25 +53,6 @@ impl CodeStore for SqlStore {
         Ok(true)
     }
 
-    async fn get_code(
-        &self,
-        pool_id: &str,
-        user_id: &str,
-        purpose: &str,
-    ) -> StoreResult<Option<CodeRecord>> {
-        let row = sqlx::query(
-            "SELECT pool_id, user_id, purpose, code_hash, expires_ms, attempts, created_ms \
-             FROM user_codes WHERE pool_id = $1 AND user_id = $2 AND purpose = $3",
-        )
-        .bind(pool_id)
-        .bind(user_id)
-        .bind(purpose)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend_err)?;
-        row.map(|r| code_of(&r)).transpose()
-    }
-
     async fn count_code_attempt(
         &self,
         pool_id: &str,

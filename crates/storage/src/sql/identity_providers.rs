@@ -87,31 +87,36 @@ fn link_of(r: &AnyRow) -> StoreResult<ProviderLinkRecord> {
     })
 }
 
-/// `UserNotFound` / `VersionConflict` when the link's user (`username`, the row `user.user_id`) is
-/// gone or changed since it was read.
-async fn check_user_version(
-    tx: &mut Transaction<'static, Any>,
-    pool_id: &str,
-    username: &str,
-    user: &LinkedUserWrite,
-) -> StoreResult<Option<ChildWrite>> {
-    let row = sqlx::query("SELECT version, username FROM users WHERE pool_id = $1 AND id = $2")
-        .bind(pool_id)
-        .bind(&user.user_id)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(backend_err)?;
-    let Some(row) = row else {
-        return Ok(Some(ChildWrite::UserNotFound));
-    };
-    let (version, name): (i64, String) = (get(&row, "version")?, get(&row, "username")?);
-    Ok(if name != username {
-        Some(ChildWrite::UserNotFound)
-    } else if version != user.version - 1 {
-        Some(ChildWrite::VersionConflict)
-    } else {
-        None
-    })
+impl SqlStore {
+    /// `UserNotFound` / `VersionConflict` when the link's user (`username`, the row
+    /// `user.user_id`) is gone or changed since it was read. On a conflict the writer's copy may
+    /// have come from this node's cache: it is dropped (see `forget_stale_user`).
+    async fn check_user_version(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        pool_id: &str,
+        username: &str,
+        user: &LinkedUserWrite,
+    ) -> StoreResult<Option<ChildWrite>> {
+        let row = sqlx::query("SELECT version, username FROM users WHERE pool_id = $1 AND id = $2")
+            .bind(pool_id)
+            .bind(&user.user_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(backend_err)?;
+        let Some(row) = row else {
+            return Ok(Some(ChildWrite::UserNotFound));
+        };
+        let (version, name): (i64, String) = (get(&row, "version")?, get(&row, "username")?);
+        Ok(if name != username {
+            Some(ChildWrite::UserNotFound)
+        } else if version != user.version - 1 {
+            self.forget_stale_user(pool_id, &user.user_id);
+            Some(ChildWrite::VersionConflict)
+        } else {
+            None
+        })
+    }
 }
 
 /// Writes the user's new attributes (only `identities` changes: nothing searchable or aliased).
@@ -556,12 +561,10 @@ impl IdentityProviderStore for SqlStore {
         if provider.is_none() {
             return Ok(ChildWrite::NotFound);
         }
-        if let Some(outcome) =
-            check_user_version(&mut tx, &link.pool_id, &link.username, user).await?
+        if let Some(outcome) = self
+            .check_user_version(&mut tx, &link.pool_id, &link.username, user)
+            .await?
         {
-            if matches!(outcome, ChildWrite::VersionConflict) {
-                self.forget_stale_user(&link.pool_id, &user.user_id);
-            }
             return Ok(outcome);
         }
         let existing = sqlx::query(
@@ -638,10 +641,10 @@ impl IdentityProviderStore for SqlStore {
         let Some(owner) = owner else {
             return Ok(ChildWrite::NotFound);
         };
-        if let Some(outcome) = check_user_version(&mut tx, pool_id, &owner, user).await? {
-            if matches!(outcome, ChildWrite::VersionConflict) {
-                self.forget_stale_user(pool_id, &user.user_id);
-            }
+        if let Some(outcome) = self
+            .check_user_version(&mut tx, pool_id, &owner, user)
+            .await?
+        {
             return Ok(outcome);
         }
         let r = sqlx::query(

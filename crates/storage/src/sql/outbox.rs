@@ -193,9 +193,8 @@ impl OutboxStore for SqlStore {
     async fn prune_outbox(&self, before_ms: i64) -> StoreResult<u64> {
         let delivered = sqlx::query(
             "DELETE FROM message_outbox WHERE (delivered_ms IS NOT NULL AND delivered_ms < $1) \
-             OR (failed_ms IS NOT NULL AND failed_ms < $2)",
+             OR (failed_ms IS NOT NULL AND failed_ms < $1)",
         )
-        .bind(before_ms)
         .bind(before_ms)
         .execute(&self.writer)
         .await

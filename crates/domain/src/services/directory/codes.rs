@@ -28,6 +28,16 @@ pub enum CodePurpose {
 }
 
 impl CodePurpose {
+    /// The code that verifies `attribute`, and the channel it goes out on: only `email` and
+    /// `phone_number` can be verified.
+    pub fn verifying(attribute: &str) -> Option<(CodePurpose, DeliveryChannel)> {
+        match attribute {
+            "email" => Some((CodePurpose::VerifyEmail, DeliveryChannel::Email)),
+            "phone_number" => Some((CodePurpose::VerifyPhone, DeliveryChannel::Sms)),
+            _ => None,
+        }
+    }
+
     fn key(self) -> &'static str {
         match self {
             CodePurpose::SignUp => "sign_up",
@@ -271,10 +281,8 @@ impl DirectoryService {
         user: &UserRecord,
         attribute: &str,
     ) -> ServiceResult<()> {
-        let purpose = match attribute {
-            "email" => CodePurpose::VerifyEmail,
-            "phone_number" => CodePurpose::VerifyPhone,
-            _ => return Ok(()),
+        let Some((purpose, _)) = CodePurpose::verifying(attribute) else {
+            return Ok(());
         };
         self.store
             .delete_code(&user.pool_id, &user.id, purpose.key())

@@ -12,7 +12,6 @@ use cognito_model::shapes::{
     AdminUpdateUserAttributesRequest, AdminUpdateUserAttributesResponse, AttributeType,
     CodeDeliveryDetailsType, GetCSVHeaderRequest, GetCSVHeaderResponse, ListUsersRequest,
     ListUsersResponse, MessageActionType, PasswordPolicyType, UserPoolType, UserStatusType,
-    VerifiedAttributeType,
 };
 use serde::{Deserialize, Serialize};
 
@@ -23,9 +22,7 @@ use super::{
 };
 use crate::context::RequestContext;
 use crate::error::{CognitoError, ServiceResult};
-use crate::ports::{
-    DeliveryChannel, PasswordState, UserCursor, UserPoolView, UserRecord, UserWriteOutcome,
-};
+use crate::ports::{PasswordState, UserCursor, UserPoolView, UserRecord, UserWriteOutcome};
 use crate::services::pagination;
 use crate::user_pool::{default_password_policy, wire_time};
 
@@ -364,19 +361,11 @@ impl DirectoryService {
             .unwrap_or_default();
         let mut details = Vec::new();
         for (name, dest, pending) in &update.to_verify {
-            let (purpose, channel, kind) = match name.as_str() {
-                "email" => (
-                    CodePurpose::VerifyEmail,
-                    DeliveryChannel::Email,
-                    VerifiedAttributeType::Email,
-                ),
-                _ => (
-                    CodePurpose::VerifyPhone,
-                    DeliveryChannel::Sms,
-                    VerifiedAttributeType::PhoneNumber,
-                ),
+            let Some((purpose, channel)) = CodePurpose::verifying(name) else {
+                continue;
             };
-            if !*pending && !auto.contains(&kind) {
+            // VerifiedAttributeType's values are the attribute names.
+            if !*pending && !auto.iter().any(|kind| kind.as_str() == name.as_str()) {
                 continue;
             }
             details.push(
