@@ -12,7 +12,8 @@ use domain::ports::{
     UserWriteOutcome,
 };
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::query::Query;
+use sqlx::{Any, ColumnIndex, Database, Decode, Encode, Postgres, Row, Transaction, Type};
 
 use super::{backend_err, get, Backend, SqlStore, USER_CHANNEL};
 use crate::sealing::Sealer;
@@ -42,10 +43,26 @@ fn password_context(pool_id: &str, user_id: &str) -> String {
     format!("user-password:{pool_id}/{user_id}")
 }
 
-fn user_of(sealer: &Sealer, row: &AnyRow) -> StoreResult<UserRecord> {
-    let password: Option<String> = get(row, "password")?;
-    let pool_id: String = get(row, "pool_id")?;
-    let id: String = get(row, "id")?;
+/// One column of a row of either driver: `AnyRow`, or `PgRow` from the list pool.
+fn col<R, T>(row: &R, name: &str) -> StoreResult<T>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    T: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    row.try_get::<T, _>(name).map_err(backend_err)
+}
+
+fn user_of<R>(sealer: &Sealer, row: &R) -> StoreResult<UserRecord>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    i64: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    let password: Option<String> = col(row, "password")?;
+    let pool_id: String = col(row, "pool_id")?;
+    let id: String = col(row, "id")?;
     let password = match password {
         // The password state (argon2id hash, SRP salt and verifier, history) is sealed at rest.
         Some(p) => {
@@ -59,9 +76,9 @@ fn user_of(sealer: &Sealer, row: &AnyRow) -> StoreResult<UserRecord> {
         }
         None => None,
     };
-    let attributes: String = get(row, "attributes")?;
+    let attributes: String = col(row, "attributes")?;
     let attributes: Vec<(String, String)> = serde_json::from_str(&attributes).map_err(corrupt)?;
-    let pending: Option<String> = get(row, "pending_attributes")?;
+    let pending: Option<String> = col(row, "pending_attributes")?;
     let pending_attributes: Vec<(String, String)> = match pending {
         Some(p) => serde_json::from_str(&p).map_err(corrupt)?,
         None => Vec::new(),
@@ -69,13 +86,13 @@ fn user_of(sealer: &Sealer, row: &AnyRow) -> StoreResult<UserRecord> {
     Ok(UserRecord {
         pool_id,
         id,
-        username: get(row, "username")?,
-        username_key: get(row, "username_key")?,
-        status: get(row, "status")?,
-        enabled: get::<i64>(row, "enabled")? != 0,
-        created_ms: get(row, "created_ms")?,
-        modified_ms: get(row, "modified_ms")?,
-        version: get(row, "version")?,
+        username: col(row, "username")?,
+        username_key: col(row, "username_key")?,
+        status: col(row, "status")?,
+        enabled: col::<_, i64>(row, "enabled")? != 0,
+        created_ms: col(row, "created_ms")?,
+        modified_ms: col(row, "modified_ms")?,
+        version: col(row, "version")?,
         password,
         attributes,
         pending_attributes,
@@ -329,14 +346,7 @@ impl SqlStore {
             super::Backend::Sqlite => ("EXPLAIN QUERY PLAN ", 3),
         };
         let sql = format!("{prefix}{}", l.sql);
-        let mut q = sqlx::query(&sql);
-        for b in l.binds {
-            q = match b {
-                Bind::S(s) => q.bind(s),
-                Bind::I(i) => q.bind(i),
-            };
-        }
-        let rows = q
+        let rows = bind_all(sqlx::query::<Any>(&sql), l.binds)
             .bind(61_i64)
             .fetch_all(&self.pool)
             .await
@@ -362,14 +372,7 @@ impl SqlStore {
             return Ok(Some(0));
         };
         let sql = format!("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {}", l.sql);
-        let mut q = sqlx::query(&sql);
-        for b in l.binds {
-            q = match b {
-                Bind::S(s) => q.bind(s),
-                Bind::I(i) => q.bind(i),
-            };
-        }
-        let rows = q
+        let rows = bind_all(sqlx::query::<Any>(&sql), l.binds)
             .bind(61_i64)
             .fetch_all(&self.pool)
             .await
@@ -389,26 +392,76 @@ impl SqlStore {
         Ok(Some(0))
     }
 
+    /// The rows of one user list page (`sql`'s last placeholder is the row limit, one more than
+    /// `limit`): on Postgres through the list pool's own driver, elsewhere through `Any`. With
+    /// `sort_value`, each user comes with that column too (what an attribute page is sorted by).
     async fn fetch_users(
         &self,
         sql: &str,
         binds: Vec<Bind>,
         limit: u32,
-    ) -> StoreResult<Vec<UserRecord>> {
-        let mut q = sqlx::query(sql);
-        for b in binds {
-            q = match b {
-                Bind::S(s) => q.bind(s),
-                Bind::I(i) => q.bind(i),
-            };
+        sort_value: bool,
+    ) -> StoreResult<Vec<(UserRecord, Option<String>)>> {
+        let limit = i64::from(limit) + 1;
+        match &self.lists {
+            Some(pg) => {
+                let rows = bind_all(sqlx::query::<Postgres>(sql), binds)
+                    .bind(limit)
+                    .fetch_all(pg)
+                    .await
+                    .map_err(backend_err)?;
+                rows.iter()
+                    .map(|r| listed(self.sealer(), r, sort_value))
+                    .collect()
+            }
+            None => {
+                let rows = bind_all(sqlx::query::<Any>(sql), binds)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(backend_err)?;
+                rows.iter()
+                    .map(|r| listed(self.sealer(), r, sort_value))
+                    .collect()
+            }
         }
-        let rows = q
-            .bind(i64::from(limit) + 1)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_err)?;
-        rows.iter().map(|r| user_of(self.sealer(), r)).collect()
     }
+}
+
+fn listed<R>(
+    sealer: &Sealer,
+    row: &R,
+    sort_value: bool,
+) -> StoreResult<(UserRecord, Option<String>)>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    i64: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    let v = if sort_value {
+        Some(col(row, "sort_value")?)
+    } else {
+        None
+    };
+    Ok((user_of(sealer, row)?, v))
+}
+
+fn bind_all<'q, DB: Database>(
+    mut q: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    binds: Vec<Bind>,
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    String: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+{
+    for b in binds {
+        q = match b {
+            Bind::S(s) => q.bind(s),
+            Bind::I(i) => q.bind(i),
+        };
+    }
+    q
 }
 
 enum Bind {
@@ -811,41 +864,22 @@ impl DirectoryStore for SqlStore {
                 next: None,
             });
         };
-        let mut q = sqlx::query(&sql);
-        for b in binds {
-            q = match b {
-                Bind::S(s) => q.bind(s),
-                Bind::I(i) => q.bind(i),
-            };
-        }
-        let rows = q
-            .bind(i64::from(limit) + 1)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_err)?;
-        let mut users = Vec::with_capacity(rows.len());
-        let mut sort_values = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let u = user_of(self.sealer(), r)?;
-            sort_values.push(if attr {
-                get::<String>(r, "sort_value")?
-            } else if by_id {
-                u.id.clone()
-            } else {
-                u.username.clone()
-            });
-            users.push(u);
-        }
-        let more = users.len() > limit as usize;
-        users.truncate(limit as usize);
-        let next = if more {
-            users.last().map(|u| UserCursor {
-                v: sort_values[users.len() - 1].clone(),
+        let mut rows = self.fetch_users(&sql, binds, limit, attr).await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        // The cursor resumes after the last row, by what the page is sorted on.
+        let next = match rows.last() {
+            Some((u, sort_value)) if more => Some(UserCursor {
+                v: match sort_value {
+                    Some(v) => v.clone(),
+                    None if by_id => u.id.clone(),
+                    None => u.username.clone(),
+                },
                 id: u.id.clone(),
-            })
-        } else {
-            None
+            }),
+            _ => None,
         };
+        let users = rows.into_iter().map(|(u, _)| u).collect();
         Ok(UserPage { users, next })
     }
 
@@ -1060,8 +1094,12 @@ impl DirectoryStore for SqlStore {
                     Bind::S(after.unwrap_or("").to_string()),
                 ],
                 limit,
+                false,
             )
-            .await?;
+            .await?
+            .into_iter()
+            .map(|(u, _)| u)
+            .collect::<Vec<_>>();
         let more = users.len() > limit as usize;
         users.truncate(limit as usize);
         let next = if more {
