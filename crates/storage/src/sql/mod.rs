@@ -159,8 +159,9 @@ impl SqlStore {
         let lists = if backend == Backend::Postgres {
             Some(
                 PgPoolOptions::new()
-                    // A quarter more connections (at least one) than the other pool's.
-                    .max_connections((max_connections / 4).max(1))
+                    // Half as many again as the other pool (at least one): with fewer, list
+                    // pages queued for a connection while Postgres had a core idle.
+                    .max_connections((max_connections / 2).max(1))
                     .acquire_timeout(Duration::from_secs(10))
                     .test_before_acquire(false)
                     .after_connect(|conn, _| Box::pin(async move { postgres_session(conn).await }))
