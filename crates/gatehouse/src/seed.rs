@@ -99,7 +99,7 @@ pub async fn seed_users(store: SqlStore, args: &SeedArgs) -> Result<(), String> 
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    store.analyze().await.map_err(|e| e.to_string())?;
+    store.vacuum_analyze().await.map_err(|e| e.to_string())?;
     println!(
         "seeded {written} users (user{:07}..user{:07}) into {} in {secs:.1} s: {:.0} users/s",
         args.start,

@@ -304,7 +304,7 @@ async fn list_filters_use_indexes(store: SqlStore, _: &Path) {
             .await
             .unwrap();
     }
-    store.analyze().await.unwrap();
+    store.vacuum_analyze().await.unwrap();
     let queries = [
         UserQuery::All,
         UserQuery::Username {

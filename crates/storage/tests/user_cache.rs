@@ -342,7 +342,7 @@ async fn attribute_pages_start_at_their_own_bound(store: SqlStore, _: &Path) {
     for chunk in all.chunks(5000) {
         store.bulk_insert_users(chunk).await.unwrap();
     }
-    store.analyze().await.unwrap();
+    store.vacuum_analyze().await.unwrap();
     let tail: Vec<String> = (19_990..20_000)
         .map(|i| format!("bulk{i:05}@example.com"))
         .collect();
