@@ -9,7 +9,7 @@ use domain::ports::{StoreError, StoreResult, UserWrite};
 use sqlx::{Any, Transaction};
 
 use super::directory::{json, sealed_password, CLEAR_ALL_USERS};
-use super::{backend_err, Backend, SqlStore, USER_CHANNEL};
+use super::{backend_err, SqlStore};
 
 /// Bound values per statement: under SQLite's 32,766 and Postgres's 65,535.
 const MAX_BINDS: usize = 30_000;
@@ -171,14 +171,8 @@ impl SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(backend_err)?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
-                .bind(USER_CHANNEL)
-                .bind(CLEAR_ALL_USERS)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend_err)?;
-        }
+        self.notify_users(&mut tx, &[CLEAR_ALL_USERS.to_string()])
+            .await?;
         self.notify(&mut tx, &pool_id).await?;
         self.commit_and_invalidate(tx, &pool_id).await?;
         self.users.clear();

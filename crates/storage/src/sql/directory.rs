@@ -15,7 +15,7 @@ use sqlx::any::AnyRow;
 use sqlx::query::Query;
 use sqlx::{Any, ColumnIndex, Database, Decode, Encode, Postgres, Row, Transaction, Type};
 
-use super::{backend_err, get, Backend, SqlStore, USER_CHANNEL};
+use super::{backend_err, get, pg_notify, Backend, SqlStore, USER_CHANNEL};
 use crate::sealing::Sealer;
 use crate::user_cache::{alias_mark, user_mark, Lookup};
 
@@ -293,10 +293,7 @@ impl SqlStore {
         if payload.len() > MAX_NOTIFY_PAYLOAD {
             payload = CLEAR_ALL_USERS.to_string();
         }
-        sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
-            .bind(USER_CHANNEL)
-            .bind(payload)
-            .execute(&mut **tx)
+        pg_notify(&mut **tx, USER_CHANNEL, &payload)
             .await
             .map_err(backend_err)?;
         Ok(())

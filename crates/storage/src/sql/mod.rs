@@ -336,10 +336,7 @@ impl SqlStore {
     async fn notify(&self, tx: &mut Transaction<'static, Any>, pool_id: &str) -> StoreResult<()> {
         if self.backend == Backend::Postgres {
             // Delivered at commit, only if the transaction commits.
-            sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
-                .bind(INVALIDATE_CHANNEL)
-                .bind(pool_id)
-                .execute(&mut **tx)
+            pg_notify(&mut **tx, INVALIDATE_CHANNEL, pool_id)
                 .await
                 .map_err(backend_err)?;
         }
@@ -367,10 +364,7 @@ impl SqlStore {
         }
         let (payload, nonce) = SessionCache::payload(key);
         let mut acks = self.sessions.expect_acks(&nonce);
-        sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
-            .bind(REVOKE_CHANNEL)
-            .bind(&payload)
-            .execute(&mut *tx)
+        pg_notify(&mut *tx, REVOKE_CHANNEL, &payload)
             .await
             .map_err(backend_err)?;
         tx.commit().await.map_err(backend_err)?;
@@ -415,10 +409,7 @@ impl SqlStore {
         client_id: &str,
     ) -> StoreResult<()> {
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
-                .bind(CLIENT_CHANNEL)
-                .bind(client_id)
-                .execute(&mut *tx)
+            pg_notify(&mut *tx, CLIENT_CHANNEL, client_id)
                 .await
                 .map_err(backend_err)?;
         }
@@ -565,11 +556,7 @@ async fn receive(
             Some(n) if n.channel() == REVOKE_CHANNEL => {
                 if let Some(nonce) = sessions.notified(n.payload()) {
                     let ack = format!("{nonce}:{}", sessions.node_id());
-                    sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
-                        .bind(ACK_CHANNEL)
-                        .bind(ack)
-                        .execute(pool)
-                        .await?;
+                    pg_notify(pool, ACK_CHANNEL, &ack).await?;
                 }
             }
             Some(n) if n.channel() == ACK_CHANNEL => sessions.acknowledged(n.payload()),
@@ -582,6 +569,20 @@ async fn receive(
             }
         }
     }
+}
+
+/// Sends `payload` to every node listening on `channel` (Postgres only). Inside a transaction it is
+/// delivered at commit, and only if the transaction commits.
+async fn pg_notify<'e, E>(executor: E, channel: &str, payload: &str) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
+        .bind(channel)
+        .bind(payload)
+        .execute(executor)
+        .await?;
+    Ok(())
 }
 
 /// How every Postgres connection of the store plans. Every statement is prepared once per
