@@ -200,11 +200,8 @@ impl AuthStore for SqlStore {
             .bind(s.revoked_ms)
             .execute(&self.writer)
             .await
-            .map_err(|e| match e.as_database_error() {
-                // The user was deleted while signing in.
-                Some(_) => StoreError::Conflict("token session".into()),
-                None => backend_err(e),
-            })?;
+            // The user may have been deleted while signing in.
+            .map_err(user_gone("token session"))?;
         if !postgres {
             self.sign_in_succeeded(&s.pool_id, &s.user_id).await?;
         }
@@ -341,11 +338,7 @@ impl AuthStore for SqlStore {
             .bind(policy.reset_after_ms)
             .fetch_optional(&self.writer)
             .await
-            .map_err(|e| match e.as_database_error() {
-                // The user was deleted meanwhile (the foreign key).
-                Some(_) => StoreError::Conflict("user".into()),
-                None => backend_err(e),
-            })?;
+            .map_err(user_gone("user"))?;
         if counted.is_some() {
             return Ok(AttemptOutcome::Allowed);
         }
@@ -419,4 +412,13 @@ fn build_attempt_sql(policy: &LockoutPolicy) -> String {
          WHERE {old}.locked_until_ms <= $4 \
          RETURNING failures"
     )
+}
+
+/// A write that refers to a user (by foreign key) fails with a database error when the user was
+/// deleted meanwhile: a conflict on `what`; any other failure is the backend's.
+fn user_gone(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match e.as_database_error() {
+        Some(_) => StoreError::Conflict(what.into()),
+        None => backend_err(e),
+    }
 }
