@@ -178,18 +178,7 @@ async fn eventually(
     user: &str,
     want: Result<&str, &str>,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let got = email_on(c, pool, user).await;
-        if got.as_deref().map_err(String::as_str) == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node B still answers {got:?} for {user}, not {want:?}, after 2 s"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_b_answers(user, want.map(str::to_string), || email_on(c, pool, user)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -625,12 +614,14 @@ async fn signing_keys_rotate_without_breaking_tokens() {
     assert_eq!(jwks, printed);
 }
 
-/// Polls until `attempt` on node B answers `want` (Ok, or the error code): app clients are cached
-/// per node and invalidated through Postgres NOTIFY, so allow a moment, never a stale answer for long.
-async fn until_b_answers<F, Fut>(what: &str, want: Result<(), &str>, attempt: F)
+/// Polls until `attempt` on node B answers `want` (a value, or the error code): users and app
+/// clients are cached per node and invalidated through Postgres NOTIFY, so allow a moment, never a
+/// stale answer for long.
+async fn until_b_answers<T, F, Fut>(what: &str, want: Result<T, &str>, attempt: F)
 where
+    T: PartialEq + std::fmt::Debug,
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<(), String>>,
+    Fut: std::future::Future<Output = Result<T, String>>,
 {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
