@@ -23,6 +23,7 @@ suite_with_dir!(
     bulk_import_stores_users_like_insert_user,
     a_bulk_batch_with_a_taken_username_writes_nothing,
     attribute_pages_start_at_their_own_bound,
+    concurrent_lookups_each_get_their_own_user,
 );
 
 async fn new_pool(store: &SqlStore) -> String {
@@ -458,5 +459,53 @@ async fn another_nodes_cache_follows_writes() {
             "node B still serves a deleted user"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Lookups by username that run at once (on Postgres they share round trips) each get their own
+/// user: the same username in two pools stays apart, a missing one finds nobody, and lookups whose
+/// callers give up halfway do not take the others' answers with them.
+async fn concurrent_lookups_each_get_their_own_user(store: SqlStore, _: &Path) {
+    let store = store.with_user_cache_capacity(0);
+    let (a, b) = (new_pool(&store).await, new_pool(&store).await);
+    let mut expected = Vec::new();
+    for i in 0..40 {
+        let name = format!("u{i}");
+        let ua = user(&a, &name, &format!("{name}@a.example"));
+        store.insert_user(&ua).await.unwrap();
+        expected.push((a.clone(), name.clone(), Some(ua.user.id)));
+        if i % 2 == 0 {
+            let ub = user(&b, &name, &format!("{name}@b.example"));
+            store.insert_user(&ub).await.unwrap();
+            expected.push((b.clone(), name, Some(ub.user.id)));
+        } else {
+            expected.push((b.clone(), name, None));
+        }
+    }
+    for round in 0..5 {
+        let mut tasks = Vec::new();
+        for (pool, name, id) in expected.iter().cloned() {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let got = store.get_user_by_key(&pool, &name).await.unwrap();
+                assert_eq!(got.as_ref().map(|u| &u.id), id.as_ref(), "{pool} {name}");
+                if let Some(u) = got {
+                    assert_eq!((u.pool_id.as_str(), u.username.as_str()), (&*pool, &*name));
+                }
+            }));
+        }
+        // Every third caller gives up at once; its lookup may already be in someone's batch.
+        for (i, t) in tasks.iter().enumerate() {
+            if (i + round) % 3 == 0 {
+                t.abort();
+            }
+        }
+        for t in tasks {
+            match t.await {
+                Ok(()) => {}
+                Err(e) if e.is_cancelled() => {}
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
     }
 }

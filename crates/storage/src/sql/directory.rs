@@ -26,7 +26,8 @@ pub(super) const CLEAR_ALL_USERS: &str = "*";
 /// Postgres refuses NOTIFY payloads of 8000 bytes or more.
 const MAX_NOTIFY_PAYLOAD: usize = 7900;
 
-const USER_COLS: &str = "u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, \
+pub(super) const USER_COLS: &str =
+    "u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, \
      u.created_ms, u.modified_ms, u.version, u.password, u.attributes, u.pending_attributes";
 /// The columns of a listed user: no password state (nor pending attribute values). No list shows it, and leaving it out spares
 /// moving and unsealing it for every row of every page.
@@ -53,7 +54,7 @@ where
     row.try_get::<T, _>(name).map_err(backend_err)
 }
 
-fn user_of<R>(sealer: &Sealer, row: &R) -> StoreResult<UserRecord>
+pub(super) fn user_of<R>(sealer: &Sealer, row: &R) -> StoreResult<UserRecord>
 where
     R: Row,
     for<'a> &'a str: ColumnIndex<R>,
@@ -395,8 +396,31 @@ impl SqlStore {
         Ok(Some(0))
     }
 
+    /// The one user `sql` finds by its two text parameters (a username or an alias lookup), read
+    /// like a list page: on Postgres through the read pool's own driver, elsewhere through `Any`.
+    async fn fetch_user(&self, sql: &str, [a, b]: [&str; 2]) -> StoreResult<Option<UserRecord>> {
+        match &self.reads {
+            Some(pg) => sqlx::query::<Postgres>(sql)
+                .bind(a)
+                .bind(b)
+                .fetch_optional(pg)
+                .await
+                .map_err(backend_err)?
+                .map(|r| user_of(self.sealer(), &r))
+                .transpose(),
+            None => sqlx::query::<Any>(sql)
+                .bind(a)
+                .bind(b)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_err)?
+                .map(|r| user_of(self.sealer(), &r))
+                .transpose(),
+        }
+    }
+
     /// The rows of one user list page (`sql`'s last placeholder is the row limit, one more than
-    /// `limit`): on Postgres through the list pool's own driver, elsewhere through `Any`. With
+    /// `limit`): on Postgres through the read pool's own driver, elsewhere through `Any`. With
     /// `sort_value`, each user comes with that column too (what an attribute page is sorted by).
     async fn fetch_users(
         &self,
@@ -406,7 +430,7 @@ impl SqlStore {
         sort_value: bool,
     ) -> StoreResult<Vec<(UserRecord, Option<String>)>> {
         let limit = i64::from(limit) + 1;
-        match &self.lists {
+        match &self.reads {
             Some(pg) => {
                 let rows = bind_all(sqlx::query::<Postgres>(sql), binds)
                     .bind(limit)
@@ -804,18 +828,23 @@ impl DirectoryStore for SqlStore {
             return Ok(Some(u));
         }
         let ticket = self.users.begin_read();
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLS} FROM users u WHERE u.pool_id = $1 AND u.username_key = $2"
-        ))
-        .bind(pool_id)
-        .bind(username_key)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend_err)?;
-        let user = row
-            .as_ref()
-            .map(|r| user_of(self.sealer(), r))
-            .transpose()?;
+        let user = match &self.reads {
+            Some(pg) => {
+                self.lookups
+                    .user(pg, self.sealer(), pool_id, username_key)
+                    .await?
+            }
+            None => {
+                self.fetch_user(
+                    &format!(
+                        "SELECT {USER_COLS} FROM users u \
+                         WHERE u.pool_id = $1 AND u.username_key = $2"
+                    ),
+                    [pool_id, username_key],
+                )
+                .await?
+            }
+        };
         if let Some(u) = &user {
             self.users.put_if_current(pool_id, lookup, u, ticket);
         }
@@ -828,20 +857,16 @@ impl DirectoryStore for SqlStore {
             return Ok(Some(u));
         }
         let ticket = self.users.begin_read();
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLS} FROM user_aliases a JOIN users u \
-             ON u.pool_id = a.pool_id AND u.id = a.user_id \
-             WHERE a.pool_id = $1 AND a.value = $2 ORDER BY a.kind LIMIT 1"
-        ))
-        .bind(pool_id)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend_err)?;
-        let user = row
-            .as_ref()
-            .map(|r| user_of(self.sealer(), r))
-            .transpose()?;
+        let user = self
+            .fetch_user(
+                &format!(
+                    "SELECT {USER_COLS} FROM user_aliases a JOIN users u \
+                     ON u.pool_id = a.pool_id AND u.id = a.user_id \
+                     WHERE a.pool_id = $1 AND a.value = $2 ORDER BY a.kind LIMIT 1"
+                ),
+                [pool_id, key],
+            )
+            .await?;
         if let Some(u) = &user {
             self.users.put_if_current(pool_id, lookup, u, ticket);
         }
