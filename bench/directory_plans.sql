@@ -10,6 +10,7 @@ SET max_parallel_workers_per_gather = 0;
 \set explain 'EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF)'
 
 PREPARE by_key(text, text) AS SELECT u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, u.created_ms, u.modified_ms, u.version, u.password, u.attributes, u.pending_attributes FROM users u WHERE u.pool_id = $1 AND u.username_key = $2;
+PREPARE by_keys(text, text[]) AS SELECT u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, u.created_ms, u.modified_ms, u.version, u.password, u.attributes, u.pending_attributes FROM users u WHERE u.pool_id = $1 AND u.username_key = ANY($2);
 PREPARE by_alias(text, text) AS SELECT u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, u.created_ms, u.modified_ms, u.version, u.password, u.attributes, u.pending_attributes FROM user_aliases a JOIN users u ON u.pool_id = a.pool_id AND u.id = a.user_id WHERE a.pool_id = $1 AND a.value = $2 ORDER BY a.kind LIMIT 1;
 PREPARE attr_first(text, text, text, text, bigint) AS SELECT :cols, s.value AS sort_value FROM user_search s JOIN users u ON u.pool_id = s.pool_id AND u.id = s.user_id WHERE s.pool_id = $1 AND s.name = $2 AND s.value >= $3 AND s.value < $4 ORDER BY s.value, s.user_id LIMIT $5;
 PREPARE attr_deep(text, text, text, text, text, bigint) AS SELECT :cols, s.value AS sort_value FROM user_search s JOIN users u ON u.pool_id = s.pool_id AND u.id = s.user_id WHERE s.pool_id = $1 AND s.name = $2 AND (s.value, s.user_id) > ($3, $4) AND s.value < $5 ORDER BY s.value, s.user_id LIMIT $6;
@@ -21,6 +22,8 @@ PREPARE everyone(text, text, bigint) AS SELECT :cols FROM users u WHERE u.pool_i
 
 \echo '== AdminGetUser (by username key)'
 :explain EXECUTE by_key(:pool, :deep_user);
+\echo '== AdminGetUser, four lookups by username key sharing one round trip (lookup_batch.rs)'
+:explain EXECUTE by_keys(:pool, ARRAY[:deep_user, 'user0000001', 'user0500000', 'nobody']);
 \echo '== AdminGetUser by alias (email)'
 :explain EXECUTE by_alias(:pool, 'user0500000@example.com');
 \echo '== email ^= "user0999", first page (the last thousand users)'

@@ -399,7 +399,7 @@ impl SqlStore {
     /// The one user `sql` finds by its two text parameters (a username or an alias lookup), read
     /// like a list page: on Postgres through the read pool's own driver, elsewhere through `Any`.
     async fn fetch_user(&self, sql: &str, [a, b]: [&str; 2]) -> StoreResult<Option<UserRecord>> {
-        match &self.reads {
+        match self.pg_reads() {
             Some(pg) => sqlx::query::<Postgres>(sql)
                 .bind(a)
                 .bind(b)
@@ -430,7 +430,7 @@ impl SqlStore {
         sort_value: bool,
     ) -> StoreResult<Vec<(UserRecord, Option<String>)>> {
         let limit = i64::from(limit) + 1;
-        match &self.reads {
+        match self.pg_reads() {
             Some(pg) => {
                 let rows = bind_all(sqlx::query::<Postgres>(sql), binds)
                     .bind(limit)
@@ -828,7 +828,7 @@ impl DirectoryStore for SqlStore {
             return Ok(Some(u));
         }
         let ticket = self.users.begin_read();
-        let user = match &self.reads {
+        let user = match self.pg_reads() {
             Some(pg) => {
                 self.lookups
                     .user(pg, self.sealer(), pool_id, username_key)
