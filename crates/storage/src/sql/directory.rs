@@ -396,6 +396,26 @@ impl SqlStore {
         Ok(Some(0))
     }
 
+    /// A user lookup answered from this node's user cache when it can be, otherwise by `read`,
+    /// whose answer is cached unless a write overtook it (the ticket is taken before `read`
+    /// starts, and a future does nothing until awaited).
+    async fn through_cache(
+        &self,
+        pool_id: &str,
+        lookup: Lookup<'_>,
+        read: impl std::future::Future<Output = StoreResult<Option<UserRecord>>>,
+    ) -> StoreResult<Option<UserRecord>> {
+        if let Some(u) = self.users.get(pool_id, lookup) {
+            return Ok(Some(u));
+        }
+        let ticket = self.users.begin_read();
+        let user = read.await?;
+        if let Some(u) = &user {
+            self.users.put_if_current(pool_id, lookup, u, ticket);
+        }
+        Ok(user)
+    }
+
     /// The one user `sql` finds by its two text parameters (a username or an alias lookup), read
     /// like a list page: on Postgres through the read pool's own driver, elsewhere through `Any`.
     async fn fetch_user(&self, sql: &str, [a, b]: [&str; 2]) -> StoreResult<Option<UserRecord>> {
@@ -823,54 +843,37 @@ impl DirectoryStore for SqlStore {
         pool_id: &str,
         username_key: &str,
     ) -> StoreResult<Option<UserRecord>> {
-        let lookup = Lookup::Username(username_key);
-        if let Some(u) = self.users.get(pool_id, lookup) {
-            return Ok(Some(u));
-        }
-        let ticket = self.users.begin_read();
-        let user = match self.pg_reads() {
-            Some(pg) => {
-                self.lookups
-                    .user(pg, self.sealer(), pool_id, username_key)
-                    .await?
-            }
-            None => {
-                self.fetch_user(
-                    &format!(
-                        "SELECT {USER_COLS} FROM users u \
-                         WHERE u.pool_id = $1 AND u.username_key = $2"
-                    ),
-                    [pool_id, username_key],
-                )
-                .await?
+        let read = async {
+            match self.pg_reads() {
+                Some(pg) => {
+                    self.lookups
+                        .user(pg, self.sealer(), pool_id, username_key)
+                        .await
+                }
+                None => {
+                    self.fetch_user(
+                        &format!(
+                            "SELECT {USER_COLS} FROM users u \
+                             WHERE u.pool_id = $1 AND u.username_key = $2"
+                        ),
+                        [pool_id, username_key],
+                    )
+                    .await
+                }
             }
         };
-        if let Some(u) = &user {
-            self.users.put_if_current(pool_id, lookup, u, ticket);
-        }
-        Ok(user)
+        self.through_cache(pool_id, Lookup::Username(username_key), read)
+            .await
     }
 
     async fn get_user_by_alias(&self, pool_id: &str, key: &str) -> StoreResult<Option<UserRecord>> {
-        let lookup = Lookup::Alias(key);
-        if let Some(u) = self.users.get(pool_id, lookup) {
-            return Ok(Some(u));
-        }
-        let ticket = self.users.begin_read();
-        let user = self
-            .fetch_user(
-                &format!(
-                    "SELECT {USER_COLS} FROM user_aliases a JOIN users u \
-                     ON u.pool_id = a.pool_id AND u.id = a.user_id \
-                     WHERE a.pool_id = $1 AND a.value = $2 ORDER BY a.kind LIMIT 1"
-                ),
-                [pool_id, key],
-            )
-            .await?;
-        if let Some(u) = &user {
-            self.users.put_if_current(pool_id, lookup, u, ticket);
-        }
-        Ok(user)
+        let sql = format!(
+            "SELECT {USER_COLS} FROM user_aliases a JOIN users u \
+             ON u.pool_id = a.pool_id AND u.id = a.user_id \
+             WHERE a.pool_id = $1 AND a.value = $2 ORDER BY a.kind LIMIT 1"
+        );
+        let read = self.fetch_user(&sql, [pool_id, key]);
+        self.through_cache(pool_id, Lookup::Alias(key), read).await
     }
 
     async fn list_users(
