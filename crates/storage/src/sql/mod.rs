@@ -167,8 +167,10 @@ impl SqlStore {
             // Each part half as many as the other pool (at least one): with fewer, list pages
             // queued for a connection while Postgres had a core idle, and a worker that got more
             // than its share of the clients kept some waiting, up to a third of a second.
-            // Connections open when first needed, so an idle part holds none.
-            let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
+            // Connections open when first needed, so an idle part holds none. At most four parts,
+            // so that the read pools of a node on a large machine hold at most twice its configured
+            // connections (threads beyond four share parts).
+            let parts = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
             let each = (max_connections / 2).max(1);
             for _ in 0..parts {
                 reads.push(
