@@ -9,7 +9,7 @@ use domain::ports::{StoreError, StoreResult, UserPoolView};
 use domain::user_pool::{PoolSettings, UserPoolRecord};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use crate::cache::{ClientCache, PoolCache};
 use crate::sealing::Sealer;
@@ -126,12 +126,7 @@ impl SqlStore {
         }
         if backend == Backend::Postgres {
             opts = opts.after_connect(|conn, _| {
-                Box::pin(async move {
-                    for statement in POSTGRES_SESSION {
-                        sqlx::query(statement).execute(&mut *conn).await?;
-                    }
-                    Ok(())
-                })
+                Box::pin(async move { conn.execute(POSTGRES_SESSION).await.map(drop) })
             });
         }
         let url_for_pool = if backend == Backend::Sqlite && !url.contains("mode=") {
@@ -179,7 +174,7 @@ impl SqlStore {
                         .acquire_timeout(Duration::from_secs(10))
                         .test_before_acquire(false)
                         .after_connect(|conn, _| {
-                            Box::pin(async move { postgres_session(conn).await })
+                            Box::pin(async move { conn.execute(POSTGRES_SESSION).await.map(drop) })
                         })
                         .connect_lazy(url)
                         .map_err(backend_err)?,
@@ -626,10 +621,9 @@ where
 /// (bench/directory_plans.sql checks the list statements' generic plans on a 1,000,000-user pool).
 /// A generic plan with `LIMIT $n` may be estimated large enough to start a parallel worker, which
 /// costs milliseconds to launch; no statement here reads more than a page of rows.
-const POSTGRES_SESSION: [&str; 2] = [
-    "SET plan_cache_mode = force_generic_plan",
-    "SET max_parallel_workers_per_gather = 0",
-];
+/// Both settings in one simple-protocol round trip, run on every new connection of either pool.
+const POSTGRES_SESSION: &str =
+    "SET plan_cache_mode = force_generic_plan; SET max_parallel_workers_per_gather = 0";
 
 /// Username lookup batches in flight at once: an eighth of the pool (two of the default 16). On
 /// the 2-core benchmark machine one or two lanes gave the most AdminGetUser requests per second
@@ -637,13 +631,6 @@ const POSTGRES_SESSION: [&str; 2] = [
 /// shrank back towards a single lookup.
 fn lookup_lanes(max_connections: u32) -> usize {
     (max_connections / 8).max(1) as usize
-}
-
-async fn postgres_session(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
-    for statement in POSTGRES_SESSION {
-        sqlx::query(statement).execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 fn get<T>(row: &AnyRow, col: &str) -> StoreResult<T>
