@@ -7,8 +7,8 @@
 //! asks for all of it at once (`username_key = ANY($2)`). A lookup on an idle node goes out at
 //! once, alone, so nothing waits for a batch to fill.
 //!
-//! A lookup always starts after it was queued, so it sees every write committed before the caller
-//! asked: the same answer a query of its own would give.
+//! The query that answers a lookup always starts after the lookup was queued, so it sees every write
+//! committed before the caller asked: the same answer a query of its own would give.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
