@@ -7,14 +7,15 @@
 SET plan_cache_mode = force_generic_plan;
 SET max_parallel_workers_per_gather = 0;
 \set cols 'u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, u.created_ms, u.modified_ms, u.version, NULL AS password, u.attributes, NULL AS pending_attributes'
+\set scols 's.pool_id, s.user_id AS id, s.username, s.username_key, s.status, s.enabled, s.created_ms, s.modified_ms, s.version, NULL AS password, s.attributes, NULL AS pending_attributes'
 \set explain 'EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF)'
 
 PREPARE by_key(text, text) AS SELECT u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, u.created_ms, u.modified_ms, u.version, u.password, u.attributes, u.pending_attributes FROM users u WHERE u.pool_id = $1 AND u.username_key = $2;
 PREPARE by_keys(text, text[]) AS SELECT u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, u.created_ms, u.modified_ms, u.version, u.password, u.attributes, u.pending_attributes FROM users u WHERE u.pool_id = $1 AND u.username_key = ANY($2);
 PREPARE by_alias(text, text) AS SELECT u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, u.created_ms, u.modified_ms, u.version, u.password, u.attributes, u.pending_attributes FROM user_aliases a JOIN users u ON u.pool_id = a.pool_id AND u.id = a.user_id WHERE a.pool_id = $1 AND a.value = $2 ORDER BY a.kind LIMIT 1;
-PREPARE attr_first(text, text, text, text, bigint) AS SELECT :cols, s.value AS sort_value FROM user_search s JOIN users u ON u.pool_id = s.pool_id AND u.id = s.user_id WHERE s.pool_id = $1 AND s.name = $2 AND s.value >= $3 AND s.value < $4 ORDER BY s.value, s.user_id LIMIT $5;
-PREPARE attr_deep(text, text, text, text, text, bigint) AS SELECT :cols, s.value AS sort_value FROM user_search s JOIN users u ON u.pool_id = s.pool_id AND u.id = s.user_id WHERE s.pool_id = $1 AND s.name = $2 AND (s.value, s.user_id) > ($3, $4) AND s.value < $5 ORDER BY s.value, s.user_id LIMIT $6;
-PREPARE attr_exact(text, text, text, bigint) AS SELECT :cols, s.value AS sort_value FROM user_search s JOIN users u ON u.pool_id = s.pool_id AND u.id = s.user_id WHERE s.pool_id = $1 AND s.name = $2 AND s.value = $3 ORDER BY s.value, s.user_id LIMIT $4;
+PREPARE attr_first(text, text, text, text, bigint) AS SELECT :scols, s.value AS sort_value FROM user_search s WHERE s.pool_id = $1 AND s.name = $2 AND s.value >= $3 AND s.value < $4 ORDER BY s.value, s.user_id LIMIT $5;
+PREPARE attr_deep(text, text, text, text, text, bigint) AS SELECT :scols, s.value AS sort_value FROM user_search s WHERE s.pool_id = $1 AND s.name = $2 AND (s.value, s.user_id) > ($3, $4) AND s.value < $5 ORDER BY s.value, s.user_id LIMIT $6;
+PREPARE attr_exact(text, text, text, bigint) AS SELECT :scols, s.value AS sort_value FROM user_search s WHERE s.pool_id = $1 AND s.name = $2 AND s.value = $3 ORDER BY s.value, s.user_id LIMIT $4;
 PREPARE enabled(text, bigint, text, bigint) AS SELECT :cols FROM users u WHERE u.pool_id = $1 AND u.enabled = $2 AND u.username > $3 ORDER BY u.username LIMIT $4;
 PREPARE status(text, text, text, bigint) AS SELECT :cols FROM users u WHERE u.pool_id = $1 AND u.status IN ($2) AND u.username > $3 ORDER BY u.username LIMIT $4;
 PREPARE uname(text, text, text, text, bigint) AS SELECT :cols FROM users u WHERE u.pool_id = $1 AND u.username >= $2 AND u.username < $3 AND u.username > $4 ORDER BY u.username LIMIT $5;

@@ -752,6 +752,26 @@ async fn alias_attributes_rules(backend: Backend) {
     );
     let old = attrs_of(get_user(&c, &pool, "dave").await.user_attributes());
     assert_eq!(old.get("email_verified").map(String::as_str), Some("false"));
+    // Lists by the email show dave as he is now too: dave, erin and frank hold it, only frank
+    // verified.
+    let r = c
+        .list_users()
+        .user_pool_id(&pool)
+        .filter("email = \"dave@example.com\"")
+        .send()
+        .await
+        .unwrap();
+    let verified: HashMap<&str, Option<String>> = r
+        .users()
+        .iter()
+        .map(|u| {
+            let a = attrs_of(u.attributes());
+            (u.username().unwrap(), a.get("email_verified").cloned())
+        })
+        .collect();
+    assert_eq!(verified.len(), 3, "{verified:?}");
+    assert_eq!(verified["dave"].as_deref(), Some("false"));
+    assert_eq!(verified["frank"].as_deref(), Some("true"));
     assert_eq!(
         attrs_of(dave.attributes()).get("sub"),
         old.get("sub"),
@@ -1065,6 +1085,37 @@ async fn list_users_filters(backend: Backend) {
         want.sort();
         assert_eq!(got, want, "{filter}");
     }
+    // An attribute filter shows each user as it is now, not as it was when last searched by.
+    let r = c
+        .list_users()
+        .user_pool_id(&pool)
+        .filter("email ^= \"b\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.users().len(), 1);
+    assert!(
+        !r.users()[0].enabled(),
+        "bob was disabled after he was created"
+    );
+    c.admin_update_user_attributes()
+        .user_pool_id(&pool)
+        .username("alice")
+        .user_attributes(attr("nickname", "Al"))
+        .send()
+        .await
+        .unwrap();
+    let r = c
+        .list_users()
+        .user_pool_id(&pool)
+        .filter("family_name = \"Smith\"")
+        .send()
+        .await
+        .unwrap();
+    let alice_now = r.users().iter().find(|u| u.username() == Some("alice"));
+    let alice_now = attrs_of(alice_now.unwrap().attributes());
+    assert_eq!(alice_now.get("nickname").map(String::as_str), Some("Al"));
+
     let by_sub = format!("sub = \"{sub}\"");
     assert_eq!(list(&c, &pool, Some(&by_sub)).await.unwrap(), v(&["alice"]));
     let by_sub_prefix = format!("sub ^= \"{}\"", &sub[..13]);

@@ -1903,21 +1903,25 @@ async fn link_and_disable_provider_for_user(backend: Backend) {
     let attrs = attributes_of(&c, &pool, "alice").await;
     let raw = &attrs.iter().find(|(n, _)| n == "identities").unwrap().1;
     assert!(raw.contains(r#""providerName":"Corp","providerType":"OIDC""#));
-    // ListUsers shows the attribute too.
-    let listed = c
-        .list_users()
-        .user_pool_id(&pool)
-        .filter("username = \"alice\"")
-        .send()
-        .await
-        .unwrap();
-    let u = &listed.users.unwrap()[0];
-    assert!(u
-        .attributes
-        .as_deref()
-        .unwrap()
-        .iter()
-        .any(|a| a.name == "identities" && a.value.as_deref() == Some(raw.as_str())));
+    // ListUsers shows the attribute too, whether it finds alice by username or by an attribute.
+    for filter in ["username = \"alice\"", "email = \"alice@example.com\""] {
+        let listed = c
+            .list_users()
+            .user_pool_id(&pool)
+            .filter(filter)
+            .send()
+            .await
+            .unwrap();
+        let u = &listed.users.unwrap()[0];
+        assert!(
+            u.attributes
+                .as_deref()
+                .unwrap()
+                .iter()
+                .any(|a| a.name == "identities" && a.value.as_deref() == Some(raw.as_str())),
+            "{filter}"
+        );
+    }
     // The attribute is not the client's to write.
     let err = c
         .admin_update_user_attributes()

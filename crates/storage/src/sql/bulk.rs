@@ -8,12 +8,13 @@
 use domain::ports::{StoreError, StoreResult, UserWrite};
 use sqlx::{Any, Transaction};
 
-use super::directory::{json, sealed_password, CLEAR_ALL_USERS};
+use super::directory::{json, sealed_password, CLEAR_ALL_USERS, SEARCH_COPIES};
 use super::{backend_err, SqlStore};
 
 /// Bound values per statement: under SQLite's 32,766 and Postgres's 65,535.
 const MAX_BINDS: usize = 30_000;
 
+#[derive(Clone)]
 enum Val {
     S(String),
     I(i64),
@@ -89,9 +90,8 @@ impl SqlStore {
         let mut aliases = Vec::new();
         for w in writes {
             let u = &w.user;
-            users.push(vec![
-                Val::S(u.pool_id.clone()),
-                Val::S(u.id.clone()),
+            // In SEARCH_COPIES order: what each search row copies from the users row.
+            let copies = [
                 Val::S(u.username.clone()),
                 Val::S(u.username_key.clone()),
                 Val::S(u.status.clone()),
@@ -99,19 +99,25 @@ impl SqlStore {
                 Val::I(u.created_ms),
                 Val::I(u.modified_ms),
                 Val::I(u.version),
-                Val::N(sealed_password(self.sealer(), u)?),
                 Val::S(json(&u.attributes)?),
-            ]);
+            ];
+            let mut row = vec![Val::S(u.pool_id.clone()), Val::S(u.id.clone())];
+            row.extend(copies[..7].iter().cloned());
+            row.push(Val::N(sealed_password(self.sealer(), u)?));
+            row.push(copies[7].clone());
+            users.push(row);
             // insert_user skips a duplicate search row (ON CONFLICT DO NOTHING); so does this.
             let mut seen = std::collections::HashSet::new();
             for (name, value) in &w.search {
                 if seen.insert((name, value)) {
-                    search.push(vec![
+                    let mut row = vec![
                         Val::S(u.pool_id.clone()),
                         Val::S(name.clone()),
                         Val::S(value.clone()),
                         Val::S(u.id.clone()),
-                    ]);
+                    ];
+                    row.extend(copies.iter().cloned());
+                    search.push(row);
                 }
             }
             for (kind, key) in &w.aliases {
@@ -149,7 +155,11 @@ impl SqlStore {
         insert_rows(
             &mut tx,
             "user_search",
-            &["pool_id", "name", "value", "user_id"],
+            &[
+                &["pool_id", "name", "value", "user_id"][..],
+                &SEARCH_COPIES[..],
+            ]
+            .concat(),
             search,
         )
         .await?;

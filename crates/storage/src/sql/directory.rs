@@ -34,6 +34,24 @@ pub(super) const USER_COLS: &str =
 const LIST_COLS: &str = "u.pool_id, u.id, u.username, u.username_key, u.status, u.enabled, \
      u.created_ms, u.modified_ms, u.version, NULL AS password, u.attributes, \
      NULL AS pending_attributes";
+/// What each user_search row copies from its user: what a listed user shows, so an attribute
+/// page reads the search rows alone (migration 0011). Every write of a user rewrites or refreshes
+/// its search rows from the users row in the same transaction (`write_index`,
+/// `refresh_search_copies`); the bulk import writes the same values (`bulk.rs`).
+pub(super) const SEARCH_COPIES: [&str; 8] = [
+    "username",
+    "username_key",
+    "status",
+    "enabled",
+    "created_ms",
+    "modified_ms",
+    "version",
+    "attributes",
+];
+/// LIST_COLS, read from a search row's copies.
+const SEARCH_LIST_COLS: &str = "s.pool_id, s.user_id AS id, s.username, s.username_key, \
+     s.status, s.enabled, s.created_ms, s.modified_ms, s.version, NULL AS password, s.attributes, \
+     NULL AS pending_attributes";
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("corrupt user row: {e}"))
@@ -214,6 +232,7 @@ async fn claim_aliases(
             .execute(&mut **tx)
             .await
             .map_err(backend_err)?;
+            refresh_search_copies(tx, &u.pool_id, &holder).await?;
         }
     }
     Ok(None)
@@ -233,18 +252,22 @@ async fn write_index(tx: &mut Transaction<'static, Any>, w: &UserWrite) -> Store
         .execute(&mut **tx)
         .await
         .map_err(backend_err)?;
+    // The copies come from the users row this transaction has just written.
+    let copies = SEARCH_COPIES.join(", ");
+    let insert = format!(
+        "INSERT INTO user_search (pool_id, name, value, user_id, {copies}) \
+         SELECT pool_id, $2, $3, id, {copies} FROM users WHERE pool_id = $1 AND id = $4 \
+         ON CONFLICT DO NOTHING"
+    );
     for (name, value) in &w.search {
-        sqlx::query(
-            "INSERT INTO user_search (pool_id, name, value, user_id) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&u.pool_id)
-        .bind(name)
-        .bind(value)
-        .bind(&u.id)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend_err)?;
+        sqlx::query(&insert)
+            .bind(&u.pool_id)
+            .bind(name)
+            .bind(value)
+            .bind(&u.id)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend_err)?;
     }
     for (kind, key) in &w.aliases {
         sqlx::query(
@@ -258,6 +281,27 @@ async fn write_index(tx: &mut Transaction<'static, Any>, w: &UserWrite) -> Store
         .await
         .map_err(backend_err)?;
     }
+    Ok(())
+}
+
+/// Brings the copies in a user's search rows up to date with its users row, after a write that
+/// changes the user but not what it is searched by.
+pub(super) async fn refresh_search_copies(
+    tx: &mut Transaction<'static, Any>,
+    pool_id: &str,
+    user_id: &str,
+) -> StoreResult<()> {
+    let copies = SEARCH_COPIES.join(", ");
+    sqlx::query(&format!(
+        "UPDATE user_search SET ({copies}) = (SELECT {copies} FROM users u \
+         WHERE u.pool_id = user_search.pool_id AND u.id = user_search.user_id) \
+         WHERE pool_id = $1 AND user_id = $2"
+    ))
+    .bind(pool_id)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend_err)?;
     Ok(())
 }
 
@@ -321,8 +365,7 @@ impl SqlStore {
     }
 
     /// After a bulk import: refreshes the planner's statistics, and on Postgres also the visibility
-    /// map (`VACUUM`), as autovacuum would some time later. Until then an index-only scan of
-    /// `user_search` still visits the table for every row (61 more pages per attribute page).
+    /// map and free space (`VACUUM`), as autovacuum would some time later.
     pub async fn vacuum_analyze(&self) -> StoreResult<()> {
         let sql = match self.backend {
             Backend::Postgres => "VACUUM ANALYZE",
@@ -630,8 +673,7 @@ fn list_sql(pool_id: &str, query: &UserQuery, after: Option<&UserCursor>) -> Opt
             };
             (
                 format!(
-                    "SELECT {LIST_COLS}, s.value AS sort_value FROM user_search s JOIN users u \
-                     ON u.pool_id = s.pool_id AND u.id = s.user_id \
+                    "SELECT {SEARCH_LIST_COLS}, s.value AS sort_value FROM user_search s \
                      WHERE s.pool_id = $1 AND s.name = {np} AND {cond} \
                      ORDER BY s.value, s.user_id LIMIT"
                 ),

@@ -119,7 +119,8 @@ impl SqlStore {
     }
 }
 
-/// Writes the user's new attributes (only `identities` changes: nothing searchable or aliased).
+/// Writes the user's new attributes (only `identities` changes: nothing searchable or aliased,
+/// but the search rows' copies of the attributes follow).
 async fn write_linked_user(
     tx: &mut Transaction<'static, Any>,
     pool_id: &str,
@@ -137,7 +138,7 @@ async fn write_linked_user(
     .execute(&mut **tx)
     .await
     .map_err(backend_err)?;
-    Ok(())
+    super::directory::refresh_search_copies(tx, pool_id, &user.user_id).await
 }
 
 /// Provider details carry client secrets and private keys, so the whole document is sealed, bound
