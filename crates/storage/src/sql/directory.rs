@@ -62,26 +62,63 @@ fn password_context(pool_id: &str, user_id: &str) -> String {
     format!("user-password:{pool_id}/{user_id}")
 }
 
-/// One column of a row of either driver: `AnyRow`, or `PgRow` from the list pool.
-fn col<R, T>(row: &R, name: &str) -> StoreResult<T>
-where
-    R: Row,
-    for<'a> &'a str: ColumnIndex<R>,
-    T: for<'r> Decode<'r, R::Database> + Type<R::Database>,
-{
-    row.try_get::<T, _>(name).map_err(backend_err)
+/// Reads a row's columns one after another, by position: a user row in the order USER_COLS
+/// names them (LIST_COLS and SEARCH_LIST_COLS keep that order), then any extra column. Looking
+/// each column up by name was a sixth of the server's time on a list page. Works on rows of
+/// either driver: `AnyRow`, or `PgRow` from the Postgres read pools.
+struct InOrder<'r, R> {
+    row: &'r R,
+    next: usize,
 }
 
+impl<'r, R> InOrder<'r, R>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+{
+    fn new(row: &'r R) -> Self {
+        InOrder { row, next: 0 }
+    }
+
+    fn take<T>(&mut self) -> StoreResult<T>
+    where
+        T: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        self.next += 1;
+        self.row.try_get::<T, _>(self.next - 1).map_err(backend_err)
+    }
+}
+
+/// Decodes one user from a row that starts with USER_COLS' columns (or LIST_COLS').
 pub(super) fn user_of<R>(sealer: &Sealer, row: &R) -> StoreResult<UserRecord>
 where
     R: Row,
-    for<'a> &'a str: ColumnIndex<R>,
+    usize: ColumnIndex<R>,
     String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
     i64: for<'r> Decode<'r, R::Database> + Type<R::Database>,
 {
-    let password: Option<String> = col(row, "password")?;
-    let pool_id: String = col(row, "pool_id")?;
-    let id: String = col(row, "id")?;
+    user_in_order(sealer, &mut InOrder::new(row))
+}
+
+fn user_in_order<R>(sealer: &Sealer, cols: &mut InOrder<'_, R>) -> StoreResult<UserRecord>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    i64: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    let pool_id: String = cols.take()?;
+    let id: String = cols.take()?;
+    let username: String = cols.take()?;
+    let username_key: String = cols.take()?;
+    let status: String = cols.take()?;
+    let enabled: i64 = cols.take()?;
+    let created_ms: i64 = cols.take()?;
+    let modified_ms: i64 = cols.take()?;
+    let version: i64 = cols.take()?;
+    let password: Option<String> = cols.take()?;
+    let attributes: String = cols.take()?;
+    let pending: Option<String> = cols.take()?;
     let password = match password {
         // The password state (argon2id hash, SRP salt and verifier, history) is sealed at rest.
         Some(p) => {
@@ -95,9 +132,7 @@ where
         }
         None => None,
     };
-    let attributes: String = col(row, "attributes")?;
     let attributes: Vec<(String, String)> = serde_json::from_str(&attributes).map_err(corrupt)?;
-    let pending: Option<String> = col(row, "pending_attributes")?;
     let pending_attributes: Vec<(String, String)> = match pending {
         Some(p) => serde_json::from_str(&p).map_err(corrupt)?,
         None => Vec::new(),
@@ -105,13 +140,13 @@ where
     Ok(UserRecord {
         pool_id,
         id,
-        username: col(row, "username")?,
-        username_key: col(row, "username_key")?,
-        status: col(row, "status")?,
-        enabled: col::<_, i64>(row, "enabled")? != 0,
-        created_ms: col(row, "created_ms")?,
-        modified_ms: col(row, "modified_ms")?,
-        version: col(row, "version")?,
+        username,
+        username_key,
+        status,
+        enabled: enabled != 0,
+        created_ms,
+        modified_ms,
+        version,
         password,
         attributes,
         pending_attributes,
@@ -518,6 +553,8 @@ impl SqlStore {
     }
 }
 
+/// One user of a list page, and with `sort_value` the column after the user's (what an attribute
+/// page is sorted by).
 fn listed<R>(
     sealer: &Sealer,
     row: &R,
@@ -525,16 +562,14 @@ fn listed<R>(
 ) -> StoreResult<(UserRecord, Option<String>)>
 where
     R: Row,
-    for<'a> &'a str: ColumnIndex<R>,
+    usize: ColumnIndex<R>,
     String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
     i64: for<'r> Decode<'r, R::Database> + Type<R::Database>,
 {
-    let v = if sort_value {
-        Some(col(row, "sort_value")?)
-    } else {
-        None
-    };
-    Ok((user_of(sealer, row)?, v))
+    let mut cols = InOrder::new(row);
+    let user = user_in_order(sealer, &mut cols)?;
+    let v = if sort_value { Some(cols.take()?) } else { None };
+    Ok((user, v))
 }
 
 fn bind_all<'q, DB: Database>(
