@@ -261,6 +261,15 @@ async fn bulk_import_stores_users_like_insert_user(store: SqlStore, _: &Path) {
         .unwrap();
     assert_eq!(page.users.len(), 10);
     assert_eq!(page.users[0].username, "bulk01230");
+    // Each is listed from its search row's copies, which hold what was written.
+    for (listed, w) in page.users.iter().zip(&many[1230..1240]) {
+        let shown = UserRecord {
+            password: None,
+            pending_attributes: Vec::new(),
+            ..w.user.clone()
+        };
+        assert_eq!(*listed, shown);
+    }
     assert!(
         page.users.iter().all(|u| u.password.is_none()),
         "lists never carry (or unseal) password state"

@@ -90,7 +90,8 @@ impl SqlStore {
         let mut aliases = Vec::new();
         for w in writes {
             let u = &w.user;
-            // In SEARCH_COPIES order: what each search row copies from the users row.
+            // In SEARCH_COPIES order: the users row's own values, which each of its search rows
+            // copies.
             let copies = [
                 Val::S(u.username.clone()),
                 Val::S(u.username_key.clone()),
@@ -102,9 +103,8 @@ impl SqlStore {
                 Val::S(json(&u.attributes)?),
             ];
             let mut row = vec![Val::S(u.pool_id.clone()), Val::S(u.id.clone())];
-            row.extend(copies[..7].iter().cloned());
+            row.extend(copies.iter().cloned());
             row.push(Val::N(sealed_password(self.sealer(), u)?));
-            row.push(copies[7].clone());
             users.push(row);
             // insert_user skips a duplicate search row (ON CONFLICT DO NOTHING); so does this.
             let mut seen = std::collections::HashSet::new();
@@ -137,18 +137,11 @@ impl SqlStore {
             &mut tx,
             "users",
             &[
-                "pool_id",
-                "id",
-                "username",
-                "username_key",
-                "status",
-                "enabled",
-                "created_ms",
-                "modified_ms",
-                "version",
-                "password",
-                "attributes",
-            ],
+                &["pool_id", "id"][..],
+                &SEARCH_COPIES[..],
+                &["password"][..],
+            ]
+            .concat(),
             users,
         )
         .await?;
