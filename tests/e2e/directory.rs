@@ -6,7 +6,7 @@ use aws_sdk_cognitoidentityprovider as cognito;
 use cognito::types::{
     AliasAttributeType, AttributeDataType, AttributeType, MessageActionType, PasswordPolicyType,
     SchemaAttributeType, StringAttributeConstraintsType, UserPoolPolicyType, UserStatusType,
-    UsernameAttributeType, UsernameConfigurationType,
+    UserType, UsernameAttributeType, UsernameConfigurationType,
 };
 
 use crate::harness::{error_code, error_message, Backend, Server};
@@ -754,15 +754,10 @@ async fn alias_attributes_rules(backend: Backend) {
     assert_eq!(old.get("email_verified").map(String::as_str), Some("false"));
     // Lists by the email show dave as he is now too: dave, erin and frank hold it, only frank
     // verified.
-    let r = c
-        .list_users()
-        .user_pool_id(&pool)
-        .filter("email = \"dave@example.com\"")
-        .send()
+    let holders = list_all(&c, &pool, Some("email = \"dave@example.com\""))
         .await
         .unwrap();
-    let verified: HashMap<&str, Option<String>> = r
-        .users()
+    let verified: HashMap<&str, Option<String>> = holders
         .iter()
         .map(|u| {
             let a = attrs_of(u.attributes());
@@ -971,11 +966,14 @@ async fn concurrent_alias_claims_one_winner(backend: Backend) {
     assert!(holder.username().starts_with("racer"));
 }
 
-async fn list(
+type ListUsersSdkError = cognito::error::SdkError<cognito::operation::list_users::ListUsersError>;
+
+/// Every user ListUsers shows for `filter`, two to a page.
+async fn list_all(
     c: &cognito::Client,
     pool: &str,
     filter: Option<&str>,
-) -> Result<Vec<String>, cognito::error::SdkError<cognito::operation::list_users::ListUsersError>> {
+) -> Result<Vec<UserType>, ListUsersSdkError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -987,16 +985,25 @@ async fn list(
             .set_pagination_token(token.clone())
             .send()
             .await?;
-        out.extend(
-            r.users()
-                .iter()
-                .filter_map(|u| u.username().map(str::to_string)),
-        );
         token = r.pagination_token().map(str::to_string);
+        out.extend(r.users.unwrap_or_default());
         if token.is_none() {
             return Ok(out);
         }
     }
+}
+
+/// The usernames ListUsers shows for `filter`, in its order.
+async fn list(
+    c: &cognito::Client,
+    pool: &str,
+    filter: Option<&str>,
+) -> Result<Vec<String>, ListUsersSdkError> {
+    Ok(list_all(c, pool, filter)
+        .await?
+        .into_iter()
+        .filter_map(|u| u.username)
+        .collect())
 }
 
 async fn list_users_filters(backend: Backend) {
@@ -1086,18 +1093,9 @@ async fn list_users_filters(backend: Backend) {
         assert_eq!(got, want, "{filter}");
     }
     // An attribute filter shows each user as it is now, not as it was when last searched by.
-    let r = c
-        .list_users()
-        .user_pool_id(&pool)
-        .filter("email ^= \"b\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.users().len(), 1);
-    assert!(
-        !r.users()[0].enabled(),
-        "bob was disabled after he was created"
-    );
+    let bs = list_all(&c, &pool, Some("email ^= \"b\"")).await.unwrap();
+    assert_eq!(bs.len(), 1);
+    assert!(!bs[0].enabled(), "bob was disabled after he was created");
     c.admin_update_user_attributes()
         .user_pool_id(&pool)
         .username("alice")
@@ -1105,14 +1103,10 @@ async fn list_users_filters(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let r = c
-        .list_users()
-        .user_pool_id(&pool)
-        .filter("family_name = \"Smith\"")
-        .send()
+    let smiths = list_all(&c, &pool, Some("family_name = \"Smith\""))
         .await
         .unwrap();
-    let alice_now = r.users().iter().find(|u| u.username() == Some("alice"));
+    let alice_now = smiths.iter().find(|u| u.username() == Some("alice"));
     let alice_now = attrs_of(alice_now.unwrap().attributes());
     assert_eq!(alice_now.get("nickname").map(String::as_str), Some("Al"));
 
