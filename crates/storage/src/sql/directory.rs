@@ -37,7 +37,7 @@ const LIST_COLS: &str = "u.pool_id, u.id, u.username, u.username_key, u.status, 
 /// What each user_search row copies from its user: what a listed user shows, so an attribute
 /// page reads the search rows alone (migration 0011). Every write of a user rewrites or refreshes
 /// its search rows from the users row in the same transaction (`write_index`,
-/// `refresh_search_copies`); the bulk import writes the same values (`bulk.rs`).
+/// `set_user_attributes`); the bulk import writes the same values (`bulk.rs`).
 pub(super) const SEARCH_COPIES: [&str; 8] = [
     "username",
     "username_key",
@@ -256,18 +256,11 @@ async fn claim_aliases(
                     *v = "false".to_string();
                 }
             }
-            sqlx::query(
-                "UPDATE users SET attributes = $1, version = version + 1, modified_ms = $2 \
-                 WHERE pool_id = $3 AND id = $4",
-            )
-            .bind(json(&other.attributes)?)
-            .bind(u.modified_ms.max(other.modified_ms))
-            .bind(&u.pool_id)
-            .bind(&holder)
-            .execute(&mut **tx)
-            .await
-            .map_err(backend_err)?;
-            refresh_search_copies(tx, &u.pool_id, &holder).await?;
+            // Read in this transaction, under the pool's lock: no other write can come between.
+            let version = other.version + 1;
+            let modified_ms = u.modified_ms.max(other.modified_ms);
+            let attributes = json(&other.attributes)?;
+            set_user_attributes(tx, &u.pool_id, &holder, &attributes, version, modified_ms).await?;
         }
     }
     Ok(None)
@@ -319,13 +312,29 @@ async fn write_index(tx: &mut Transaction<'static, Any>, w: &UserWrite) -> Store
     Ok(())
 }
 
-/// Brings the copies in a user's search rows up to date with its users row, after a write that
-/// changes the user but not what it is searched by.
-pub(super) async fn refresh_search_copies(
+/// Writes a user's attributes (JSON), version and modification time, for a write that changes
+/// neither what the user is searched by nor its aliases (a flag cleared when its alias is forced
+/// away, a linked identity); the copies in its search rows follow in the same transaction.
+pub(super) async fn set_user_attributes(
     tx: &mut Transaction<'static, Any>,
     pool_id: &str,
     user_id: &str,
+    attributes: &str,
+    version: i64,
+    modified_ms: i64,
 ) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE users SET attributes = $1, version = $2, modified_ms = $3 \
+         WHERE pool_id = $4 AND id = $5",
+    )
+    .bind(attributes)
+    .bind(version)
+    .bind(modified_ms)
+    .bind(pool_id)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend_err)?;
     let copies = SEARCH_COPIES.join(", ");
     sqlx::query(&format!(
         "UPDATE user_search SET ({copies}) = (SELECT {copies} FROM users u \

@@ -119,26 +119,22 @@ impl SqlStore {
     }
 }
 
-/// Writes the user's new attributes (only `identities` changes: nothing searchable or aliased,
-/// but the search rows' copies of the attributes follow).
+/// Writes the user's new attributes (only `identities` changes: nothing searchable or aliased).
 async fn write_linked_user(
     tx: &mut Transaction<'static, Any>,
     pool_id: &str,
     user: &LinkedUserWrite,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE users SET attributes = $1, version = $2, modified_ms = $3 \
-         WHERE pool_id = $4 AND id = $5",
+    let attributes = to_json(&user.attributes)?;
+    super::directory::set_user_attributes(
+        tx,
+        pool_id,
+        &user.user_id,
+        &attributes,
+        user.version,
+        user.modified_ms,
     )
-    .bind(to_json(&user.attributes)?)
-    .bind(user.version)
-    .bind(user.modified_ms)
-    .bind(pool_id)
-    .bind(&user.user_id)
-    .execute(&mut **tx)
     .await
-    .map_err(backend_err)?;
-    super::directory::refresh_search_copies(tx, pool_id, &user.user_id).await
 }
 
 /// Provider details carry client secrets and private keys, so the whole document is sealed, bound
