@@ -237,7 +237,7 @@ impl DirectoryService {
             )
             .await?;
         Ok(ListUsersInGroupResponse {
-            users: Some(page.users.into_iter().map(|u| user_type(u, None)).collect()),
+            users: Some(page.users.iter().map(|u| user_type(u, None)).collect()),
             next_token: page.next.map(|c| pagination::encode(&c.v)),
         })
     }

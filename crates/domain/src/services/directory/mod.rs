@@ -70,15 +70,13 @@ fn alias_exists(pool: &UserPoolType, kind: &str, creating: bool) -> CognitoError
     )
 }
 
-/// Whether an answer shows the attribute `name` (AttributesToGet, when given, names them all).
-fn shown(only: Option<&[String]>, name: &str) -> bool {
-    only.is_none_or(|o| o.iter().any(|x| x == name))
-}
-
 fn wire_attributes(u: &UserRecord, only: Option<&[String]>) -> Vec<AttributeType> {
     u.attributes
         .iter()
-        .filter(|(n, _)| shown(only, n))
+        .filter(|(n, _)| match only {
+            Some(o) => o.iter().any(|x| x == n),
+            None => true,
+        })
         .map(|(n, v)| AttributeType {
             name: Some(n.clone()),
             value: Some(v.clone()),
@@ -90,25 +88,15 @@ fn status_of(u: &UserRecord) -> Option<UserStatusType> {
     u.status.parse().ok()
 }
 
-/// The user as ListUsers, AdminCreateUser and ListUsersInGroup show it. Takes the record, so a
-/// list page moves its 60 users' strings into the answer instead of copying them.
-pub(crate) fn user_type(u: UserRecord, only: Option<&[String]>) -> UserType {
+/// The user as ListUsers, AdminCreateUser and ListUsersInGroup show it.
+pub(crate) fn user_type(u: &UserRecord, only: Option<&[String]>) -> UserType {
     UserType {
-        user_status: status_of(&u),
+        username: Some(u.username.clone()),
+        attributes: Some(wire_attributes(u, only)),
         user_create_date: Some(wire_time(u.created_ms)),
         user_last_modified_date: Some(wire_time(u.modified_ms)),
         enabled: Some(u.enabled),
-        attributes: Some(
-            u.attributes
-                .into_iter()
-                .filter(|(n, _)| shown(only, n))
-                .map(|(n, v)| AttributeType {
-                    name: Some(n),
-                    value: Some(v),
-                })
-                .collect(),
-        ),
-        username: Some(u.username),
+        user_status: status_of(u),
         mfa_options: None,
     }
 }

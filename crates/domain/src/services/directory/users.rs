@@ -169,7 +169,7 @@ impl DirectoryService {
                     self.sender.queued();
                 }
                 Ok(AdminCreateUserResponse {
-                    user: Some(user_type(user, None)),
+                    user: Some(user_type(&user, None)),
                 })
             }
             UserWriteOutcome::UsernameExists => Err(user_exists()),
@@ -233,7 +233,7 @@ impl DirectoryService {
             )
             .await?;
         Ok(AdminCreateUserResponse {
-            user: Some(user_type(user, None)),
+            user: Some(user_type(&user, None)),
         })
     }
 
@@ -653,7 +653,7 @@ impl DirectoryService {
             .list_users(&pool.record.id, &query, after.as_ref(), limit)
             .await?;
         let only = req.attributes_to_get.as_deref();
-        let users = page.users.into_iter().map(|u| user_type(u, only)).collect();
+        let users = page.users.iter().map(|u| user_type(u, only)).collect();
         let token = match page.next {
             Some(c) => Some(pagination::encode(
                 &serde_json::to_string(&ListToken {
