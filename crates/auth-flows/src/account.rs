@@ -115,15 +115,17 @@ impl AuthService {
             .ok_or_else(|| {
                 CognitoError::invalid_parameter("Missing required parameter Password")
             })?;
+        let attrs = req.user_attributes.as_deref().unwrap_or_default();
+        // SignUp writes through the client like any user-facing write: WriteAttributes apply and
+        // no verified flag can be claimed (an address is verified only by a code sent to it).
+        crate::client_gate::check_writable(
+            &client,
+            attrs.iter().filter_map(|a| a.name.as_deref()),
+        )?;
         let user = self
             .services
             .directory
-            .sign_up_user(
-                &pool,
-                &username,
-                &pw,
-                req.user_attributes.as_deref().unwrap_or_default(),
-            )
+            .sign_up_user(&pool, &username, &pw, attrs)
             .await?;
         let details = match sign_up_channel(&pool, &user) {
             Some((channel, dest)) => Some(

@@ -2,7 +2,6 @@
 //! VerifyUserAttribute, DeleteUserAttributes. A changed email or phone number is unverified until
 //! the code sent to it is confirmed.
 
-use cognito_model::errors::ErrorCode;
 use cognito_model::shapes::{
     AdminDeleteUserAttributesRequest, DeleteUserAttributesRequest, DeleteUserAttributesResponse,
     GetUserAttributeVerificationCodeRequest, GetUserAttributeVerificationCodeResponse,
@@ -17,13 +16,6 @@ use domain::{CognitoError, RequestContext, ServiceResult};
 use crate::session_tokens::Authorized;
 use crate::AuthService;
 
-fn unauthorized_attribute() -> CognitoError {
-    CognitoError::new(
-        ErrorCode::NotAuthorizedException,
-        "A client attempted to write unauthorized attribute",
-    )
-}
-
 /// The code purpose and channel of a verifiable attribute.
 fn verifiable(name: &str) -> ServiceResult<(CodePurpose, DeliveryChannel)> {
     CodePurpose::verifying(name).ok_or_else(|| {
@@ -32,27 +24,14 @@ fn verifiable(name: &str) -> ServiceResult<(CodePurpose, DeliveryChannel)> {
 }
 
 impl AuthService {
-    /// The client's WriteAttributes allow these names (all writable ones when it lists none).
-    /// The verified flags are the server's to set, never the user's.
+    /// The access token's client allows these attribute writes (see `client_gate::check_writable`).
     async fn check_writable(&self, a: &Authorized, names: &[String]) -> ServiceResult<()> {
-        if names.iter().any(|n| n.ends_with("_verified")) {
-            return Err(unauthorized_attribute());
-        }
         let client = self
             .services
             .app_clients
             .load(&a.ctx, &a.pool.record.id, &a.claims.client_id)
             .await?;
-        match &client.record.settings.write_attributes {
-            Some(list) if !list.is_empty() => {
-                if names.iter().all(|n| list.contains(n)) {
-                    Ok(())
-                } else {
-                    Err(unauthorized_attribute())
-                }
-            }
-            _ => Ok(()),
-        }
+        crate::client_gate::check_writable(&client, names.iter().map(String::as_str))
     }
 
     pub async fn update_user_attributes(

@@ -1,5 +1,5 @@
-//! What the app client decides before any user is looked at: which flows it allows, and the
-//! SECRET_HASH a client with a secret requires.
+//! What the app client decides before any user is looked at: which flows it allows, the
+//! SECRET_HASH a client with a secret requires, and which attributes its users may write.
 
 use cognito_model::errors::ErrorCode;
 use cognito_model::shapes::{AuthFlowType, ExplicitAuthFlowsType};
@@ -55,6 +55,34 @@ pub fn require_flow(client: &AppClientView, flow: AuthFlowType) -> ServiceResult
             flow.as_str()
         )))
     }
+}
+
+/// The client's WriteAttributes allow a user (through this client) to write these attribute names:
+/// all of them when it lists none. The verified flags are never the user's to set: only a code
+/// sent to the address, or an administrator, verifies one. Every user-facing write goes through
+/// this check (SignUp, NEW_PASSWORD_REQUIRED's attributes, UpdateUserAttributes,
+/// DeleteUserAttributes).
+pub fn check_writable<'a>(
+    client: &AppClientView,
+    names: impl IntoIterator<Item = &'a str>,
+) -> ServiceResult<()> {
+    let listed = client
+        .record
+        .settings
+        .write_attributes
+        .as_ref()
+        .filter(|l| !l.is_empty());
+    for name in names {
+        let verified_flag = name.ends_with("_verified");
+        let unlisted = listed.is_some_and(|l| !l.iter().any(|w| w == name));
+        if verified_flag || unlisted {
+            return Err(CognitoError::new(
+                ErrorCode::NotAuthorizedException,
+                "A client attempted to write unauthorized attribute",
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub fn missing(name: &str) -> CognitoError {

@@ -268,12 +268,18 @@ impl AuthService {
             p.get("SECRET_HASH").map(String::as_str),
         )?;
         let Some(user) = self.candidate_user(c, username).await? else {
-            // Spend what a real check spends before answering like a wrong password.
+            // Count and lock the name as a real user's, and spend what a real check spends,
+            // before answering like a wrong password.
+            let name = self.decoy_name(c, username).await?;
+            let now = self.clock.now_ms();
+            lockout::begin_unknown(&*self.store, &c.pool.record.id, &name, now).await?;
             let _ = password::blocking(move || password::verify(decoy_hash(), &pw)).await;
             return Err(incorrect());
         };
         lockout::begin(&*self.store, &user.pool_id, &user.id, self.clock.now_ms()).await?;
         let Some(hash) = user.password.as_ref().map(|s| s.hash.clone()) else {
+            // A user without a password (imported, say) costs what a check costs, too.
+            let _ = password::blocking(move || password::verify(decoy_hash(), &pw)).await;
             return Err(incorrect());
         };
         let ok = password::blocking(move || password::verify(&hash, &pw)).await?;
@@ -403,11 +409,13 @@ impl AuthService {
         // is stable per username, and then fail like a wrong password.
         let (verifier, internal) = match (&user, verifier) {
             (Some(u), Some(v)) => (v, u.username.clone()),
-            (maybe, _) => {
-                let keys = self.keys.keys(&c.pool.record.id).await?;
-                let decoy = decoy_identity(keys.decoy_key(), username);
-                let name = maybe.as_ref().map_or(decoy.1, |u| u.username.clone());
-                (decoy.0, name)
+            (Some(u), None) => (
+                self.decoy_verifier(c, &u.username).await?,
+                u.username.clone(),
+            ),
+            (None, _) => {
+                let name = self.decoy_name(c, username).await?;
+                (self.decoy_verifier(c, &name).await?, name)
             }
         };
         if !srp_a_valid(srp_a) {
@@ -581,6 +589,11 @@ impl AuthService {
         let Some(srp) = state.srp.clone() else {
             return Err(crate::sessions::invalid_session());
         };
+        if state.user_id.is_none() {
+            // The challenge went to a name that matches no user (or one without a verifier):
+            // answer as a wrong password would, after the same lockout count and the same work.
+            return self.srp_verify_decoy(c, &state, srp, timestamp).await;
+        }
         let Some(user) = self.state_user(c, &state).await? else {
             return Err(incorrect());
         };
@@ -623,6 +636,59 @@ impl AuthService {
         self.after_password(c, user).await
     }
 
+    /// The name a challenge answers with for a USERNAME that matches no user, when the client
+    /// hides user existence: what a real user of this pool would be called. A pool whose users
+    /// sign in with email or phone number names them by a UUID, so the decoy is a UUID derived
+    /// from the typed name; elsewhere it is the typed name in the pool's matching form (a real
+    /// user answers with its stored name). The same name keys the decoy's lockout count.
+    async fn decoy_name(&self, c: &Candidate<'_>, typed: &str) -> ServiceResult<String> {
+        let p = &c.pool.record.settings.pool;
+        if p.username_attributes
+            .as_ref()
+            .is_some_and(|a| !a.is_empty())
+        {
+            let keys = self.keys.keys(&c.pool.record.id).await?;
+            Ok(decoy_identity(keys.decoy_key(), typed).1)
+        } else {
+            Ok(domain::services::directory::username_key(p, typed))
+        }
+    }
+
+    /// A salt and verifier that look real for `name` and stay the same every time it is asked
+    /// for, so probing cannot tell them from a stored one.
+    async fn decoy_verifier(
+        &self,
+        c: &Candidate<'_>,
+        name: &str,
+    ) -> ServiceResult<cognito_srp::Verifier> {
+        let keys = self.keys.keys(&c.pool.record.id).await?;
+        Ok(decoy_identity(keys.decoy_key(), name).0)
+    }
+
+    /// PASSWORD_VERIFIER for a decoy challenge: the TIMESTAMP check, the lockout count and the
+    /// two exponentiations a real answer costs, then a wrong-password answer.
+    async fn srp_verify_decoy(
+        &self,
+        c: &Candidate<'_>,
+        state: &ChallengeState,
+        srp: SrpStep,
+        timestamp: &str,
+    ) -> ServiceResult<Step> {
+        match cognito_srp::parse_timestamp(timestamp) {
+            Some(t) if (t - self.now_s()).abs() <= TIMESTAMP_SKEW_S => {}
+            _ => return Err(incorrect()),
+        }
+        let now = self.clock.now_ms();
+        lockout::begin_unknown(&*self.store, &c.pool.record.id, &state.username, now).await?;
+        let verifier = self.decoy_verifier(c, &state.username).await?;
+        let b = hex::decode(&srp.b).map_err(|_| CognitoError::internal())?;
+        let _ = password::blocking(move || {
+            cognito_srp::password_authentication_key(&verifier, &srp.srp_a, &b, &srp.srp_b).is_ok()
+        })
+        .await;
+        Err(incorrect())
+    }
+
     /// NEW_PASSWORD_REQUIRED: set the new password and the required attributes, then sign in.
     async fn new_password(
         &self,
@@ -643,6 +709,12 @@ impl AuthService {
                 })
             })
             .collect();
+        // The challenge's attributes are the user's own writes: the client's WriteAttributes
+        // apply and the verified flags are refused, exactly as in UpdateUserAttributes.
+        crate::client_gate::check_writable(
+            c.client,
+            attrs.iter().filter_map(|a| a.name.as_deref()),
+        )?;
         let user = self
             .services
             .directory
@@ -680,7 +752,10 @@ fn decoy_identity(key: &[u8; 32], username: &str) -> (cognito_srp::Verifier, Str
         m.update(username.as_bytes());
         m.finalize().into_bytes()
     };
-    let salt = mac("salt:");
+    let mut salt = mac("salt:");
+    // Shaped as a generated salt is (first byte in 0x40..=0x7f: 32 hex digits, no leading zero),
+    // or its form alone would tell a decoy from a real user.
+    salt[0] = (salt[0] & 0x3f) | 0x40;
     let id = mac("id:");
     let mut verifier = Vec::with_capacity(384);
     for i in 0..12u8 {

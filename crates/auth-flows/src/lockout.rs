@@ -29,6 +29,23 @@ pub async fn begin(
     }
 }
 
+/// Counts an attempt against a name that matches no user (its decoy name, see
+/// `flows::decoy_name`); fails as a real user's lockout would.
+pub async fn begin_unknown(
+    store: &dyn Store,
+    pool_id: &str,
+    name_key: &str,
+    now_ms: i64,
+) -> ServiceResult<()> {
+    match store
+        .begin_unknown_sign_in_attempt(pool_id, name_key, now_ms, &LockoutPolicy::COGNITO)
+        .await?
+    {
+        AttemptOutcome::Allowed => Ok(()),
+        AttemptOutcome::Locked { .. } => Err(attempts_exceeded()),
+    }
+}
+
 /// The credential was right.
 pub async fn succeeded(store: &dyn Store, pool_id: &str, user_id: &str) -> ServiceResult<()> {
     store.sign_in_succeeded(pool_id, user_id).await?;

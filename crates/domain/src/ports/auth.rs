@@ -178,6 +178,18 @@ pub trait AuthStore: Send + Sync {
         now_ms: i64,
         policy: &LockoutPolicy,
     ) -> StoreResult<AttemptOutcome>;
+    /// The same count for a sign-in name that matches no user (`name_key`: the name in the
+    /// pool's matching form), so that a client hiding user existence locks a guessed name out
+    /// exactly as it would a real user. Rows are pruned once quiet for the policy's reset time.
+    async fn begin_unknown_sign_in_attempt(
+        &self,
+        pool_id: &str,
+        name_key: &str,
+        now_ms: i64,
+        policy: &LockoutPolicy,
+    ) -> StoreResult<AttemptOutcome>;
+    /// Forgets unknown-name failures last counted before `before_ms`; answers how many.
+    async fn prune_unknown_sign_in_failures(&self, before_ms: i64) -> StoreResult<u64>;
     /// The credential was right: forget the failures.
     async fn sign_in_succeeded(&self, pool_id: &str, user_id: &str) -> StoreResult<()>;
 }

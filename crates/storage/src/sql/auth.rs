@@ -321,39 +321,34 @@ impl AuthStore for SqlStore {
         now_ms: i64,
         policy: &LockoutPolicy,
     ) -> StoreResult<AttemptOutcome> {
-        // One statement counts the attempt and sets the lock it earns, or, when the user is
-        // locked, changes nothing and returns no row. The upsert takes the row's lock (Postgres)
-        // or the write lock (SQLite), so parallel attempts are counted one after another and
-        // none can slip in between the count and the lock.
-        let first_lock = policy.lock_after(1);
-        let counted = sqlx::query(&attempt_sql(policy))
-            .bind(pool_id)
-            .bind(user_id)
-            .bind(if first_lock > 0 {
-                now_ms + first_lock
-            } else {
-                0
-            })
-            .bind(now_ms)
-            .bind(policy.reset_after_ms)
-            .fetch_optional(&self.writer)
+        self.count_attempt(FailureTable::Users, pool_id, user_id, now_ms, policy)
             .await
-            .map_err(user_gone("user"))?;
-        if counted.is_some() {
-            return Ok(AttemptOutcome::Allowed);
-        }
-        let until: i64 = sqlx::query(
-            "SELECT locked_until_ms FROM sign_in_failures WHERE pool_id = $1 AND user_id = $2",
+    }
+
+    async fn begin_unknown_sign_in_attempt(
+        &self,
+        pool_id: &str,
+        name_key: &str,
+        now_ms: i64,
+        policy: &LockoutPolicy,
+    ) -> StoreResult<AttemptOutcome> {
+        self.count_attempt(
+            FailureTable::UnknownNames,
+            pool_id,
+            name_key,
+            now_ms,
+            policy,
         )
-        .bind(pool_id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
         .await
-        .map_err(backend_err)?
-        .map(|r| get(&r, "locked_until_ms"))
-        .transpose()?
-        .unwrap_or(now_ms);
-        Ok(AttemptOutcome::Locked { until_ms: until })
+    }
+
+    async fn prune_unknown_sign_in_failures(&self, before_ms: i64) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM unknown_sign_in_failures WHERE last_ms < $1")
+            .bind(before_ms)
+            .execute(&self.writer)
+            .await
+            .map_err(backend_err)?;
+        Ok(r.rows_affected())
     }
 
     async fn sign_in_succeeded(&self, pool_id: &str, user_id: &str) -> StoreResult<()> {
@@ -370,22 +365,90 @@ impl AuthStore for SqlStore {
     }
 }
 
+/// The two failed-attempt tables: real users', and names that match no user (kept so that a
+/// client hiding user existence locks a guessed name out exactly as it would a real user).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FailureTable {
+    Users,
+    UnknownNames,
+}
+
+impl FailureTable {
+    fn table_and_key(self) -> (&'static str, &'static str) {
+        match self {
+            FailureTable::Users => ("sign_in_failures", "user_id"),
+            FailureTable::UnknownNames => ("unknown_sign_in_failures", "name_key"),
+        }
+    }
+}
+
+impl SqlStore {
+    async fn count_attempt(
+        &self,
+        table: FailureTable,
+        pool_id: &str,
+        key: &str,
+        now_ms: i64,
+        policy: &LockoutPolicy,
+    ) -> StoreResult<AttemptOutcome> {
+        // One statement counts the attempt and sets the lock it earns, or, when the key is
+        // locked, changes nothing and returns no row. The upsert takes the row's lock (Postgres)
+        // or the write lock (SQLite), so parallel attempts are counted one after another and
+        // none can slip in between the count and the lock.
+        let first_lock = policy.lock_after(1);
+        let counted = sqlx::query(&attempt_sql(table, policy))
+            .bind(pool_id)
+            .bind(key)
+            .bind(if first_lock > 0 {
+                now_ms + first_lock
+            } else {
+                0
+            })
+            .bind(now_ms)
+            .bind(policy.reset_after_ms)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(user_gone("user"))?;
+        if counted.is_some() {
+            return Ok(AttemptOutcome::Allowed);
+        }
+        let (name, column) = table.table_and_key();
+        let until: i64 = sqlx::query(&format!(
+            "SELECT locked_until_ms FROM {name} WHERE pool_id = $1 AND {column} = $2"
+        ))
+        .bind(pool_id)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?
+        .map(|r| get(&r, "locked_until_ms"))
+        .transpose()?
+        .unwrap_or(now_ms);
+        Ok(AttemptOutcome::Locked { until_ms: until })
+    }
+}
+
 /// The attempt-counting upsert for `policy` (see `begin_sign_in_attempt`). Binds: $1 pool,
 /// $2 user, $3 the lock a first failure earns (absolute, 0 for none), $4 now, $5 the quiet time
 /// that forgets failures. The lock ladder is spelled out as a CASE because SQLite has no `power`.
 /// Every sign-in runs it, so the text for the policy in use is built once.
-fn attempt_sql(policy: &LockoutPolicy) -> Cow<'static, str> {
-    static BUILT: OnceLock<(LockoutPolicy, String)> = OnceLock::new();
-    let (built_for, sql) = BUILT.get_or_init(|| (*policy, build_attempt_sql(policy)));
+fn attempt_sql(table: FailureTable, policy: &LockoutPolicy) -> Cow<'static, str> {
+    static USERS: OnceLock<(LockoutPolicy, String)> = OnceLock::new();
+    static UNKNOWN: OnceLock<(LockoutPolicy, String)> = OnceLock::new();
+    let cell = match table {
+        FailureTable::Users => &USERS,
+        FailureTable::UnknownNames => &UNKNOWN,
+    };
+    let (built_for, sql) = cell.get_or_init(|| (*policy, build_attempt_sql(table, policy)));
     if built_for == policy {
         Cow::Borrowed(sql)
     } else {
-        Cow::Owned(build_attempt_sql(policy))
+        Cow::Owned(build_attempt_sql(table, policy))
     }
 }
 
-fn build_attempt_sql(policy: &LockoutPolicy) -> String {
-    let old = "sign_in_failures";
+fn build_attempt_sql(table: FailureTable, policy: &LockoutPolicy) -> String {
+    let (old, key) = table.table_and_key();
     let failures =
         format!("(CASE WHEN $4 - {old}.last_ms > $5 THEN 1 ELSE {old}.failures + 1 END)");
     let mut ladder = String::from("CASE");
@@ -405,9 +468,9 @@ fn build_attempt_sql(policy: &LockoutPolicy) -> String {
         n += 1;
     }
     format!(
-        "INSERT INTO sign_in_failures (pool_id, user_id, failures, locked_until_ms, last_ms) \
+        "INSERT INTO {old} (pool_id, {key}, failures, locked_until_ms, last_ms) \
          VALUES ($1, $2, 1, $3, $4) \
-         ON CONFLICT (pool_id, user_id) DO UPDATE SET failures = {failures}, \
+         ON CONFLICT (pool_id, {key}) DO UPDATE SET failures = {failures}, \
          locked_until_ms = {ladder}, last_ms = $4 \
          WHERE {old}.locked_until_ms <= $4 \
          RETURNING failures"

@@ -14,6 +14,7 @@ mod users;
 
 use std::sync::Arc;
 
+pub use attributes::username_key;
 pub use import::{import_write, ImportedUser};
 pub use users::AttributeUpdate;
 

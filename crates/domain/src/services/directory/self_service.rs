@@ -15,6 +15,10 @@ use crate::ports::{PasswordState, UserPoolView, UserRecord, UserWriteOutcome};
 /// Most previous passwords kept for PasswordHistorySize (its model maximum).
 const MAX_HISTORY: usize = 24;
 
+fn username_exists() -> CognitoError {
+    CognitoError::new(ErrorCode::UsernameExistsException, "User already exists")
+}
+
 impl DirectoryService {
     /// SignUp's user: UNCONFIRMED, with its password and validated attributes.
     pub async fn sign_up_user(
@@ -40,6 +44,18 @@ impl DirectoryService {
             None => username.to_string(),
         };
         attributes::check_required(p, &all)?;
+        // A taken name is refused before the password is hashed: hashing costs tens of
+        // milliseconds of a core, and an unsigned caller must not be able to spend them at will.
+        // The insert below still settles a race between two sign-ups of one name.
+        let key = attributes::username_key(p, &username);
+        if self
+            .store
+            .get_user_by_key(&pool.record.id, &key)
+            .await?
+            .is_some()
+        {
+            return Err(username_exists());
+        }
         let (pid, uname, to_hash) = (pool.record.id.clone(), username.clone(), pw.to_string());
         let (hash, srp) =
             password::blocking(move || password::credential(&pid, &uname, &to_hash)).await??;
@@ -48,7 +64,7 @@ impl DirectoryService {
             pending_attributes: vec![],
             pool_id: pool.record.id.clone(),
             id: sub,
-            username_key: attributes::username_key(p, &username),
+            username_key: key,
             username,
             status: UserStatusType::Unconfirmed.as_str().to_string(),
             enabled: true,
@@ -66,10 +82,7 @@ impl DirectoryService {
         let w = self.write_of(p, user.clone(), false);
         match self.store.insert_user(&w).await? {
             UserWriteOutcome::Written => Ok(user),
-            UserWriteOutcome::UsernameExists => Err(CognitoError::new(
-                ErrorCode::UsernameExistsException,
-                "User already exists",
-            )),
+            UserWriteOutcome::UsernameExists => Err(username_exists()),
             UserWriteOutcome::AliasExists(kind) => Err(alias_exists(p, &kind, true)),
             UserWriteOutcome::NotFound => Err(CognitoError::pool_not_found(&pool.record.id)),
             UserWriteOutcome::VersionConflict => Err(CognitoError::internal()),

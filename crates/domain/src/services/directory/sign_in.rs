@@ -118,33 +118,52 @@ impl DirectoryService {
             password::blocking(move || password::credential(&pid, &uname, &pw)).await??;
         let now = self.clock.now_ms();
         let history_size = policy.password_history_size.unwrap_or(0).max(0) as usize;
-        self.modify_user(
-            ctx,
-            Some(&pool.record.id),
-            Some(&user.username),
-            false,
-            |_, mut u| {
-                for (n, v) in &changes {
-                    set_attr(&mut u.attributes, n, v);
-                }
-                let mut history = Vec::new();
-                if let Some(old) = u.password.take() {
-                    if history_size > 0 {
-                        history.push(old.hash);
-                        history.extend(old.history);
-                        history.truncate(history_size);
+        let mut changed: Vec<String> = Vec::new();
+        let user = self
+            .modify_user(
+                ctx,
+                Some(&pool.record.id),
+                Some(&user.username),
+                false,
+                |_, mut u| {
+                    changed.clear();
+                    for (n, v) in &changes {
+                        // A new email or phone number is unverified until a code sent to it is
+                        // confirmed; a value waiting for verification is superseded.
+                        let verifiable = n == "email" || n == "phone_number";
+                        if verifiable && get_attr(&u.attributes, n) != Some(v.as_str()) {
+                            let flag = format!("{n}_verified");
+                            if get_attr(&u.attributes, &flag).is_some() {
+                                set_attr(&mut u.attributes, &flag, "false");
+                            }
+                            u.pending_attributes.retain(|(p, _)| p != n);
+                            changed.push(n.clone());
+                        }
+                        set_attr(&mut u.attributes, n, v);
                     }
-                }
-                u.password = Some(PasswordState {
-                    hash: hash.clone(),
-                    set_ms: now,
-                    srp: Some(srp.clone()),
-                    history,
-                });
-                u.status = UserStatusType::Confirmed.as_str().to_string();
-                Ok(u)
-            },
-        )
-        .await
+                    let mut history = Vec::new();
+                    if let Some(old) = u.password.take() {
+                        if history_size > 0 {
+                            history.push(old.hash);
+                            history.extend(old.history);
+                            history.truncate(history_size);
+                        }
+                    }
+                    u.password = Some(PasswordState {
+                        hash: hash.clone(),
+                        set_ms: now,
+                        srp: Some(srp.clone()),
+                        history,
+                    });
+                    u.status = UserStatusType::Confirmed.as_str().to_string();
+                    Ok(u)
+                },
+            )
+            .await?;
+        // A code sent to the old value proves nothing about the new one.
+        for name in &changed {
+            self.drop_verification_code(&user, name).await?;
+        }
+        Ok(user)
     }
 }
