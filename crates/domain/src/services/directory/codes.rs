@@ -675,6 +675,9 @@ impl DirectoryService {
     /// shape a real one has, and the same every time for the name (derived from it under the
     /// server's key), so repeated requests cannot tell it from a real user's.
     pub fn simulated_destination(&self, channel: DeliveryChannel, typed_username: &str) -> String {
+        // Lower case: real addresses are nearly always stored so, and a typed name's case must
+        // not show through (nor change the derived letters).
+        let typed_username = &typed_username.to_lowercase();
         let d = self.codes.mac("simulated/v1", &[typed_username]);
         match channel {
             // Pools that sign in by email show the typed address itself, as they would for a
