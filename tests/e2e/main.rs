@@ -15,6 +15,7 @@ mod logs;
 mod nodes;
 mod protocol;
 mod security_accounts;
+mod security_codes;
 mod self_service;
 mod sign_in;
 mod user_pools;

@@ -7,12 +7,12 @@ use cognito_model::shapes::{
     ChangePasswordRequest, ChangePasswordResponse, CodeDeliveryDetailsType,
     ConfirmForgotPasswordRequest, ConfirmForgotPasswordResponse, ConfirmSignUpRequest,
     ConfirmSignUpResponse, DeleteUserRequest, ForgotPasswordRequest, ForgotPasswordResponse,
-    ResendConfirmationCodeRequest, ResendConfirmationCodeResponse, SignUpRequest, SignUpResponse,
-    UserStatusType, VerifiedAttributeType,
+    RecoveryOptionNameType, ResendConfirmationCodeRequest, ResendConfirmationCodeResponse,
+    SignUpRequest, SignUpResponse, UserStatusType, VerifiedAttributeType,
 };
 use domain::ports::{AppClientView, DeliveryChannel, UserPoolView, UserRecord};
 use domain::services::app_clients::prevents_user_existence_errors;
-use domain::services::directory::codes::{self, recovery_channel, CodePurpose};
+use domain::services::directory::codes::{self, recovery_channel, CodePurpose, CodeSubject};
 use domain::services::directory::password;
 use domain::services::DirectoryService;
 use domain::{CognitoError, RequestContext, ServiceResult};
@@ -51,15 +51,77 @@ fn sign_up_channel(pool: &UserPoolView, user: &UserRecord) -> Option<(DeliveryCh
     None
 }
 
-/// What ForgotPassword and ResendConfirmationCode answer for a user that does not exist when the
-/// client hides user existence: a delivery that looks like a real one.
-fn simulated_delivery(username: &str) -> CodeDeliveryDetailsType {
-    let dest = if username.contains('@') {
-        username.to_string()
+/// Whether users of the pool plausibly have a verified `attribute` (it is auto-verified, or
+/// users sign in with it), so a simulated delivery may name it.
+fn plausible(pool: &UserPoolView, attribute: &str) -> bool {
+    let p = &pool.record.settings.pool;
+    let auto = p
+        .auto_verified_attributes
+        .iter()
+        .flatten()
+        .map(|a| a.as_str());
+    let username = p.username_attributes.iter().flatten().map(|a| a.as_str());
+    let alias = p.alias_attributes.iter().flatten().map(|a| a.as_str());
+    auto.chain(username).chain(alias).any(|a| a == attribute)
+}
+
+/// The channel a recovery code would take for a user of this pool, for answers about users the
+/// client hides: the pool's AccountRecoverySetting in priority order (by default a verified
+/// phone number, then a verified email), skipping channels users of the pool cannot have.
+fn simulated_recovery_channel(pool: &UserPoolView) -> DeliveryChannel {
+    let mut options: Vec<(i32, RecoveryOptionNameType)> = pool
+        .record
+        .settings
+        .pool
+        .account_recovery_setting
+        .as_ref()
+        .and_then(|s| s.recovery_mechanisms.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|o| Some((o.priority.unwrap_or(1), o.name?)))
+        .collect();
+    if options.is_empty() {
+        options = vec![
+            (1, RecoveryOptionNameType::VerifiedPhoneNumber),
+            (2, RecoveryOptionNameType::VerifiedEmail),
+        ];
+    }
+    options.sort_by_key(|o| o.0);
+    for (_, name) in &options {
+        match name {
+            RecoveryOptionNameType::VerifiedEmail if plausible(pool, "email") => {
+                return DeliveryChannel::Email
+            }
+            RecoveryOptionNameType::VerifiedPhoneNumber if plausible(pool, "phone_number") => {
+                return DeliveryChannel::Sms
+            }
+            _ => {}
+        }
+    }
+    DeliveryChannel::Email
+}
+
+/// The channel a sign-up code takes in this pool, as [`sign_up_channel`] picks it for a user
+/// who has the attribute; None when the pool verifies nothing.
+fn simulated_sign_up_channel(pool: &UserPoolView) -> Option<DeliveryChannel> {
+    let auto = pool
+        .record
+        .settings
+        .pool
+        .auto_verified_attributes
+        .clone()
+        .unwrap_or_default();
+    if auto.contains(&VerifiedAttributeType::Email) {
+        Some(DeliveryChannel::Email)
+    } else if auto.contains(&VerifiedAttributeType::PhoneNumber) {
+        Some(DeliveryChannel::Sms)
     } else {
-        format!("{username}@example.com")
-    };
-    codes::delivery_details(DeliveryChannel::Email, &dest)
+        None
+    }
+}
+
+fn auto_verification_off() -> CognitoError {
+    CognitoError::invalid_parameter("Auto verification not turned on.")
 }
 
 impl AuthService {
@@ -144,12 +206,24 @@ impl AuthService {
         })
     }
 
+    /// A delivery answered for a user the client hides: shaped like a real one on the channel
+    /// the pool would use, with a destination derived from the typed username (so repeats agree).
+    fn simulated_delivery(&self, channel: DeliveryChannel, typed: &str) -> CodeDeliveryDetailsType {
+        let mut d = codes::delivery_details(channel, "");
+        d.destination = Some(
+            self.services
+                .directory
+                .simulated_destination(channel, typed),
+        );
+        d
+    }
+
     pub async fn confirm_sign_up(
         &self,
         ctx: &RequestContext,
         req: ConfirmSignUpRequest,
     ) -> ServiceResult<ConfirmSignUpResponse> {
-        let (ctx, pool, _, user) = self
+        let (ctx, pool, client, user) = self
             .client_user(
                 ctx,
                 req.client_id.as_deref(),
@@ -157,25 +231,46 @@ impl AuthService {
                 req.secret_hash.as_deref(),
             )
             .await?;
-        let user = user.ok_or_else(combination_not_found)?;
-        if user.status != UserStatusType::Unconfirmed.as_str() {
-            return Err(CognitoError::new(
-                ErrorCode::NotAuthorizedException,
-                format!(
-                    "User cannot be confirmed. Current status is {}",
-                    user.status
-                ),
-            ));
-        }
+        let hide = prevents_user_existence_errors(&client.record.settings);
+        let typed = req.username.as_deref().unwrap_or_default();
+        let user = match user {
+            Some(u) if u.status == UserStatusType::Unconfirmed.as_str() => u,
+            // Hidden: an unknown or already confirmed user answers like a wrong code, counted
+            // like one (so the attempt limit shows at the same point for every name).
+            _ if hide => {
+                return self
+                    .services
+                    .directory
+                    .check_hidden_code(&pool, typed, CodePurpose::SignUp)
+                    .await
+                    .map(|_| ConfirmSignUpResponse::default())
+            }
+            None => return Err(combination_not_found()),
+            Some(u) => {
+                return Err(CognitoError::new(
+                    ErrorCode::NotAuthorizedException,
+                    format!("User cannot be confirmed. Current status is {}", u.status),
+                ))
+            }
+        };
         let code = req.confirmation_code.as_deref().unwrap_or_default();
+        // The code went to (and so proves) the first auto-verified attribute the user has; it is
+        // bound to that value.
+        let sent_to = sign_up_channel(&pool, &user);
+        let dest = sent_to
+            .as_ref()
+            .map(|(_, d)| d.as_str())
+            .unwrap_or_default();
         self.services
             .directory
-            .check_code(&pool, &user, CodePurpose::SignUp, code)
+            .check_code(&pool, &user, CodePurpose::SignUp, dest, code)
             .await?;
-        // The code went to (and so proves) the first auto-verified attribute the user has.
-        let attr = sign_up_channel(&pool, &user).map(|(c, _)| match c {
-            DeliveryChannel::Email => "email",
-            DeliveryChannel::Sms => "phone_number",
+        let proven = sent_to.as_ref().map(|(c, d)| {
+            let attr = match c {
+                DeliveryChannel::Email => "email",
+                DeliveryChannel::Sms => "phone_number",
+            };
+            (attr, d.as_str())
         });
         self.services
             .directory
@@ -183,7 +278,7 @@ impl AuthService {
                 &ctx,
                 &pool,
                 &user,
-                attr,
+                proven,
                 true,
                 req.force_alias_creation.unwrap_or(false),
             )
@@ -205,30 +300,68 @@ impl AuthService {
             )
             .await?;
         let hide = prevents_user_existence_errors(&client.record.settings);
-        let Some(user) = user else {
-            if hide {
+        let typed = req.username.as_deref().unwrap_or_default();
+        let directory = &self.services.directory;
+        let user = match user {
+            Some(u) if u.status == UserStatusType::Unconfirmed.as_str() => u,
+            // Hidden: unknown and already confirmed users get what an unconfirmed one would,
+            // counted against the same limit, and no code. (Cognito answers "User is already
+            // confirmed." even then; that names a confirmed user, so it is not given here.)
+            Some(u) if hide => {
+                let channel = simulated_sign_up_channel(&pool).ok_or_else(auto_verification_off)?;
+                directory
+                    .count_unsent_code(&pool, CodeSubject::User(&u), CodePurpose::SignUp)
+                    .await?;
+                let details = match sign_up_channel(&pool, &u) {
+                    Some((channel, dest)) => codes::delivery_details(channel, &dest),
+                    None => self.simulated_delivery(channel, typed),
+                };
                 return Ok(ResendConfirmationCodeResponse {
-                    code_delivery_details: Some(simulated_delivery(
-                        req.username.as_deref().unwrap_or_default(),
-                    )),
+                    code_delivery_details: Some(details),
                 });
             }
-            return Err(combination_not_found());
+            None if hide => {
+                let channel = simulated_sign_up_channel(&pool).ok_or_else(auto_verification_off)?;
+                directory
+                    .count_unsent_code(&pool, CodeSubject::Unknown(typed), CodePurpose::SignUp)
+                    .await?;
+                return Ok(ResendConfirmationCodeResponse {
+                    code_delivery_details: Some(self.simulated_delivery(channel, typed)),
+                });
+            }
+            None => return Err(combination_not_found()),
+            Some(_) => {
+                return Err(CognitoError::invalid_parameter(
+                    "User is already confirmed.",
+                ))
+            }
         };
-        if user.status != UserStatusType::Unconfirmed.as_str() {
-            return Err(CognitoError::invalid_parameter(
-                "User is already confirmed.",
-            ));
-        }
-        let (channel, dest) = sign_up_channel(&pool, &user)
-            .ok_or_else(|| CognitoError::invalid_parameter("Auto verification not turned on."))?;
-        let details = self
-            .services
-            .directory
+        let (channel, dest) = sign_up_channel(&pool, &user).ok_or_else(auto_verification_off)?;
+        let details = directory
             .issue_code(&pool, &user, CodePurpose::SignUp, channel, &dest)
             .await?;
         Ok(ResendConfirmationCodeResponse {
             code_delivery_details: Some(details),
+        })
+    }
+
+    /// ForgotPassword for a user the client hides (unknown, disabled, without a recovery
+    /// channel): a delivery shaped like a real one and no code, counted against the same limit
+    /// as a real code.
+    async fn hidden_forgot_password(
+        &self,
+        pool: &UserPoolView,
+        subject: CodeSubject<'_>,
+        typed: &str,
+    ) -> ServiceResult<ForgotPasswordResponse> {
+        self.services
+            .directory
+            .count_unsent_code(pool, subject, CodePurpose::ForgotPassword)
+            .await?;
+        Ok(ForgotPasswordResponse {
+            code_delivery_details: Some(
+                self.simulated_delivery(simulated_recovery_channel(pool), typed),
+            ),
         })
     }
 
@@ -246,14 +379,19 @@ impl AuthService {
             )
             .await?;
         let hide = prevents_user_existence_errors(&client.record.settings);
+        let typed = req.username.as_deref().unwrap_or_default();
+        let directory = &self.services.directory;
         let user = match user {
             Some(u) if u.enabled => u,
-            _ if hide => {
-                return Ok(ForgotPasswordResponse {
-                    code_delivery_details: Some(simulated_delivery(
-                        req.username.as_deref().unwrap_or_default(),
-                    )),
-                })
+            Some(u) if hide => {
+                return self
+                    .hidden_forgot_password(&pool, CodeSubject::User(&u), typed)
+                    .await
+            }
+            None if hide => {
+                return self
+                    .hidden_forgot_password(&pool, CodeSubject::Unknown(typed), typed)
+                    .await
             }
             Some(_) => {
                 return Err(CognitoError::new(
@@ -266,15 +404,13 @@ impl AuthService {
         let (channel, dest) = match recovery_channel(&pool, &user) {
             Ok(c) => c,
             Err(_) if hide => {
-                return Ok(ForgotPasswordResponse {
-                    code_delivery_details: Some(simulated_delivery(&user.username)),
-                })
+                return self
+                    .hidden_forgot_password(&pool, CodeSubject::User(&user), typed)
+                    .await
             }
             Err(e) => return Err(e),
         };
-        let details = self
-            .services
-            .directory
+        let details = directory
             .issue_code(&pool, &user, CodePurpose::ForgotPassword, channel, &dest)
             .await?;
         Ok(ForgotPasswordResponse {
@@ -295,11 +431,19 @@ impl AuthService {
                 req.secret_hash.as_deref(),
             )
             .await?;
+        let directory = &self.services.directory;
         let user = match user {
             Some(u) if u.enabled => u,
-            // Hidden users answer like a wrong code.
+            // Hidden users answer like a wrong code, counted like one.
             _ if prevents_user_existence_errors(&client.record.settings) => {
-                return Err(codes::code_mismatch())
+                return directory
+                    .check_hidden_code(
+                        &pool,
+                        req.username.as_deref().unwrap_or_default(),
+                        CodePurpose::ForgotPassword,
+                    )
+                    .await
+                    .map(|_| ConfirmForgotPasswordResponse {})
             }
             Some(_) => {
                 return Err(CognitoError::new(
@@ -309,21 +453,24 @@ impl AuthService {
             }
             None => return Err(combination_not_found()),
         };
-        let pw = req.password.clone().unwrap_or_default();
-        password::check_policy(&crate::account::policy(&pool), &pw)?;
-        self.services
-            .directory
-            .check_code(
+        // The code first: checking the password policy first would answer
+        // InvalidPasswordException for real users only, for free. A right code is used up only
+        // once the password is acceptable, so a weak password does not cost the user the code.
+        let checked = directory
+            .verify_code(
                 &pool,
                 &user,
                 CodePurpose::ForgotPassword,
+                "",
                 req.confirmation_code.as_deref().unwrap_or_default(),
             )
             .await?;
+        let pw = req.password.clone().unwrap_or_default();
+        password::check_policy(&crate::account::policy(&pool), &pw)?;
+        directory.use_code(checked).await?;
         let confirm = user.status == UserStatusType::ResetRequired.as_str()
             || user.status == UserStatusType::ForceChangePassword.as_str();
-        self.services
-            .directory
+        directory
             .set_own_password(&ctx, &pool, &user, &pw, confirm)
             .await?;
         Ok(ConfirmForgotPasswordResponse {})

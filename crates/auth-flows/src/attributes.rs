@@ -58,7 +58,7 @@ impl AuthService {
         let details = self
             .services
             .directory
-            .send_verification_codes(&a.pool, &update)
+            .send_verification_codes(&a.pool, &update, true)
             .await?;
         Ok(UpdateUserAttributesResponse {
             code_delivery_details_list: if details.is_empty() {
@@ -100,18 +100,24 @@ impl AuthService {
         let a = self.authorize(ctx, req.access_token.as_deref()).await?;
         let name = req.attribute_name.clone().unwrap_or_default();
         let (purpose, _) = verifiable(&name)?;
+        // The code proves only the value it was sent to: it is checked against that value, and
+        // the write that marks it verified checks again that it is still the value.
+        let dest = DirectoryService::verification_destination(&a.user, &name)
+            .unwrap_or_default()
+            .to_string();
         self.services
             .directory
             .check_code(
                 &a.pool,
                 &a.user,
                 purpose,
+                &dest,
                 req.code.as_deref().unwrap_or_default(),
             )
             .await?;
         self.services
             .directory
-            .confirm_with_code(&a.ctx, &a.pool, &a.user, Some(&name), false, false)
+            .confirm_with_code(&a.ctx, &a.pool, &a.user, Some((&name, &dest)), false, false)
             .await?;
         Ok(VerifyUserAttributeResponse {})
     }

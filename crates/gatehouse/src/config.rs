@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use api::access::Policy;
 use clap::{Args, Parser, Subcommand};
+use domain::services::directory::codes::CodeLimits;
 use serde::Deserialize;
 
 #[derive(Parser, Debug)]
@@ -140,6 +141,71 @@ pub struct Overrides {
     pub sns_access_key_id: Option<String>,
     #[arg(long, env = "GATEHOUSE_SNS_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub sns_secret_access_key: Option<String>,
+    /// Wrong one-time codes a user may give per purpose within the failure window, across new
+    /// codes (default 5, at least 1); then that purpose is locked until the window ends.
+    #[arg(long, env = "GATEHOUSE_CODE_FAILURE_LIMIT")]
+    pub code_failure_limit: Option<u32>,
+    /// The failure window in seconds, from the first wrong code (default 3600, at most 86400).
+    #[arg(long, env = "GATEHOUSE_CODE_FAILURE_WINDOW_SECS")]
+    pub code_failure_window_secs: Option<u64>,
+    /// Codes sent per user and purpose per hour (default 5; 0: no limit).
+    #[arg(long, env = "GATEHOUSE_CODE_LIMIT_PER_USER")]
+    pub code_limit_per_user: Option<u32>,
+    /// Codes sent to one email address or phone number per hour, across users (default 10; 0: no limit).
+    #[arg(long, env = "GATEHOUSE_CODE_LIMIT_PER_DESTINATION")]
+    pub code_limit_per_destination: Option<u32>,
+    /// Codes sent per user pool per hour (default 1000; 0: no limit).
+    #[arg(long, env = "GATEHOUSE_CODE_LIMIT_PER_POOL")]
+    pub code_limit_per_pool: Option<u32>,
+}
+
+/// `[codes]` in the file: the limits on one-time codes (see the flags of the same names).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodesFileConfig {
+    pub failure_limit: Option<u32>,
+    pub failure_window_secs: Option<u64>,
+    pub limit_per_user: Option<u32>,
+    pub limit_per_destination: Option<u32>,
+    pub limit_per_pool: Option<u32>,
+}
+
+/// The code limits from flags / environment over `[codes]` over the defaults.
+fn code_limits(o: &Overrides, f: &CodesFileConfig) -> Result<CodeLimits, String> {
+    let d = CodeLimits::default();
+    let failures = o
+        .code_failure_limit
+        .or(f.failure_limit)
+        .unwrap_or(d.failures);
+    if failures == 0 {
+        return Err("code_failure_limit must be at least 1".into());
+    }
+    let window_secs = o
+        .code_failure_window_secs
+        .or(f.failure_window_secs)
+        .unwrap_or((d.failure_window_ms / 1000) as u64);
+    let max_secs = (domain::services::directory::codes::MAX_FAILURE_WINDOW_MS / 1000) as u64;
+    if window_secs == 0 || window_secs > max_secs {
+        return Err(format!(
+            "code_failure_window_secs must be between 1 and {max_secs}"
+        ));
+    }
+    Ok(CodeLimits {
+        failures,
+        failure_window_ms: (window_secs * 1000) as i64,
+        per_user: o
+            .code_limit_per_user
+            .or(f.limit_per_user)
+            .unwrap_or(d.per_user),
+        per_destination: o
+            .code_limit_per_destination
+            .or(f.limit_per_destination)
+            .unwrap_or(d.per_destination),
+        per_pool: o
+            .code_limit_per_pool
+            .or(f.limit_per_pool)
+            .unwrap_or(d.per_pool),
+    })
 }
 
 /// `[smtp]` in the file.
@@ -231,6 +297,7 @@ pub struct FileConfig {
     pub access_keys: Vec<AccessKeyConfig>,
     pub smtp: Option<SmtpFileConfig>,
     pub sns: Option<SnsFileConfig>,
+    pub codes: Option<CodesFileConfig>,
 }
 
 /// The effective configuration.
@@ -258,6 +325,8 @@ pub struct Config {
     pub smtp: Option<notify::SmtpConfig>,
     /// None: SMS goes to the developer outbox.
     pub sns: Option<notify::SnsConfig>,
+    /// Limits on one-time codes.
+    pub codes: CodeLimits,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9229";
@@ -359,6 +428,7 @@ impl Config {
             access_keys,
             smtp,
             sns,
+            codes: code_limits(o, &file.codes.clone().unwrap_or_default())?,
         };
         config.check()?;
         Ok(config)
@@ -497,6 +567,39 @@ mod tests {
         assert!(c.database_url.starts_with("sqlite://"));
         assert!(c.access_keys.is_empty());
         assert_eq!(c.user_cache_capacity, 100_000);
+    }
+
+    #[test]
+    fn code_limits_from_file_then_flags() {
+        let c = Config::load(&Overrides::default()).unwrap();
+        assert_eq!(c.codes, CodeLimits::default());
+        let dir = tempfile_dir("codes");
+        let path = dir.join("g.toml");
+        std::fs::write(
+            &path,
+            "[codes]\nfailure_limit = 3\nfailure_window_secs = 600\nlimit_per_pool = 0\n",
+        )
+        .unwrap();
+        let o = Overrides {
+            config: Some(path.clone()),
+            code_limit_per_pool: Some(50),
+            ..Default::default()
+        };
+        let c = Config::load(&o).unwrap();
+        assert_eq!(c.codes.failures, 3);
+        assert_eq!(c.codes.failure_window_ms, 600_000);
+        assert_eq!(c.codes.per_pool, 50);
+        assert_eq!(c.codes.per_user, 5);
+        let zero = Overrides {
+            code_failure_limit: Some(0),
+            ..Default::default()
+        };
+        assert!(Config::load(&zero).is_err());
+        let long = Overrides {
+            code_failure_window_secs: Some(90_000),
+            ..Default::default()
+        };
+        assert!(Config::load(&long).is_err());
     }
 
     #[test]

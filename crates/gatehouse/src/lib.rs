@@ -11,6 +11,7 @@ use api::access::{AccessKey, AccessKeys, Policy};
 use api::sigv4::Verifier;
 use api::{AppState, Readiness};
 use domain::ports::SystemClock;
+use domain::services::directory::codes::CodeSettings;
 use domain::services::Services;
 use storage::{Kek, Sealer, SqlStore};
 
@@ -39,12 +40,8 @@ fn init_logging(config: &Config) {
 
 async fn open_store(config: &Config) -> Result<SqlStore, String> {
     if config.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            format!(
-                "cannot create data directory {}: {e}",
-                config.data_dir.display()
-            )
-        })?;
+        ensure_data_dir(config)?;
+        private_sqlite_files(&config.database_url)?;
     }
     let sealer = sealer(config)?;
     let store = SqlStore::connect(&config.database_url, config.database_max_connections)
@@ -57,12 +54,104 @@ async fn open_store(config: &Config) -> Result<SqlStore, String> {
         .await
         .map_err(|e| format!("migrations failed: {e}"))?;
     store.check_sealing_key().await.map_err(|e| e.to_string())?;
+    if config.database_url.starts_with("sqlite:") {
+        // SQLite has made its -wal and -shm files by now.
+        private_sqlite_files(&config.database_url)?;
+    }
     Ok(store)
+}
+
+/// The data directory holds the generated key-encryption key, the admin credentials, the
+/// developer outbox and usually the database: it is created, or narrowed to, owner-only (0700).
+fn ensure_data_dir(config: &Config) -> Result<(), String> {
+    let dir = &config.data_dir;
+    let err = |e: std::io::Error| format!("cannot create data directory {}: {e}", dir.display());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(err)?;
+        let mode = std::fs::metadata(dir).map_err(err)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))
+                .map_err(err)?;
+            tracing::info!(data_dir = %dir.display(), "narrowed the data directory to its owner (0700)");
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(err)?;
+    Ok(())
+}
+
+/// The SQLite file of `url` (None for in-memory databases).
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || rest.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
+}
+
+/// The SQLite database and its -wal / -shm files are readable by their owner only (0600): they
+/// hold users, password hashes and code hashes. A missing database file is created empty with
+/// that mode before SQLite opens it, so it is never readable by others even for a moment; the
+/// -wal / -shm files SQLite makes take the database file's mode.
+fn private_sqlite_files(url: &str) -> Result<(), String> {
+    let Some(db) = sqlite_path(url) else {
+        return Ok(());
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let err = |p: &std::path::Path, e: std::io::Error| {
+            format!("cannot restrict the database file {}: {e}", p.display())
+        };
+        if !db.exists() {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&db)
+            {
+                Ok(_) => {}
+                // Another process created it first; its mode is narrowed below.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(err(&db, e)),
+            }
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = db.clone().into_os_string();
+            name.push(suffix);
+            let path = std::path::PathBuf::from(name);
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o600))
+                    .map_err(|e| err(&path, e))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The key-encryption keys: configured, or (embedded SQLite only) generated once into the data
 /// directory. With Postgres every node must hold the same key, so it must be configured.
 fn sealer(config: &Config) -> Result<Sealer, String> {
+    let (current, retired) = key_encryption_keys(config)?;
+    tracing::info!(key_id = %current.id(), retired = retired.len(), "secrets at rest are sealed with AES-256-GCM");
+    Ok(Sealer::new(&current, &retired))
+}
+
+/// The current key-encryption key and the retired ones.
+fn key_encryption_keys(config: &Config) -> Result<(Kek, Vec<Kek>), String> {
     let retired = config
         .previous_key_encryption_keys
         .iter()
@@ -71,8 +160,7 @@ fn sealer(config: &Config) -> Result<Sealer, String> {
     let current = match &config.key_encryption_key {
         Some(k) => Kek::from_base64(k)?,
         None if config.database_url.starts_with("sqlite:") => {
-            std::fs::create_dir_all(&config.data_dir)
-                .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+            ensure_data_dir(config)?;
             let (kek, created) = credentials::ensure_key_encryption_key(&config.data_dir)?;
             if created {
                 tracing::info!(key_id = %kek.id(), "generated a key-encryption key in the data directory; back it up with the database");
@@ -85,20 +173,25 @@ fn sealer(config: &Config) -> Result<Sealer, String> {
                 .into())
         }
     };
-    tracing::info!(key_id = %current.id(), retired = retired.len(), "secrets at rest are sealed with AES-256-GCM");
-    Ok(Sealer::new(&current, &retired))
+    Ok((current, retired))
+}
+
+/// The key one-time codes are hashed under, derived from the current key-encryption key (every
+/// node holds the same one), and the configured limits. A new KEK makes outstanding codes
+/// unusable; their users ask for new ones.
+fn code_settings(config: &Config) -> Result<Arc<CodeSettings>, String> {
+    let (current, _) = key_encryption_keys(config)?;
+    Ok(Arc::new(CodeSettings::new(
+        current.derive("gatehouse/one-time-codes/v1"),
+        config.codes,
+    )))
 }
 
 /// The keys this node accepts: configured ones, or the generated admin key.
 fn access_keys(config: &Config) -> Result<AccessKeys, String> {
     let mut configured = config.access_keys.clone();
     if configured.is_empty() {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            format!(
-                "cannot create data directory {}: {e}",
-                config.data_dir.display()
-            )
-        })?;
+        ensure_data_dir(config)?;
         let (key, created) = credentials::ensure_admin_key(&config.data_dir)?;
         let path = credentials::credentials_path(&config.data_dir);
         if created {
@@ -140,12 +233,7 @@ fn dispatcher(config: &Config, store: &SqlStore) -> Result<notify::Dispatcher, S
         if let Some(d) = &developer {
             return Ok(d.clone());
         }
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            format!(
-                "cannot create data directory {}: {e}",
-                config.data_dir.display()
-            )
-        })?;
+        ensure_data_dir(config)?;
         let d = Arc::new(notify::DeveloperOutbox::new(
             config.data_dir.join("outbox.jsonl"),
         ));
@@ -215,7 +303,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     ));
     let stats = web::Data::from(dispatcher.stats());
     dispatcher.spawn();
-    let services = Services::with_sender(shared_store.clone(), clock.clone(), sender);
+    let services = Services::with_sender(shared_store.clone(), clock.clone(), sender)
+        .with_code_settings(code_settings(&config)?);
     let auth = auth_flows::AuthService::new(
         shared_store,
         clock,

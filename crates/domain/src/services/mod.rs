@@ -45,4 +45,11 @@ impl Services {
             user_pools,
         }
     }
+
+    /// Services whose one-time codes are hashed under `settings`' key and limited by its limits
+    /// (every node of a deployment must be given the same key).
+    pub fn with_code_settings(mut self, settings: Arc<directory::codes::CodeSettings>) -> Self {
+        self.directory = self.directory.with_code_settings(settings);
+        self
+    }
 }

@@ -1,22 +1,135 @@
 //! One-time codes as Cognito issues them: six digits, one outstanding per user and purpose (a new
-//! one replaces the old), a lifetime per purpose, a few wrong guesses, and the message that
-//! carries the code queued in the same transaction as the code itself.
+//! one replaces the old), a lifetime per purpose, and the message that carries the code queued in
+//! the same transaction as the code itself.
+//!
+//! Six digits are guessable, so codes are limited (see [`CodeLimits`]): failed attempts are
+//! counted per user and purpose across re-issued codes, and codes issued are counted per user and
+//! purpose, per destination and per pool. Every counter lives in the database, so the limits hold
+//! across nodes and under parallel requests. Codes are stored as HMAC-SHA-256 under a key derived
+//! from the key-encryption key, bound to the value they were sent to.
+
+use std::sync::{Arc, OnceLock};
 
 use cognito_model::errors::ErrorCode;
 use cognito_model::shapes::{
     CodeDeliveryDetailsType, DeliveryMediumType, RecoveryOptionNameType, UserPoolType,
 };
-use rand::Rng;
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use rand::{Rng, RngCore};
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use super::DirectoryService;
 use crate::error::{CognitoError, ServiceResult};
-use crate::ports::{CodeRecord, DeliveryChannel, OutboundMessage, UserPoolView, UserRecord};
+use crate::ports::{
+    CodeLimit, CodeRecord, CodeWrite, DeliveryChannel, OutboundMessage, UserPoolView, UserRecord,
+};
 
-/// Attempts allowed at one code (right or wrong) before it is dead.
-const MAX_ATTEMPTS: i64 = 5;
 const HOUR_MS: i64 = 3_600_000;
+/// Issuance is counted per hour.
+const ISSUE_WINDOW_MS: i64 = HOUR_MS;
+/// The longest failure window accepted (counter rows are pruned some time after this).
+pub const MAX_FAILURE_WINDOW_MS: i64 = 24 * HOUR_MS;
+
+/// How many codes may be tried and issued. The defaults follow Cognito where it is known (five
+/// wrong codes, a handful of codes per user per hour) and are otherwise chosen to stay out of a
+/// legitimate user's way while capping abuse; all are configurable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeLimits {
+    /// Wrong codes per user and purpose within `failure_window_ms`, across re-issued codes.
+    /// The next attempt (even with the right code) and further codes for the purpose are
+    /// refused until the window, which opens with the first failure, has passed. At least 1.
+    pub failures: u32,
+    pub failure_window_ms: i64,
+    /// Codes per user and purpose per hour (0: no limit).
+    pub per_user: u32,
+    /// Codes per destination (email address or phone number, across users) per hour (0: none).
+    pub per_destination: u32,
+    /// Codes per user pool per hour (0: no limit).
+    pub per_pool: u32,
+}
+
+impl Default for CodeLimits {
+    fn default() -> Self {
+        CodeLimits {
+            failures: 5,
+            failure_window_ms: HOUR_MS,
+            per_user: 5,
+            per_destination: 10,
+            per_pool: 1000,
+        }
+    }
+}
+
+/// The key codes are hashed under, and their limits. One per deployment: every node must hold
+/// the same key (it is derived from the shared key-encryption key at wiring time).
+pub struct CodeSettings {
+    key: Zeroizing<[u8; 32]>,
+    limits: CodeLimits,
+}
+
+impl std::fmt::Debug for CodeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeSettings")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CodeSettings {
+    pub fn new(key: Zeroizing<[u8; 32]>, mut limits: CodeLimits) -> Self {
+        limits.failures = limits.failures.max(1);
+        limits.failure_window_ms = limits.failure_window_ms.clamp(1, MAX_FAILURE_WINDOW_MS);
+        CodeSettings { key, limits }
+    }
+
+    /// Settings for tests and tools that wire no key-encryption key: a key random to this
+    /// process (codes then cannot be checked by another process) and the default limits.
+    pub fn process_local() -> Arc<CodeSettings> {
+        static LOCAL: OnceLock<Arc<CodeSettings>> = OnceLock::new();
+        LOCAL
+            .get_or_init(|| {
+                let mut key = Zeroizing::new([0u8; 32]);
+                rand::rngs::OsRng.fill_bytes(&mut key[..]);
+                Arc::new(CodeSettings::new(key, CodeLimits::default()))
+            })
+            .clone()
+    }
+
+    pub fn limits(&self) -> &CodeLimits {
+        &self.limits
+    }
+
+    fn mac(&self, label: &str, parts: &[&str]) -> Vec<u8> {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.key[..])
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        // Length-prefixed, so no two different part lists hash alike.
+        for part in std::iter::once(label).chain(parts.iter().copied()) {
+            m.update(&(part.len() as u64).to_be_bytes());
+            m.update(part.as_bytes());
+        }
+        m.finalize().into_bytes().to_vec()
+    }
+
+    /// The stored form of a code: bound to pool, user, purpose and the value it was sent to.
+    fn code_hash(
+        &self,
+        pool_id: &str,
+        user_id: &str,
+        purpose: &str,
+        bound: &str,
+        code: &str,
+    ) -> String {
+        hex::encode(self.mac("code/v1", &[pool_id, user_id, purpose, bound, code]))
+    }
+
+    /// A name for a counter about a destination or a typed username, so the counter table holds
+    /// no address or name in clear.
+    fn tag(&self, kind: &str, value: &str) -> String {
+        hex::encode(&self.mac("limit/v1", &[kind, value])[..16])
+    }
+}
 
 /// What a code is for, and how long it lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,15 +168,38 @@ impl CodePurpose {
             CodePurpose::ForgotPassword => HOUR_MS,
         }
     }
+
+    /// Codes that mark an address verified prove only the address they went to, so they are
+    /// bound to it. A recovery code proves control of the account's recovery channel, whichever
+    /// it was; binding it would only break resets when a user's address changes meanwhile.
+    fn binds_destination(self) -> bool {
+        !matches!(self, CodePurpose::ForgotPassword)
+    }
+
+    fn bound(self, destination: &str) -> &str {
+        if self.binds_destination() {
+            destination
+        } else {
+            ""
+        }
+    }
 }
 
-fn code_hash(pool_id: &str, user_id: &str, purpose: &str, code: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [pool_id, user_id, purpose, code] {
-        h.update(part.as_bytes());
-        h.update([0u8]);
-    }
-    hex::encode(h.finalize())
+/// Who a counted code is for: a user, or a username nobody has (answered as if it existed when
+/// the client hides user existence).
+#[derive(Clone, Copy, Debug)]
+pub enum CodeSubject<'a> {
+    User(&'a UserRecord),
+    Unknown(&'a str),
+}
+
+/// A code that was checked and found right, not yet used up.
+#[derive(Debug)]
+pub struct CheckedCode {
+    purpose: CodePurpose,
+    pool_id: String,
+    user_id: String,
+    code_hash: String,
 }
 
 /// `a***@e***` for email, `+*******1234` for phone numbers, as Cognito masks destinations.
@@ -146,11 +282,12 @@ pub fn code_mismatch() -> CognitoError {
     )
 }
 
-/// What ConfirmSignUp, ConfirmForgotPassword and VerifyUserAttribute answer once a code has had
-/// its five attempts. Cognito answers LimitExceededException here (as clients report it after
-/// repeated wrong codes), not TooManyFailedAttemptsException, which VerifyUserAttribute's model
-/// does not even list.
-fn attempt_limit_exceeded() -> CognitoError {
+/// What ConfirmSignUp, ConfirmForgotPassword and VerifyUserAttribute answer once the user has
+/// used up the wrong codes the window allows, and what every code-sending call answers over one
+/// of its limits. Cognito answers LimitExceededException in both cases (as clients report it after
+/// repeated wrong codes and resends), not TooManyFailedAttemptsException, which
+/// VerifyUserAttribute's model does not even list.
+pub fn attempt_limit_exceeded() -> CognitoError {
     CognitoError::new(
         ErrorCode::LimitExceededException,
         "Attempt limit exceeded, please try after some time.",
@@ -225,7 +362,80 @@ pub fn recovery_channel(
 }
 
 impl DirectoryService {
-    /// Issues a new code for the user and queues the message carrying it to `destination`.
+    fn failure_limit(&self, scope: String) -> CodeLimit {
+        let l = self.codes.limits();
+        CodeLimit {
+            scope,
+            limit: i64::from(l.failures),
+            window_ms: l.failure_window_ms,
+            charge: true,
+        }
+    }
+
+    fn failure_scope(&self, subject: CodeSubject<'_>, purpose: CodePurpose) -> String {
+        match subject {
+            CodeSubject::User(u) => format!("fail:{}:{}", purpose.key(), u.id),
+            CodeSubject::Unknown(name) => {
+                format!(
+                    "fail-name:{}:{}",
+                    purpose.key(),
+                    self.codes.tag("name", name)
+                )
+            }
+        }
+    }
+
+    /// The counters a code for `subject` must stay under. `sent`: a real message goes out (then
+    /// the destination and the pool are charged; a code answered but not sent only needs the
+    /// pool to have room, so that a full pool answers alike for every name).
+    fn issue_limits(
+        &self,
+        subject: CodeSubject<'_>,
+        purpose: CodePurpose,
+        sent: Option<(DeliveryChannel, &str)>,
+    ) -> Vec<CodeLimit> {
+        let l = *self.codes.limits();
+        let hour = |scope: String, limit: u32, charge: bool| CodeLimit {
+            scope,
+            limit: i64::from(limit),
+            window_ms: ISSUE_WINDOW_MS,
+            charge,
+        };
+        let mut limits = Vec::new();
+        // While the purpose is locked by wrong codes no new code is sent either: a fresh code
+        // must not come with fresh guesses.
+        let mut locked = self.failure_limit(self.failure_scope(subject, purpose));
+        locked.charge = false;
+        limits.push(locked);
+        if l.per_user > 0 {
+            let scope = match subject {
+                CodeSubject::User(u) => format!("issue:{}:{}", purpose.key(), u.id),
+                CodeSubject::Unknown(name) => {
+                    format!(
+                        "issue-name:{}:{}",
+                        purpose.key(),
+                        self.codes.tag("name", name)
+                    )
+                }
+            };
+            limits.push(hour(scope, l.per_user, true));
+        }
+        if let (Some((channel, dest)), true) = (sent, l.per_destination > 0) {
+            let (kind, value) = match channel {
+                DeliveryChannel::Email => ("email", dest.to_lowercase()),
+                DeliveryChannel::Sms => ("sms", dest.to_string()),
+            };
+            let scope = format!("dest:{}", self.codes.tag(kind, &value));
+            limits.push(hour(scope, l.per_destination, true));
+        }
+        if l.per_pool > 0 {
+            limits.push(hour("pool".to_string(), l.per_pool, sent.is_some()));
+        }
+        limits
+    }
+
+    /// Issues a new code for the user and queues the message carrying it to `destination`,
+    /// within the limits: LimitExceededException when one is reached.
     pub async fn issue_code(
         &self,
         pool: &UserPoolView,
@@ -233,6 +443,38 @@ impl DirectoryService {
         purpose: CodePurpose,
         channel: DeliveryChannel,
         destination: &str,
+    ) -> ServiceResult<CodeDeliveryDetailsType> {
+        let limits = self.issue_limits(
+            CodeSubject::User(user),
+            purpose,
+            Some((channel, destination)),
+        );
+        self.store_code(pool, user, purpose, channel, destination, &limits)
+            .await
+    }
+
+    /// A code an administrator asked for (AdminResetUserPassword, an address set by
+    /// AdminUpdateUserAttributes): signed and trusted, so not limited.
+    pub async fn issue_code_unlimited(
+        &self,
+        pool: &UserPoolView,
+        user: &UserRecord,
+        purpose: CodePurpose,
+        channel: DeliveryChannel,
+        destination: &str,
+    ) -> ServiceResult<CodeDeliveryDetailsType> {
+        self.store_code(pool, user, purpose, channel, destination, &[])
+            .await
+    }
+
+    async fn store_code(
+        &self,
+        pool: &UserPoolView,
+        user: &UserRecord,
+        purpose: CodePurpose,
+        channel: DeliveryChannel,
+        destination: &str,
+        limits: &[CodeLimit],
     ) -> ServiceResult<CodeDeliveryDetailsType> {
         let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
         let now = self.clock.now_ms();
@@ -253,26 +495,60 @@ impl DirectoryService {
             from,
             reply_to,
         };
-        let stored = self
+        let record = CodeRecord {
+            pool_id: pool.record.id.clone(),
+            user_id: user.id.clone(),
+            purpose: purpose.key().to_string(),
+            code_hash: self.codes.code_hash(
+                &pool.record.id,
+                &user.id,
+                purpose.key(),
+                purpose.bound(destination),
+                &code,
+            ),
+            expires_ms: now + purpose.lifetime_ms(),
+            attempts: 0,
+            created_ms: now,
+        };
+        match self
             .store
-            .put_code(
-                &CodeRecord {
-                    pool_id: pool.record.id.clone(),
-                    user_id: user.id.clone(),
-                    purpose: purpose.key().to_string(),
-                    code_hash: code_hash(&pool.record.id, &user.id, purpose.key(), &code),
-                    expires_ms: now + purpose.lifetime_ms(),
-                    attempts: 0,
-                    created_ms: now,
-                },
-                Some(&message),
-            )
-            .await?;
-        if !stored {
-            return Err(super::user_not_found());
+            .put_code(&record, Some(&message), limits, now)
+            .await?
+        {
+            CodeWrite::Stored => {}
+            CodeWrite::UserGone => return Err(super::user_not_found()),
+            CodeWrite::Limited => return Err(attempt_limit_exceeded()),
         }
         self.sender.queued();
         Ok(delivery_details(channel, destination))
+    }
+
+    /// Counts a code that is answered but not sent (a user the client hides: unknown, disabled,
+    /// already confirmed, without a recovery channel) against the same per-user limit as a real
+    /// one, so that the answers stay alike: LimitExceededException at the same point.
+    pub async fn count_unsent_code(
+        &self,
+        pool: &UserPoolView,
+        subject: CodeSubject<'_>,
+        purpose: CodePurpose,
+    ) -> ServiceResult<()> {
+        let name;
+        let subject = match subject {
+            CodeSubject::Unknown(typed) => {
+                name = super::attributes::username_key(&pool.record.settings.pool, typed);
+                CodeSubject::Unknown(&name)
+            }
+            user => user,
+        };
+        let limits = self.issue_limits(subject, purpose, None);
+        if !self
+            .store
+            .count_code_limits(&pool.record.id, &limits, self.clock.now_ms())
+            .await?
+        {
+            return Err(attempt_limit_exceeded());
+        }
+        Ok(())
     }
 
     /// Forgets the outstanding verification code of an attribute (its value changed).
@@ -285,44 +561,144 @@ impl DirectoryService {
             return Ok(());
         };
         self.store
-            .delete_code(&user.pool_id, &user.id, purpose.key())
+            .delete_code(&user.pool_id, &user.id, purpose.key(), None)
             .await?;
         Ok(())
     }
 
-    /// Checks a code; a right one is used up. Every attempt is counted before the comparison
-    /// (atomically, so parallel guesses cannot share a number); the sixth and later attempts at
-    /// one code answer `LimitExceededException`, right code or not, until a new code is issued.
+    /// Counts one attempt at a code before anything is compared, atomically, so parallel
+    /// guesses each take their own place under the limit. LimitExceededException once the
+    /// user (or the unknown name) has had its wrong codes for the window.
+    async fn count_attempt(
+        &self,
+        pool: &UserPoolView,
+        subject: CodeSubject<'_>,
+        purpose: CodePurpose,
+    ) -> ServiceResult<String> {
+        let scope = self.failure_scope(subject, purpose);
+        let limit = self.failure_limit(scope.clone());
+        if !self
+            .store
+            .count_code_limits(&pool.record.id, &[limit], self.clock.now_ms())
+            .await?
+        {
+            return Err(attempt_limit_exceeded());
+        }
+        Ok(scope)
+    }
+
+    /// Checks a code sent to `destination` (the value it must still be for) without using it
+    /// up. Every attempt counts against the user's failures for the purpose before the
+    /// comparison; those failures survive new codes, and a right code clears them.
+    pub async fn verify_code(
+        &self,
+        pool: &UserPoolView,
+        user: &UserRecord,
+        purpose: CodePurpose,
+        destination: &str,
+        given: &str,
+    ) -> ServiceResult<CheckedCode> {
+        let (pid, uid) = (&pool.record.id, &user.id);
+        let scope = self
+            .count_attempt(pool, CodeSubject::User(user), purpose)
+            .await?;
+        let Some(rec) = self.store.get_code(pid, uid, purpose.key()).await? else {
+            return Err(code_mismatch());
+        };
+        if rec.expires_ms <= self.clock.now_ms() {
+            return Err(code_expired());
+        }
+        let expected =
+            self.codes
+                .code_hash(pid, uid, purpose.key(), purpose.bound(destination), given);
+        if !bool::from(expected.as_bytes().ct_eq(rec.code_hash.as_bytes())) {
+            return Err(code_mismatch());
+        }
+        self.store.reset_code_limit(pid, &scope).await?;
+        Ok(CheckedCode {
+            purpose,
+            pool_id: pid.clone(),
+            user_id: uid.clone(),
+            code_hash: rec.code_hash,
+        })
+    }
+
+    /// Uses up a checked code. Two right answers at once: only the one that used it up
+    /// succeeds; a code replaced since it was checked is not used either.
+    pub async fn use_code(&self, checked: CheckedCode) -> ServiceResult<()> {
+        if !self
+            .store
+            .delete_code(
+                &checked.pool_id,
+                &checked.user_id,
+                checked.purpose.key(),
+                Some(&checked.code_hash),
+            )
+            .await?
+        {
+            return Err(code_mismatch());
+        }
+        Ok(())
+    }
+
+    /// Checks a code and uses it up (see [`Self::verify_code`]).
     pub async fn check_code(
         &self,
         pool: &UserPoolView,
         user: &UserRecord,
         purpose: CodePurpose,
+        destination: &str,
         given: &str,
     ) -> ServiceResult<()> {
-        let (pid, uid) = (&pool.record.id, &user.id);
-        let Some(rec) = self
-            .store
-            .count_code_attempt(pid, uid, purpose.key())
-            .await?
-        else {
-            return Err(code_mismatch());
-        };
-        if rec.attempts > MAX_ATTEMPTS {
-            return Err(attempt_limit_exceeded());
+        let checked = self
+            .verify_code(pool, user, purpose, destination, given)
+            .await?;
+        self.use_code(checked).await
+    }
+
+    /// A code given for a username the client hides (unknown, or disabled): counted like an
+    /// attempt at a real user's code, so it answers CodeMismatchException, and after the same
+    /// number of tries LimitExceededException, exactly as a real user would.
+    pub async fn check_hidden_code(
+        &self,
+        pool: &UserPoolView,
+        typed_username: &str,
+        purpose: CodePurpose,
+    ) -> ServiceResult<()> {
+        let name = super::attributes::username_key(&pool.record.settings.pool, typed_username);
+        self.count_attempt(pool, CodeSubject::Unknown(&name), purpose)
+            .await?;
+        Err(code_mismatch())
+    }
+
+    /// The masked destination a simulated delivery names for a username nobody has: the same
+    /// shape a real one has, and the same every time for the name (derived from it under the
+    /// server's key), so repeated requests cannot tell it from a real user's.
+    pub fn simulated_destination(&self, channel: DeliveryChannel, typed_username: &str) -> String {
+        // Lower case: real addresses are nearly always stored so, and a typed name's case must
+        // not show through (nor change the derived letters).
+        let typed_username = &typed_username.to_lowercase();
+        let d = self.codes.mac("simulated/v1", &[typed_username]);
+        match channel {
+            // Pools that sign in by email show the typed address itself, as they would for a
+            // user who has it.
+            DeliveryChannel::Email if typed_username.contains('@') => mask(channel, typed_username),
+            DeliveryChannel::Email => {
+                const LOCAL: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
+                // First letters of mail domains, weighted toward the large providers.
+                const DOMAIN: &[u8] = b"gggggggghhhhooooyyyiimmaacdeflnprstuwz";
+                let l = LOCAL[usize::from(d[0]) % LOCAL.len()] as char;
+                let r = DOMAIN[usize::from(d[1]) % DOMAIN.len()] as char;
+                format!("{l}***@{r}***")
+            }
+            DeliveryChannel::Sms if typed_username.starts_with('+') => {
+                mask(channel, typed_username)
+            }
+            DeliveryChannel::Sms => {
+                let digits: String = d[2..6].iter().map(|b| char::from(b'0' + b % 10)).collect();
+                format!("+*******{digits}")
+            }
         }
-        if rec.expires_ms <= self.clock.now_ms() {
-            return Err(code_expired());
-        }
-        let expected = code_hash(pid, uid, purpose.key(), given);
-        if !bool::from(expected.as_bytes().ct_eq(rec.code_hash.as_bytes())) {
-            return Err(code_mismatch());
-        }
-        // Two right answers at once: only the one that used the code up succeeds.
-        if !self.store.delete_code(pid, uid, purpose.key()).await? {
-            return Err(code_mismatch());
-        }
-        Ok(())
     }
 }
 
@@ -337,6 +713,53 @@ mod tests {
             "j***@e***"
         );
         assert_eq!(mask(DeliveryChannel::Sms, "+15555551234"), "+*******1234");
+    }
+
+    fn settings() -> CodeSettings {
+        CodeSettings::new(Zeroizing::new([7u8; 32]), CodeLimits::default())
+    }
+
+    #[test]
+    fn code_hashes_are_keyed_and_bound_to_the_destination() {
+        let s = settings();
+        let h = s.code_hash("p", "u", "verify:email", "a@x.example", "123456");
+        assert_eq!(
+            h,
+            s.code_hash("p", "u", "verify:email", "a@x.example", "123456")
+        );
+        assert_ne!(
+            h,
+            s.code_hash("p", "u", "verify:email", "b@x.example", "123456")
+        );
+        assert_ne!(
+            h,
+            s.code_hash("p", "u", "verify:email", "a@x.example", "123457")
+        );
+        let other = CodeSettings::new(Zeroizing::new([8u8; 32]), CodeLimits::default());
+        assert_ne!(
+            h,
+            other.code_hash("p", "u", "verify:email", "a@x.example", "123456")
+        );
+        // Length prefixes: moving a boundary between parts changes the hash.
+        assert_ne!(
+            s.code_hash("p", "u", "ab", "c", "123456"),
+            s.code_hash("p", "u", "a", "bc", "123456")
+        );
+    }
+
+    #[test]
+    fn limits_are_kept_sane() {
+        let s = CodeSettings::new(
+            Zeroizing::new([0u8; 32]),
+            CodeLimits {
+                failures: 0,
+                failure_window_ms: i64::MAX,
+                ..CodeLimits::default()
+            },
+        );
+        assert_eq!(s.limits().failures, 1);
+        assert_eq!(s.limits().failure_window_ms, MAX_FAILURE_WINDOW_MS);
+        assert!(!format!("{s:?}").contains("key"));
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub struct DirectoryService {
     clock: Arc<dyn Clock>,
     pools: UserPoolService,
     sender: Arc<dyn MessageSender>,
+    codes: Arc<codes::CodeSettings>,
 }
 
 pub(crate) fn user_not_found() -> CognitoError {
@@ -109,7 +110,14 @@ impl DirectoryService {
             clock,
             pools,
             sender: Arc::new(DropMessages),
+            codes: codes::CodeSettings::process_local(),
         }
+    }
+
+    /// The key one-time codes are hashed under and their limits.
+    pub fn with_code_settings(mut self, settings: Arc<codes::CodeSettings>) -> Self {
+        self.codes = settings;
+        self
     }
 
     /// Where invitations and codes go.

@@ -91,16 +91,20 @@ impl DirectoryService {
 
     /// Marks an attribute verified (a confirmed code proved it; a pending new value of it takes
     /// effect), and for sign-up confirms the user.
+    /// `proven` is the (attribute, value) the code was sent to: checked again inside the write,
+    /// so a value changed after the code was checked (by a concurrent UpdateUserAttributes) is
+    /// never the one marked verified; that answers CodeMismatchException and changes nothing.
     /// Claiming the alias may move it from another user with `force_alias`.
     pub async fn confirm_with_code(
         &self,
         ctx: &RequestContext,
         pool: &UserPoolView,
         user: &UserRecord,
-        verified_attribute: Option<&str>,
+        proven: Option<(&str, &str)>,
         confirm: bool,
         force_alias: bool,
     ) -> ServiceResult<UserRecord> {
+        let verified_attribute = proven.map(|(name, _)| name);
         let flag = verified_attribute.map(|a| format!("{a}_verified"));
         self.modify_user(
             ctx,
@@ -108,9 +112,23 @@ impl DirectoryService {
             Some(&user.username),
             force_alias,
             |_, mut u| {
+                if u.id != user.id {
+                    return Err(super::codes::code_mismatch());
+                }
+                if let Some((name, value)) = proven {
+                    // Sign-up codes go to the current value; attribute codes to the value
+                    // waiting for verification, if one does.
+                    let now_for = if confirm {
+                        Self::attribute(&u, name)
+                    } else {
+                        Self::verification_destination(&u, name)
+                    };
+                    if now_for != Some(value) {
+                        return Err(super::codes::code_mismatch());
+                    }
+                }
                 // A value waiting for verification (AttributesRequireVerificationBeforeUpdate)
-                // is what the code went to: it becomes the attribute's value. Sign-up codes go
-                // to the current value.
+                // is what the code went to: it becomes the attribute's value.
                 if let (Some(name), false) = (verified_attribute, confirm) {
                     if let Some(i) = u.pending_attributes.iter().position(|(n, _)| n == name) {
                         let (_, value) = u.pending_attributes.remove(i);

@@ -283,7 +283,7 @@ impl DirectoryService {
             .await?;
         // The codes go out as for the user's own update; the answer carries no delivery details.
         let pool = self.pool(ctx, req.user_pool_id.as_deref()).await?;
-        self.send_verification_codes(&pool, &update).await?;
+        self.send_verification_codes(&pool, &update, false).await?;
         Ok(AdminUpdateUserAttributesResponse {})
     }
 
@@ -347,10 +347,14 @@ impl DirectoryService {
 
     /// Sends the codes an attribute update calls for: to each pending value, and to each newly
     /// set email or phone number the pool auto-verifies. Returns the delivery details.
+    /// `limited` (the user's own update): the code limits apply, and a code over a limit is not
+    /// sent (the update itself has been written, so it is not failed for that; the user can ask
+    /// for the code later with GetUserAttributeVerificationCode).
     pub async fn send_verification_codes(
         &self,
         pool: &UserPoolView,
         update: &AttributeUpdate,
+        limited: bool,
     ) -> ServiceResult<Vec<CodeDeliveryDetailsType>> {
         let auto = pool
             .record
@@ -368,10 +372,23 @@ impl DirectoryService {
             if !*pending && !auto.iter().any(|kind| kind.as_str() == name.as_str()) {
                 continue;
             }
-            details.push(
-                self.issue_code(pool, &update.user, purpose, channel, dest)
-                    .await?,
-            );
+            if !limited {
+                details.push(
+                    self.issue_code_unlimited(pool, &update.user, purpose, channel, dest)
+                        .await?,
+                );
+                continue;
+            }
+            match self
+                .issue_code(pool, &update.user, purpose, channel, dest)
+                .await
+            {
+                Ok(d) => details.push(d),
+                Err(e) if e.code == ErrorCode::LimitExceededException => {
+                    tracing::debug!(attribute = %name, "verification code not sent: over a code limit");
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(details)
     }
@@ -570,7 +587,7 @@ impl DirectoryService {
         let pool = self.pool(ctx, req.user_pool_id.as_deref()).await?;
         let user = self.find_user(&pool, req.username.as_deref()).await?;
         if let Ok((channel, dest)) = super::codes::recovery_channel(&pool, &user) {
-            self.issue_code(
+            self.issue_code_unlimited(
                 &pool,
                 &user,
                 super::codes::CodePurpose::ForgotPassword,
