@@ -286,11 +286,8 @@ impl AuthService {
             // Seen and verified before: only what changes with time is checked again.
             Some(c) => tokens::still_valid(&c, self.now_s())?,
             None => {
-                let mut keys = self.keys.keys(&pool_id).await?;
-                if keys.verifier(&kid).is_none() {
-                    // Perhaps another node rotated the keys since this node read them.
-                    keys = self.keys.reload(&pool_id).await?;
-                }
+                // An unknown kid may be another node's rotation: re-read, within limits.
+                let keys = self.keys.keys_for_kid(&pool_id, &kid).await?;
                 let issuer = self.issuer.issuer(&pool_id);
                 let claims =
                     tokens::verify_access_token(&keys, &kid, token, &issuer, self.now_s())?;

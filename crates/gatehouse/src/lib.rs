@@ -186,17 +186,33 @@ async fn metrics(
     stats: web::Data<notify::DeliveryStats>,
     store: web::Data<SqlStore>,
     account: web::Data<AccountId>,
+    state: web::Data<AppState>,
 ) -> actix_web::HttpResponse {
     use domain::ports::OutboxStore;
     match store.outbox_depth(&account.0).await {
         Ok(depth) => actix_web::HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4")
-            .body(stats.render(depth)),
+            .body(format!(
+                "{}{}",
+                stats.render(depth),
+                signing_key_metrics(&state.auth)
+            )),
         Err(e) => {
             tracing::warn!(error = %e, "metrics: cannot read the outbox depth");
             actix_web::HttpResponse::ServiceUnavailable().finish()
         }
     }
+}
+
+/// How often this node read signing keys from the database: a token with an unknown kid may
+/// cause a read, at most one per pool every few seconds.
+fn signing_key_metrics(auth: &auth_flows::AuthService) -> String {
+    format!(
+        "# HELP gatehouse_signing_key_reads_total Reads of token signing keys from the database by this node.\n\
+         # TYPE gatehouse_signing_key_reads_total counter\n\
+         gatehouse_signing_key_reads_total {}\n",
+        auth.keys().key_reads()
+    )
 }
 
 struct AccountId(String);
