@@ -57,6 +57,12 @@ async fn open_store(config: &Config) -> Result<SqlStore, String> {
         .await
         .map_err(|e| format!("migrations failed: {e}"))?;
     store.check_sealing_key().await.map_err(|e| e.to_string())?;
+    // Once per database: password states from before sealing are sealed, and from then on only
+    // sealed ones are accepted.
+    store
+        .seal_legacy_password_states()
+        .await
+        .map_err(|e| format!("sealing stored password states failed: {e}"))?;
     Ok(store)
 }
 
