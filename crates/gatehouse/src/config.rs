@@ -140,6 +140,10 @@ pub struct Overrides {
     pub sns_access_key_id: Option<String>,
     #[arg(long, env = "GATEHOUSE_SNS_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub sns_secret_access_key: Option<String>,
+    /// Comma-separated domains (`example.com`) and addresses (`team@example.com`) pools may name
+    /// as their email sender (EmailConfiguration From / SourceArn). Empty: only the SMTP sender.
+    #[arg(long, env = "GATEHOUSE_ALLOWED_EMAIL_SENDERS", value_delimiter = ',')]
+    pub allowed_email_senders: Option<Vec<String>>,
 }
 
 /// `[smtp]` in the file.
@@ -231,6 +235,7 @@ pub struct FileConfig {
     pub access_keys: Vec<AccessKeyConfig>,
     pub smtp: Option<SmtpFileConfig>,
     pub sns: Option<SnsFileConfig>,
+    pub allowed_email_senders: Option<Vec<String>>,
 }
 
 /// The effective configuration.
@@ -258,6 +263,8 @@ pub struct Config {
     pub smtp: Option<notify::SmtpConfig>,
     /// None: SMS goes to the developer outbox.
     pub sns: Option<notify::SnsConfig>,
+    /// Domains and addresses pools may send email as, besides the SMTP sender.
+    pub allowed_email_senders: Vec<String>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9229";
@@ -359,6 +366,15 @@ impl Config {
             access_keys,
             smtp,
             sns,
+            allowed_email_senders: o
+                .allowed_email_senders
+                .clone()
+                .or(file.allowed_email_senders)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
         };
         config.check()?;
         Ok(config)

@@ -137,6 +137,14 @@ fn access_keys(config: &Config) -> Result<AccessKeys, String> {
     ))
 }
 
+/// The email senders pools may name: the configured allow-list and the SMTP sender.
+fn sender_policy(config: &Config) -> domain::services::directory::SenderPolicy {
+    domain::services::directory::SenderPolicy::new(
+        &config.allowed_email_senders,
+        config.smtp.as_ref().map(|s| s.from.as_str()),
+    )
+}
+
 /// Delivery: messages are queued in the database and this node's dispatcher sends them through
 /// the configured SMTP relay and SNS endpoint, or, for a channel with nothing configured, to the
 /// developer outbox file in the data directory.
@@ -161,7 +169,7 @@ fn dispatcher(config: &Config, store: &SqlStore) -> Result<notify::Dispatcher, S
     let email: Arc<dyn notify::Deliverer> = match &config.smtp {
         Some(smtp) => {
             tracing::info!(host = %smtp.host, port = ?smtp.port, tls = ?smtp.tls, from = %smtp.from, "email goes out through SMTP");
-            Arc::new(notify::SmtpDeliverer::new(smtp)?)
+            Arc::new(notify::SmtpDeliverer::new(smtp)?.with_sender_policy(sender_policy(config)))
         }
         None => {
             tracing::info!(file = %config.data_dir.join("outbox.jsonl").display(), "no SMTP relay configured: email goes to the developer outbox");
@@ -237,7 +245,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
     ));
     let stats = web::Data::from(dispatcher.stats());
     dispatcher.spawn();
-    let services = Services::with_sender(shared_store.clone(), clock.clone(), sender);
+    let services = Services::with_sender_and_policy(
+        shared_store.clone(),
+        clock.clone(),
+        sender,
+        sender_policy(&config),
+    );
     let auth = auth_flows::AuthService::new(
         shared_store,
         clock,

@@ -15,6 +15,7 @@ mod users;
 use std::sync::Arc;
 
 pub use import::{import_write, ImportedUser};
+pub use invitations::{mailbox_address, SenderPolicy};
 pub use users::AttributeUpdate;
 
 use crate::ports::{DropMessages, MessageSender};
