@@ -62,7 +62,12 @@ async fn database(server: &Server, backend: &Backend) -> (sqlx::AnyPool, String)
     let url = match backend {
         Backend::Sqlite => format!(
             "sqlite://{}",
-            server.data_dir.parent().unwrap().join("gatehouse.db").display()
+            server
+                .data_dir
+                .parent()
+                .unwrap()
+                .join("gatehouse.db")
+                .display()
         ),
         Backend::Postgres(url) => url.clone(),
     };
@@ -158,7 +163,10 @@ async fn forged_kids_cost_a_bounded_number_of_key_reads(backend: Backend) {
         let (c, token) = (c.clone(), token.clone());
         tasks.push(tokio::spawn(async move {
             for i in 0..25 {
-                let forged = with_header(&token, &json!({"kid": format!("forged-{t}-{i}"), "alg": "RS256"}));
+                let forged = with_header(
+                    &token,
+                    &json!({"kid": format!("forged-{t}-{i}"), "alg": "RS256"}),
+                );
                 let e = get_user(&c, &forged).await.unwrap_err();
                 assert_eq!(e, "NotAuthorizedException: Invalid Access Token");
             }
@@ -189,7 +197,11 @@ async fn forged_kids_cost_a_bounded_number_of_key_reads(backend: Backend) {
         .env("GATEHOUSE_LOG_LEVEL", "warn")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     drop(db);
     let store = storage::SqlStore::connect(&url, 2)
         .await
@@ -214,7 +226,10 @@ async fn forged_kids_cost_a_bounded_number_of_key_reads(backend: Backend) {
     loop {
         match get_user(&c, &rotated).await {
             Ok(_) => break,
-            Err(e) => assert!(Instant::now() < deadline, "the rotated key is never accepted: {e}"),
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "the rotated key is never accepted: {e}"
+            ),
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -272,20 +287,26 @@ async fn plain_password_state_is_refused(backend: Backend) {
     let c = server.client();
     let pool = crate::sign_in::pool(&c, false).await;
     let (client_id, _) = crate::sign_in::app_client(&c, &pool, false).await;
-    crate::sign_in::user(&c, &pool, "victim", "Victim-Passw0rd!", "victim@example.com").await;
+    crate::sign_in::user(
+        &c,
+        &pool,
+        "victim",
+        "Victim-Passw0rd!",
+        "victim@example.com",
+    )
+    .await;
     crate::sign_in::user(&c, &pool, "mallory", "Mallory-Passw0rd!", "m@example.com").await;
 
     // The attacker's own password state, as plain JSON (here opened with the test's key; an
     // attacker would compute it), written into the victim's row.
     let (db, _) = database(&server, &backend).await;
-    let row: (String, String) = sqlx::query_as(
-        "SELECT id, password FROM users WHERE pool_id = $1 AND username = $2",
-    )
-    .bind(&pool)
-    .bind("mallory")
-    .fetch_one(&db)
-    .await
-    .unwrap();
+    let row: (String, String) =
+        sqlx::query_as("SELECT id, password FROM users WHERE pool_id = $1 AND username = $2")
+            .bind(&pool)
+            .bind("mallory")
+            .fetch_one(&db)
+            .await
+            .unwrap();
     let sealer = storage::Sealer::new(&storage::Kek::from_base64(TEST_KEK).unwrap(), &[]);
     let plain = sealer
         .open_string(&format!("user-password:{pool}/{}", row.0), &row.1)
@@ -405,7 +426,11 @@ async fn wrong_client_does_not_use_up_the_challenge_session(backend: Backend) {
         "Invalid session for the user, session is expired."
     );
     let done = answer(&right).await.unwrap();
-    assert!(done.authentication_result().unwrap().access_token().is_some());
+    assert!(done
+        .authentication_result()
+        .unwrap()
+        .access_token()
+        .is_some());
     // Taken now: the Session answers once.
     assert_eq!(
         error_code(&answer(&right).await.unwrap_err()),
@@ -457,7 +482,11 @@ async fn pool_email_sender_must_be_allowed(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let email = described.user_pool().unwrap().email_configuration().unwrap();
+    let email = described
+        .user_pool()
+        .unwrap()
+        .email_configuration()
+        .unwrap();
     assert_eq!(email.from(), None, "the refused update changed nothing");
 
     // With an allow-list: listed domains and addresses pass, others (and domain identities
@@ -478,7 +507,10 @@ async fn pool_email_sender_must_be_allowed(backend: Backend) {
             .await
             .unwrap();
     }
-    let arn = format!("arn:aws:ses:us-east-1:{}:identity/bank.example", server.account_id);
+    let arn = format!(
+        "arn:aws:ses:us-east-1:{}:identity/bank.example",
+        server.account_id
+    );
     for (from, source_arn) in [
         (Some("other@example.org"), None),
         (Some("ceo@bank.example"), None),
@@ -491,6 +523,10 @@ async fn pool_email_sender_must_be_allowed(backend: Backend) {
             .send()
             .await
             .unwrap_err();
-        assert_eq!(error_code(&e), "InvalidParameterException", "{from:?} {source_arn:?}");
+        assert_eq!(
+            error_code(&e),
+            "InvalidParameterException",
+            "{from:?} {source_arn:?}"
+        );
     }
 }

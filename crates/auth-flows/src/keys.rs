@@ -202,11 +202,7 @@ impl KeyRing {
     /// one pool queue on its lock, so a burst of them costs one read (and at most one key
     /// generation per purpose) on this node.
     async fn load(&self, pool_id: &str, accept: Accept) -> ServiceResult<Arc<PoolKeys>> {
-        let lock = self
-            .loading
-            .entry(pool_id.to_string())
-            .or_default()
-            .clone();
+        let lock = self.loading.entry(pool_id.to_string()).or_default().clone();
         let _turn = lock.lock().await;
         if let Some(k) = self.cached(pool_id, accept) {
             return Ok(k);

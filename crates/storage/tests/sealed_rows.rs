@@ -95,7 +95,11 @@ async fn plain_password_states_are_sealed_once_then_refused(store: SqlStore, url
         .await
         .unwrap();
     assert!(sealed.starts_with("gh1."), "sealed by the upgrade");
-    let user = store.get_user_by_key(&pool, "legacy").await.unwrap().unwrap();
+    let user = store
+        .get_user_by_key(&pool, "legacy")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(user.password, Some(state.clone()));
 
     // Afterwards a plain state is never trusted, and starting again does not seal it.

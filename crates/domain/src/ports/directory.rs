@@ -56,7 +56,10 @@ impl std::fmt::Debug for PasswordState {
             .field("hash", &"<redacted>")
             .field("set_ms", &self.set_ms)
             .field("srp", &self.srp)
-            .field("history", &format_args!("<{} redacted>", self.history.len()))
+            .field(
+                "history",
+                &format_args!("<{} redacted>", self.history.len()),
+            )
             .finish()
     }
 }
@@ -276,6 +279,9 @@ mod debug_tests {
         };
         let shown = format!("{user:?} {:#?}", user.password);
         assert!(!shown.contains("SECRET"), "{shown}");
-        assert!(shown.contains("alice") && shown.contains("set_ms: 7"), "{shown}");
+        assert!(
+            shown.contains("alice") && shown.contains("set_ms: 7"),
+            "{shown}"
+        );
     }
 }

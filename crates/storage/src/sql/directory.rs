@@ -176,12 +176,10 @@ impl SqlStore {
             tx.rollback().await.map_err(backend_err)?;
             return Ok(0);
         }
-        let rows = sqlx::query(
-            "SELECT pool_id, id, password FROM users WHERE password LIKE '{%'",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend_err)?;
+        let rows = sqlx::query("SELECT pool_id, id, password FROM users WHERE password LIKE '{%'")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend_err)?;
         let mut sealed = 0;
         for row in &rows {
             let pool_id: String = get(row, "pool_id")?;
@@ -206,7 +204,10 @@ impl SqlStore {
         }
         tx.commit().await.map_err(backend_err)?;
         if sealed > 0 {
-            tracing::info!(users = sealed, "sealed password states stored before sealing");
+            tracing::info!(
+                users = sealed,
+                "sealed password states stored before sealing"
+            );
         }
         Ok(sealed)
     }

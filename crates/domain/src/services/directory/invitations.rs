@@ -111,7 +111,7 @@ impl SenderPolicy {
         }
         if !identity.contains('@') {
             let domain = identity.trim().to_ascii_lowercase();
-            return !domain.is_empty() && self.allowed.iter().any(|a| *a == domain);
+            return !domain.is_empty() && self.allowed.contains(&domain);
         }
         let Some(address) = mailbox_address(identity) else {
             return false;
@@ -247,7 +247,10 @@ mod tests {
         assert!(p.allows("example.com"), "a SourceArn domain identity");
         assert!(!p.allows("other@corp.example"));
         assert!(!p.allows("Security <security@bank.example>"));
-        assert!(!p.allows("x@sub.example.com"), "subdomains are listed on their own");
+        assert!(
+            !p.allows("x@sub.example.com"),
+            "subdomains are listed on their own"
+        );
         assert!(!p.allows("bank.example"));
         assert!(!p.allows("Evil <evil@bank.example> <ok@example.com"));
         let none = SenderPolicy::new(&[], None);
@@ -275,12 +278,17 @@ mod tests {
             }),
             ..Default::default()
         };
-        assert!(p.check(&pool(Some("Team <t@example.com>"), None), &ctx).is_ok());
+        assert!(p
+            .check(&pool(Some("Team <t@example.com>"), None), &ctx)
+            .is_ok());
         assert!(p.check(&UserPoolType::default(), &ctx).is_ok());
         let e = p
             .check(&pool(Some("Security <security@bank.example>"), None), &ctx)
             .unwrap_err();
-        assert_eq!(e.code, cognito_model::errors::ErrorCode::InvalidParameterException);
+        assert_eq!(
+            e.code,
+            cognito_model::errors::ErrorCode::InvalidParameterException
+        );
         assert!(
             e.message.ends_with(
                 "in region EU-WEST-1: arn:aws:ses:eu-west-1:123456789012:identity/security@bank.example"
