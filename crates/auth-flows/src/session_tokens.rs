@@ -286,11 +286,8 @@ impl AuthService {
             // Seen and verified before: only what changes with time is checked again.
             Some(c) => tokens::still_valid(&c, self.now_s())?,
             None => {
-                let mut keys = self.keys.keys(&pool_id).await?;
-                if keys.verifier(&kid).is_none() {
-                    // Perhaps another node rotated the keys since this node read them.
-                    keys = self.keys.reload(&pool_id).await?;
-                }
+                // An unknown kid may be another node's rotation: re-read, within limits.
+                let keys = self.keys.keys_for_kid(&pool_id, &kid).await?;
                 let issuer = self.issuer.issuer(&pool_id);
                 let claims =
                     tokens::verify_access_token(&keys, &kid, token, &issuer, self.now_s())?;
@@ -327,9 +324,23 @@ impl AuthService {
         req: GetUserRequest,
     ) -> ServiceResult<GetUserResponse> {
         let a = self.authorize(ctx, req.access_token.as_deref()).await?;
+        // The caller sees what the token's app client may read (its ReadAttributes), the same
+        // attributes its ID token carries; a client deleted since no longer vouches for the token.
+        let client = match self.store.find_app_client(&a.claims.client_id).await? {
+            Some(c) if c.record.pool_id == a.pool.record.id => c,
+            _ => return Err(invalid_access_token()),
+        };
+        let attributes = DirectoryService::wire_attributes_of(&a.user)
+            .into_iter()
+            .filter(|attr| {
+                attr.name
+                    .as_deref()
+                    .is_some_and(|n| tokens::readable(&client.record.settings, n))
+            })
+            .collect();
         Ok(GetUserResponse {
             username: Some(a.user.username.clone()),
-            user_attributes: Some(DirectoryService::wire_attributes_of(&a.user)),
+            user_attributes: Some(attributes),
             mfa_options: None,
             preferred_mfa_setting: None,
             user_mfa_setting_list: None,

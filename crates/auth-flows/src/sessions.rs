@@ -19,12 +19,23 @@ use sha2::{Digest, Sha256};
 /// Sessions are longer than Cognito's minimum of 20 characters and say nothing about their state.
 const HANDLE_BYTES: usize = 48;
 
-/// The SRP half of a PASSWORD_VERIFIER step. `b` is the server's secret exponent.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// The SRP half of a PASSWORD_VERIFIER step. `b` is the server's secret exponent: Debug hides
+/// it (and so ChallengeState's Debug, which prints this, shows no secret either).
+#[derive(Clone, Serialize, Deserialize)]
 pub struct SrpStep {
     pub b: String,
     pub srp_b: String,
     pub srp_a: String,
+}
+
+impl std::fmt::Debug for SrpStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SrpStep")
+            .field("b", &"<redacted>")
+            .field("srp_b", &self.srp_b)
+            .field("srp_a", &self.srp_a)
+            .finish()
+    }
 }
 
 /// What the next challenge response is checked against.
@@ -126,9 +137,11 @@ impl SessionBook {
         if handle.len() != HANDLE_BYTES {
             return Err(invalid_session());
         }
+        // Taken only when it is this client's: an answer through another client is refused
+        // without using the session up.
         let rec = self
             .store
-            .take_challenge_session(&hash(handle))
+            .take_challenge_session(&hash(handle), client_id)
             .await?
             .ok_or_else(invalid_session)?;
         if rec.expires_ms <= self.clock.now_ms() || rec.client_id != client_id {
@@ -146,5 +159,31 @@ impl SessionBook {
             (Ok(a), Ok(b)) => subtle::ConstantTimeEq::ct_eq(&a[..], &b[..]).into(),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_a_challenge_state_hides_the_srp_secret() {
+        let state = ChallengeState {
+            pool_id: "p".into(),
+            client_id: "c".into(),
+            user_id: Some("u".into()),
+            username: "alice".into(),
+            challenge: "PASSWORD_VERIFIER".into(),
+            admin: false,
+            srp: Some(SrpStep {
+                b: "5ec7e75ec7e7".into(),
+                srp_b: "0b0b".into(),
+                srp_a: "0a0a".into(),
+            }),
+            auth_time_s: None,
+        };
+        let shown = format!("{state:?} {state:#?} {:?}", state.srp);
+        assert!(!shown.contains("5ec7e7"), "{shown}");
+        assert!(shown.contains("alice") && shown.contains("0b0b"), "{shown}");
     }
 }

@@ -101,7 +101,9 @@ fn attribute_claim(name: &str, value: &str) -> Value {
     }
 }
 
-fn readable(client: &UserPoolClientType, name: &str) -> bool {
+/// Whether the client may read an attribute (its ReadAttributes; none listed means all). `sub` is
+/// always readable. The ID token's claims and GetUser's answer both follow this.
+pub(crate) fn readable(client: &UserPoolClientType, name: &str) -> bool {
     match &client.read_attributes {
         Some(list) if !list.is_empty() => name == "sub" || list.iter().any(|a| a == name),
         _ => true,

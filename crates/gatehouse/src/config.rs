@@ -157,6 +157,10 @@ pub struct Overrides {
     /// Codes sent per user pool per hour (default 1000; 0: no limit).
     #[arg(long, env = "GATEHOUSE_CODE_LIMIT_PER_POOL")]
     pub code_limit_per_pool: Option<u32>,
+    /// Comma-separated domains (`example.com`) and addresses (`team@example.com`) pools may name
+    /// as their email sender (EmailConfiguration From / SourceArn). Empty: only the SMTP sender.
+    #[arg(long, env = "GATEHOUSE_ALLOWED_EMAIL_SENDERS", value_delimiter = ',')]
+    pub allowed_email_senders: Option<Vec<String>>,
 }
 
 /// `[codes]` in the file: the limits on one-time codes (see the flags of the same names).
@@ -298,6 +302,7 @@ pub struct FileConfig {
     pub smtp: Option<SmtpFileConfig>,
     pub sns: Option<SnsFileConfig>,
     pub codes: Option<CodesFileConfig>,
+    pub allowed_email_senders: Option<Vec<String>>,
 }
 
 /// The effective configuration.
@@ -327,6 +332,8 @@ pub struct Config {
     pub sns: Option<notify::SnsConfig>,
     /// Limits on one-time codes.
     pub codes: CodeLimits,
+    /// Domains and addresses pools may send email as, besides the SMTP sender.
+    pub allowed_email_senders: Vec<String>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9229";
@@ -429,6 +436,15 @@ impl Config {
             smtp,
             sns,
             codes: code_limits(o, &file.codes.clone().unwrap_or_default())?,
+            allowed_email_senders: o
+                .allowed_email_senders
+                .clone()
+                .or(file.allowed_email_senders)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
         };
         config.check()?;
         Ok(config)

@@ -58,6 +58,12 @@ async fn open_store(config: &Config) -> Result<SqlStore, String> {
         // SQLite has made its -wal and -shm files by now.
         private_sqlite_files(&config.database_url)?;
     }
+    // Once per database: password states from before sealing are sealed, and from then on only
+    // sealed ones are accepted.
+    store
+        .seal_legacy_password_states()
+        .await
+        .map_err(|e| format!("sealing stored password states failed: {e}"))?;
     Ok(store)
 }
 
@@ -224,6 +230,14 @@ fn access_keys(config: &Config) -> Result<AccessKeys, String> {
     ))
 }
 
+/// The email senders pools may name: the configured allow-list and the SMTP sender.
+fn sender_policy(config: &Config) -> domain::services::directory::SenderPolicy {
+    domain::services::directory::SenderPolicy::new(
+        &config.allowed_email_senders,
+        config.smtp.as_ref().map(|s| s.from.as_str()),
+    )
+}
+
 /// Delivery: messages are queued in the database and this node's dispatcher sends them through
 /// the configured SMTP relay and SNS endpoint, or, for a channel with nothing configured, to the
 /// developer outbox file in the data directory.
@@ -243,7 +257,7 @@ fn dispatcher(config: &Config, store: &SqlStore) -> Result<notify::Dispatcher, S
     let email: Arc<dyn notify::Deliverer> = match &config.smtp {
         Some(smtp) => {
             tracing::info!(host = %smtp.host, port = ?smtp.port, tls = ?smtp.tls, from = %smtp.from, "email goes out through SMTP");
-            Arc::new(notify::SmtpDeliverer::new(smtp)?)
+            Arc::new(notify::SmtpDeliverer::new(smtp)?.with_sender_policy(sender_policy(config)))
         }
         None => {
             tracing::info!(file = %config.data_dir.join("outbox.jsonl").display(), "no SMTP relay configured: email goes to the developer outbox");
@@ -274,17 +288,33 @@ async fn metrics(
     stats: web::Data<notify::DeliveryStats>,
     store: web::Data<SqlStore>,
     account: web::Data<AccountId>,
+    state: web::Data<AppState>,
 ) -> actix_web::HttpResponse {
     use domain::ports::OutboxStore;
     match store.outbox_depth(&account.0).await {
         Ok(depth) => actix_web::HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4")
-            .body(stats.render(depth)),
+            .body(format!(
+                "{}{}",
+                stats.render(depth),
+                signing_key_metrics(&state.auth)
+            )),
         Err(e) => {
             tracing::warn!(error = %e, "metrics: cannot read the outbox depth");
             actix_web::HttpResponse::ServiceUnavailable().finish()
         }
     }
+}
+
+/// How often this node read signing keys from the database: a token with an unknown kid may
+/// cause a read, at most one per pool every few seconds.
+fn signing_key_metrics(auth: &auth_flows::AuthService) -> String {
+    format!(
+        "# HELP gatehouse_signing_key_reads_total Reads of token signing keys from the database by this node.\n\
+         # TYPE gatehouse_signing_key_reads_total counter\n\
+         gatehouse_signing_key_reads_total {}\n",
+        auth.keys().key_reads()
+    )
 }
 
 struct AccountId(String);
@@ -303,8 +333,13 @@ pub async fn serve(config: Config) -> Result<(), String> {
     ));
     let stats = web::Data::from(dispatcher.stats());
     dispatcher.spawn();
-    let services = Services::with_sender(shared_store.clone(), clock.clone(), sender)
-        .with_code_settings(code_settings(&config)?);
+    let services = Services::with_sender_and_policy(
+        shared_store.clone(),
+        clock.clone(),
+        sender,
+        sender_policy(&config),
+    )
+    .with_code_settings(code_settings(&config)?);
     let auth = auth_flows::AuthService::new(
         shared_store,
         clock,

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::ports::OutboundMessage;
+use domain::services::directory::SenderPolicy;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
@@ -116,6 +117,7 @@ pub struct SmtpDeliverer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     reply_to: Option<Mailbox>,
+    senders: SenderPolicy,
 }
 
 impl SmtpDeliverer {
@@ -154,14 +156,26 @@ impl SmtpDeliverer {
             transport: builder.build(),
             from,
             reply_to,
+            senders: SenderPolicy::any(),
         })
+    }
+
+    /// Sends a pool's own From only when `policy` allows it; otherwise the default sender. Pools
+    /// are checked when configured, so this catches those configured before the policy existed.
+    pub fn with_sender_policy(mut self, policy: SenderPolicy) -> Self {
+        self.senders = policy;
+        self
     }
 
     fn build(&self, m: &OutboundMessage) -> Result<Message, String> {
         let from = match &m.from {
-            Some(f) => f
+            Some(f) if self.senders.allows(f) => f
                 .parse::<Mailbox>()
                 .map_err(|e| format!("invalid pool From address: {e}"))?,
+            Some(_) => {
+                tracing::warn!(pool_id = %m.pool_id, "the pool's email sender is not allowed; sending as the default sender");
+                self.from.clone()
+            }
             None => self.from.clone(),
         };
         let to: Mailbox = m
@@ -272,5 +286,20 @@ mod tests {
         assert!(raw.contains("From: team@example.org"), "{raw}");
         m.destination = "not an address".into();
         assert!(d.build(&m).is_err());
+
+        // With a sender policy, a pool's From outside it goes out as the default sender.
+        let d = d.with_sender_policy(SenderPolicy::new(
+            &["example.org".into()],
+            Some("no-reply@example.com"),
+        ));
+        m.destination = "alice@example.com".into();
+        let raw = String::from_utf8(d.build(&m).unwrap().formatted()).unwrap();
+        assert!(raw.contains("From: team@example.org"), "{raw}");
+        m.from = Some("Security <security@bank.example>".into());
+        let raw = String::from_utf8(d.build(&m).unwrap().formatted()).unwrap();
+        assert!(
+            raw.contains("From: Gatehouse <no-reply@example.com>") && !raw.contains("bank.example"),
+            "{raw}"
+        );
     }
 }

@@ -29,19 +29,35 @@ impl KeyPurpose {
     }
 }
 
-/// One RSA signing key of a pool. The store seals `private_pkcs1_der` at rest.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One RSA signing key of a pool. The store seals `private_pkcs1_der` at rest (bound to the
+/// pool and kid); its Debug never shows the private key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
     pub pool_id: String,
     pub kid: String,
     pub purpose: KeyPurpose,
     pub private_pkcs1_der: Vec<u8>,
-    /// Big-endian modulus and exponent, for the JWKS.
+    /// Big-endian modulus and exponent, stored beside the key for operators to read. They are not
+    /// sealed, so whoever can write the database can change them: readers derive the public key
+    /// from the opened private key and use these only to notice such a change.
     pub modulus: Vec<u8>,
     pub exponent: Vec<u8>,
     pub created_ms: i64,
     /// Set when a newer key took over; the key stays published until its tokens have expired.
     pub retired_ms: Option<i64>,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("pool_id", &self.pool_id)
+            .field("kid", &self.kid)
+            .field("purpose", &self.purpose)
+            .field("private_pkcs1_der", &"<redacted>")
+            .field("created_ms", &self.created_ms)
+            .field("retired_ms", &self.retired_ms)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The state of one challenge step between InitiateAuth and RespondToAuthChallenge. `id_hash` is
@@ -135,10 +151,13 @@ pub trait AuthStore: Send + Sync {
     async fn retire_signing_keys(&self, pool_id: &str, at_ms: i64) -> StoreResult<u64>;
 
     async fn insert_challenge_session(&self, s: &ChallengeSessionRecord) -> StoreResult<()>;
-    /// Removes and returns the session: a Session answers one challenge response only.
+    /// Removes and returns the session if it belongs to `client_id`: a Session answers one
+    /// challenge response only. A session of another client is left in place (None), so whoever
+    /// merely saw a Session cannot cancel the sign-in by answering it with the wrong client.
     async fn take_challenge_session(
         &self,
         id_hash: &str,
+        client_id: &str,
     ) -> StoreResult<Option<ChallengeSessionRecord>>;
 
     /// Stores the session of a successful sign-in and, since that sign-in proved a credential,
@@ -192,4 +211,27 @@ pub trait AuthStore: Send + Sync {
     async fn prune_unknown_sign_in_failures(&self, before_ms: i64) -> StoreResult<u64>;
     /// The credential was right: forget the failures.
     async fn sign_in_succeeded(&self, pool_id: &str, user_id: &str) -> StoreResult<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_a_signing_key_hides_the_private_key() {
+        let k = SigningKeyRecord {
+            pool_id: "p".into(),
+            kid: "kid-1".into(),
+            purpose: KeyPurpose::Id,
+            private_pkcs1_der: vec![0xAB; 8],
+            modulus: vec![1],
+            exponent: vec![1, 0, 1],
+            created_ms: 0,
+            retired_ms: None,
+        };
+        let shown = format!("{k:?} {k:#?}");
+        assert!(!shown.contains("171"), "{shown}");
+        assert!(!shown.to_lowercase().contains("ab, ab"), "{shown}");
+        assert!(shown.contains("kid-1"), "{shown}");
+    }
 }

@@ -29,8 +29,9 @@ pub struct UserRecord {
 }
 
 /// The user's password: never the plaintext, only argon2id PHC strings and the SRP verifier.
-/// The store seals the whole state at rest.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// The store seals the whole state at rest. Its Debug shows no hash or verifier (nor does
+/// UserRecord's, which prints this), so a stray `{:?}` cannot leak them.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PasswordState {
     pub hash: String,
     pub set_ms: i64,
@@ -43,10 +44,30 @@ pub struct PasswordState {
     pub history: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SrpVerifier {
     pub salt: String,
     pub verifier: String,
+}
+
+impl std::fmt::Debug for PasswordState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordState")
+            .field("hash", &"<redacted>")
+            .field("set_ms", &self.set_ms)
+            .field("srp", &self.srp)
+            .field(
+                "history",
+                &format_args!("<{} redacted>", self.history.len()),
+            )
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SrpVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SrpVerifier(<redacted>)")
+    }
 }
 
 /// A user with what the store indexes for it: searchable attribute values and claimed aliases.
@@ -226,4 +247,41 @@ pub trait DirectoryStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<UserPage>;
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_a_user_shows_no_password_secret() {
+        let user = UserRecord {
+            pool_id: "p".into(),
+            id: "id".into(),
+            username: "alice".into(),
+            username_key: "alice".into(),
+            status: "CONFIRMED".into(),
+            enabled: true,
+            created_ms: 0,
+            modified_ms: 0,
+            version: 1,
+            password: Some(PasswordState {
+                hash: "$argon2id$SECRET-HASH".into(),
+                set_ms: 7,
+                srp: Some(SrpVerifier {
+                    salt: "SECRET-SALT".into(),
+                    verifier: "SECRET-VERIFIER".into(),
+                }),
+                history: vec!["$argon2id$SECRET-OLD".into()],
+            }),
+            attributes: vec![("email".into(), "a@example.com".into())],
+            pending_attributes: vec![],
+        };
+        let shown = format!("{user:?} {:#?}", user.password);
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(
+            shown.contains("alice") && shown.contains("set_ms: 7"),
+            "{shown}"
+        );
+    }
 }

@@ -36,7 +36,19 @@ impl Services {
         clock: Arc<dyn Clock>,
         sender: Arc<dyn MessageSender>,
     ) -> Self {
-        let user_pools = UserPoolService::new(store.clone(), clock.clone());
+        Self::with_sender_and_policy(store, clock, sender, directory::SenderPolicy::any())
+    }
+
+    /// Services that send through `sender` and let pools name only the email senders `senders`
+    /// allows.
+    pub fn with_sender_and_policy(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        sender: Arc<dyn MessageSender>,
+        senders: directory::SenderPolicy,
+    ) -> Self {
+        let user_pools =
+            UserPoolService::new(store.clone(), clock.clone()).with_sender_policy(senders);
         Services {
             app_clients: AppClientService::new(store.clone(), clock.clone(), user_pools.clone()),
             directory: DirectoryService::new(store.clone(), clock.clone(), user_pools.clone())

@@ -29,11 +29,24 @@ const WRITE_RETRIES: usize = 8;
 pub struct UserPoolService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// Which email senders pools may name.
+    senders: Arc<crate::services::directory::SenderPolicy>,
 }
 
 impl UserPoolService {
+    /// A service that allows any email sender; the server sets its configured policy with
+    /// `with_sender_policy`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            senders: Arc::new(crate::services::directory::SenderPolicy::any()),
+        }
+    }
+
+    pub fn with_sender_policy(mut self, policy: crate::services::directory::SenderPolicy) -> Self {
+        self.senders = Arc::new(policy);
+        self
     }
 
     /// Loads a pool the caller's account and region can see; any other pool does not exist for it.
@@ -64,6 +77,7 @@ impl UserPoolService {
         s.username_configuration = req.username_configuration.clone();
         apply_mutable_settings(&mut s, MutableSettings::from_create(&req));
         validate_settings(&s)?;
+        self.senders.check(&s, ctx)?;
 
         let now = self.clock.now_ms();
         let tags = req.user_pool_tags.clone().unwrap_or_default();
@@ -135,6 +149,7 @@ impl UserPoolService {
             s.custom_domain = old.custom_domain.clone();
             apply_mutable_settings(&mut s, MutableSettings::from_update(&req));
             validate_settings(&s)?;
+            self.senders.check(&s, ctx)?;
             let mut record = view.record.clone();
             if let Some(name) = &req.pool_name {
                 record.name = name.clone();

@@ -147,13 +147,16 @@ impl AuthStore for SqlStore {
     async fn take_challenge_session(
         &self,
         id_hash: &str,
+        client_id: &str,
     ) -> StoreResult<Option<ChallengeSessionRecord>> {
-        // DELETE ... RETURNING makes the take atomic: two racing answers cannot both get it.
+        // DELETE ... RETURNING makes the take atomic: two racing answers cannot both get it. The
+        // client is part of the condition, so an answer through another client deletes nothing.
         let row = sqlx::query(
-            "DELETE FROM challenge_sessions WHERE id_hash = $1 \
+            "DELETE FROM challenge_sessions WHERE id_hash = $1 AND client_id = $2 \
              RETURNING id_hash, pool_id, client_id, state, expires_ms",
         )
         .bind(id_hash)
+        .bind(client_id)
         .fetch_optional(&self.writer)
         .await
         .map_err(backend_err)?;

@@ -121,13 +121,11 @@ where
     let pending: Option<String> = cols.take()?;
     let password = match password {
         // The password state (argon2id hash, SRP salt and verifier, history) is sealed at rest.
+        // Only a sealed state opens: plain JSON here would let anyone who can write the database
+        // set a user's password without the key-encryption key. Rows from before sealing were
+        // sealed once at startup (seal_legacy_password_states), so none is legitimately plain.
         Some(p) => {
-            // Rows written before sealing hold the plain JSON; they are sealed on their next write.
-            let plain = if p.starts_with('{') {
-                p
-            } else {
-                sealer.open_string(&password_context(&pool_id, &id), &p)?
-            };
+            let plain = sealer.open_string(&password_context(&pool_id, &id), &p)?;
             Some(serde_json::from_str::<PasswordState>(&plain).map_err(corrupt)?)
         }
         None => None,
@@ -151,6 +149,75 @@ where
         attributes,
         pending_attributes,
     })
+}
+
+/// The gatehouse_meta key that records that plain password states were sealed.
+const PASSWORD_STATES_SEALED: &str = "password_states_sealed";
+
+impl SqlStore {
+    /// Seals, once per database, the password states written as plain JSON before password
+    /// states were sealed. Afterwards plain states are refused when read, so a plain state that
+    /// appears later (written by someone without the key-encryption key) is never trusted, and a
+    /// restart does not seal it either: the mark this leaves in gatehouse_meta says the upgrade
+    /// is done. Returns how many rows were sealed. Nodes starting together serialise on the mark.
+    pub async fn seal_legacy_password_states(&self) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await.map_err(backend_err)?;
+        let first = sqlx::query(
+            "INSERT INTO gatehouse_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(PASSWORD_STATES_SEALED)
+        .bind(now_ms_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?
+        .rows_affected()
+            == 1;
+        if !first {
+            tx.rollback().await.map_err(backend_err)?;
+            return Ok(0);
+        }
+        let rows = sqlx::query("SELECT pool_id, id, password FROM users WHERE password LIKE '{%'")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        let mut sealed = 0;
+        for row in &rows {
+            let pool_id: String = get(row, "pool_id")?;
+            let id: String = get(row, "id")?;
+            let plain: String = get(row, "password")?;
+            // Only what decodes as a password state is sealed; anything else stays unreadable.
+            if serde_json::from_str::<PasswordState>(&plain).is_err() {
+                tracing::warn!(pool_id = %pool_id, "a user's password state is neither sealed nor valid; left as it is");
+                continue;
+            }
+            let value = self
+                .sealer()
+                .seal(&password_context(&pool_id, &id), plain.as_bytes());
+            sqlx::query("UPDATE users SET password = $1 WHERE pool_id = $2 AND id = $3")
+                .bind(value)
+                .bind(&pool_id)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_err)?;
+            sealed += 1;
+        }
+        tx.commit().await.map_err(backend_err)?;
+        if sealed > 0 {
+            tracing::info!(
+                users = sealed,
+                "sealed password states stored before sealing"
+            );
+        }
+        Ok(sealed)
+    }
+}
+
+fn now_ms_string() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+        .to_string()
 }
 
 /// The pending_attributes column: NULL when nothing is pending.
