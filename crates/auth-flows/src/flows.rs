@@ -647,11 +647,18 @@ impl AuthService {
             .as_ref()
             .is_some_and(|a| !a.is_empty())
         {
-            let keys = self.keys.keys(&c.pool.record.id).await?;
-            Ok(decoy_identity(keys.decoy_key(), typed).1)
+            Ok(decoy_identity(&self.pool_decoy_key(c), typed).1)
         } else {
             Ok(domain::services::directory::username_key(p, typed))
         }
+    }
+
+    /// The pool's decoy secret: the server's, keyed by the pool, so pools' decoys differ.
+    fn pool_decoy_key(&self, c: &Candidate<'_>) -> [u8; 32] {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.decoy_secret)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        m.update(c.pool.record.id.as_bytes());
+        m.finalize().into_bytes().into()
     }
 
     /// A salt and verifier that look real for `name` and stay the same every time it is asked
@@ -661,8 +668,7 @@ impl AuthService {
         c: &Candidate<'_>,
         name: &str,
     ) -> ServiceResult<cognito_srp::Verifier> {
-        let keys = self.keys.keys(&c.pool.record.id).await?;
-        Ok(decoy_identity(keys.decoy_key(), name).0)
+        Ok(decoy_identity(&self.pool_decoy_key(c), name).0)
     }
 
     /// PASSWORD_VERIFIER for a decoy challenge: the TIMESTAMP check, the lockout count and the

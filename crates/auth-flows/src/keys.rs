@@ -39,9 +39,6 @@ pub struct PoolKeys {
     signing: HashMap<KeyPurpose, (String, RsaKeyPair)>,
     verifying: HashMap<String, DecodingKey>,
     jwks: Value,
-    /// A secret derived from the pool's private key material, for values that must be stable
-    /// across nodes and unguessable (the decoy SRP challenge of unknown users).
-    decoy: [u8; 32],
 }
 
 impl PoolKeys {
@@ -57,10 +54,6 @@ impl PoolKeys {
 
     pub fn jwks(&self) -> &Value {
         &self.jwks
-    }
-
-    pub fn decoy_key(&self) -> &[u8; 32] {
-        &self.decoy
     }
 }
 
@@ -259,15 +252,12 @@ fn build(now: i64, records: Vec<SigningKeyRecord>) -> ServiceResult<PoolKeys> {
     let mut signing = HashMap::new();
     let mut verifying = HashMap::new();
     let mut published = Vec::new();
-    let mut decoy = Sha256::new();
-    decoy.update(b"gatehouse decoy key");
     for k in records {
         let still_valid = k.retired_ms.is_none_or(|r| now < r + MAX_TOKEN_LIFETIME_MS);
         if !still_valid {
             continue;
         }
         if k.retired_ms.is_none() {
-            decoy.update(&k.private_pkcs1_der);
             // AWS-LC signs an RS256 token in about half the time ring takes, and every
             // sign-in signs two.
             let pair = RsaKeyPair::from_der(&k.private_pkcs1_der)
@@ -300,7 +290,6 @@ fn build(now: i64, records: Vec<SigningKeyRecord>) -> ServiceResult<PoolKeys> {
         signing,
         verifying,
         jwks: json!({ "keys": published }),
-        decoy: decoy.finalize().into(),
     })
 }
 

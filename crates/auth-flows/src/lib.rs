@@ -31,6 +31,9 @@ pub struct AuthService {
     sessions: sessions::SessionBook,
     issuer: IssuerConfig,
     verified: Arc<tokens::VerifiedTokens>,
+    /// The server's secret for decoy identities (see `flows::decoy_identity`): derived from the
+    /// key-encryption key, so every node agrees and it survives signing-key rotation.
+    decoy_secret: [u8; 32],
 }
 
 impl AuthService {
@@ -39,6 +42,7 @@ impl AuthService {
         clock: Arc<dyn Clock>,
         services: Services,
         issuer: IssuerConfig,
+        decoy_secret: [u8; 32],
     ) -> Self {
         Self {
             keys: KeyRing::new(store.clone(), clock.clone()),
@@ -48,6 +52,7 @@ impl AuthService {
             services,
             issuer,
             verified: Arc::new(tokens::VerifiedTokens::default()),
+            decoy_secret,
         }
     }
 

@@ -182,6 +182,14 @@ fn key_encryption_keys(config: &Config) -> Result<(Kek, Vec<Kek>), String> {
     Ok((current, retired))
 }
 
+/// The secret decoy identities of unknown users derive from (PreventUserExistenceErrors): from the
+/// current key-encryption key, so every node agrees and rotating a pool's signing keys does not
+/// change them (a change would tell decoys from real users, whose salts stay).
+fn decoy_secret(config: &Config) -> Result<[u8; 32], String> {
+    let (current, _) = key_encryption_keys(config)?;
+    Ok(*current.derive("gatehouse/decoy-identities/v1"))
+}
+
 /// The key one-time codes are hashed under, derived from the current key-encryption key (every
 /// node holds the same one), and the configured limits. A new KEK makes outstanding codes
 /// unusable; their users ask for new ones.
@@ -345,6 +353,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         clock,
         services.clone(),
         auth_flows::IssuerConfig::new(config.public_url.clone(), config.issuer_template.clone()),
+        decoy_secret(&config)?,
     );
     // The SRP tables are built once here rather than on the first sign-in.
     cognito_srp::precompute();
