@@ -268,8 +268,9 @@ impl AuthService {
             p.get("SECRET_HASH").map(String::as_str),
         )?;
         let Some(user) = self.candidate_user(c, username).await? else {
-            // Spend what a real check spends before answering like a wrong password.
-            let _ = password::blocking(move || password::verify(decoy_hash(), &pw)).await;
+            // Spend what a real check spends before answering like a wrong password; a full CPU
+            // queue refuses unknown names exactly as it refuses real ones.
+            password::blocking(move || password::verify(decoy_hash(), &pw)).await?;
             return Err(incorrect());
         };
         lockout::begin(&*self.store, &user.pool_id, &user.id, self.clock.now_ms()).await?;
