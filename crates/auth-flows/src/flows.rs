@@ -666,9 +666,13 @@ fn refuse_required_mfa(pool: &UserPoolView) -> ServiceResult<()> {
     Ok(())
 }
 
+/// The longest honest SRP_A: A is reduced mod the 3072-bit N (768 hex digits), and clients that
+/// padHex it add one "00". Longer ones only cost storage (the challenge session keeps A).
+const MAX_SRP_A_HEX: usize = 768 + 2;
+
 /// SRP_A must be hex of a number that is not 0 mod N; the exact check happens in the SRP step.
 fn srp_a_valid(a: &str) -> bool {
-    !a.is_empty() && a.len() <= 2048 && a.bytes().all(|b| b.is_ascii_hexdigit())
+    !a.is_empty() && a.len() <= MAX_SRP_A_HEX && a.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A salt and verifier that look real for an unknown username, the same every time it is asked
