@@ -289,7 +289,10 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy(backend: Backend) {
         Some("6.6.6.6, 198.51.100.7".into())
     })
     .await;
-    assert!(answered <= 2 && refused >= 10, "{answered} answered, {refused} refused");
+    assert!(
+        answered <= 2 && refused >= 10,
+        "{answered} answered, {refused} refused"
+    );
     // ...while another address behind the same proxy is served. The left-most entry, written by
     // the client, is not what counts.
     let (status, kind, _) = initiate_from(
@@ -307,7 +310,10 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy(backend: Backend) {
         Some(format!("203.0.113.{i}"))
     })
     .await;
-    assert!(answered <= 2 && refused >= 10, "{answered} answered, {refused} refused");
+    assert!(
+        answered <= 2 && refused >= 10,
+        "{answered} answered, {refused} refused"
+    );
 }
 
 /// Per-client limits: a flood against one app client is refused while another client of the same
@@ -328,7 +334,10 @@ async fn one_client_is_limited_while_another_client_of_the_pool_passes(backend: 
     let other = prevent_errors_client(&c, &pool, "other").await;
     let http = http_from("127.0.0.4");
     let (refused, answered) = flood(&http, &server.base_url, &flooded, 30, |_| None).await;
-    assert!(answered <= 2 && refused >= 28, "{answered} answered, {refused} refused");
+    assert!(
+        answered <= 2 && refused >= 28,
+        "{answered} answered, {refused} refused"
+    );
     // Raw HTTP: the SDK would retry a throttled call after a back-off, by when the bucket refilled.
     let (status, kind, message) = initiate_from(&http, &server, &flooded, "alice", &[]).await;
     assert_eq!(
@@ -352,7 +361,12 @@ async fn open_store(server: &Server, backend: &Backend) -> storage::SqlStore {
     let url = match backend {
         Backend::Sqlite => format!(
             "sqlite://{}",
-            server.data_dir.parent().unwrap().join("gatehouse.db").display()
+            server
+                .data_dir
+                .parent()
+                .unwrap()
+                .join("gatehouse.db")
+                .display()
         ),
         Backend::Postgres(url) => url.clone(),
     };

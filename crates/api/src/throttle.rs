@@ -133,7 +133,9 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, canonical(ip)) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
@@ -487,12 +489,7 @@ mod tests {
             .collect();
         assert_eq!(unsigned.len(), 34);
         for op in Operation::ALL {
-            assert_eq!(
-                Category::of(op).is_some(),
-                !op.is_signed(),
-                "{}",
-                op.name()
-            );
+            assert_eq!(Category::of(op).is_some(), !op.is_signed(), "{}", op.name());
         }
         for c in Category::ALL {
             assert_eq!(Category::from_name(c.name()), Some(c));
@@ -565,7 +562,10 @@ mod tests {
             ..Default::default()
         });
         // Untrusted peer: the header is ignored.
-        assert_eq!(t.source(ip("203.0.113.9"), Some("1.1.1.1")), ip("203.0.113.9"));
+        assert_eq!(
+            t.source(ip("203.0.113.9"), Some("1.1.1.1")),
+            ip("203.0.113.9")
+        );
         // Trusted peer: the nearest untrusted hop, not the client-written left end.
         assert_eq!(
             t.source(ip("10.1.2.3"), Some("6.6.6.6, 198.51.100.7, 10.9.9.9")),

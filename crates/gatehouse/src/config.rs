@@ -573,7 +573,11 @@ fn rate_limits_config(
         (&mut c.per_source, &o.rate_limit_per_source),
         (&mut c.per_client, &o.rate_limit_per_client),
     ] {
-        for pair in spec.iter().flat_map(|s| s.split(',')).filter(|p| !p.trim().is_empty()) {
+        for pair in spec
+            .iter()
+            .flat_map(|s| s.split(','))
+            .filter(|p| !p.trim().is_empty())
+        {
             let (name, r) = pair.split_once('=').ok_or_else(|| {
                 format!("rate limits look like Category=requests_per_second, got '{pair}'")
             })?;
@@ -753,8 +757,14 @@ sender_id = "Gatehouse"
         assert!(c.cpu_queue_limit >= 32);
         assert_eq!(c.session_prune_interval.as_secs(), 300);
         let rate = |list: &[(Category, f64)], cat| list.iter().find(|(c, _)| *c == cat).unwrap().1;
-        assert_eq!(rate(&c.rate_limits.per_source, Category::UserAuthentication), 120.0);
-        assert_eq!(rate(&c.rate_limits.per_client, Category::UserAccountRecovery), 30.0);
+        assert_eq!(
+            rate(&c.rate_limits.per_source, Category::UserAuthentication),
+            120.0
+        );
+        assert_eq!(
+            rate(&c.rate_limits.per_client, Category::UserAccountRecovery),
+            30.0
+        );
 
         let dir = tempfile_dir("limits");
         let path = dir.join("g.toml");
@@ -783,7 +793,10 @@ UserCreation = 0
         assert_eq!(c.session_prune_interval.as_secs(), 2);
         assert_eq!(c.rate_limits.burst_seconds, 1.5);
         assert_eq!(c.rate_limits.trusted_proxies.len(), 1);
-        assert_eq!(rate(&c.rate_limits.per_source, Category::UserAuthentication), 3.0);
+        assert_eq!(
+            rate(&c.rate_limits.per_source, Category::UserAuthentication),
+            3.0
+        );
         assert_eq!(rate(&c.rate_limits.per_source, Category::UserUpdate), 4.0);
         assert_eq!(rate(&c.rate_limits.per_client, Category::UserCreation), 0.0);
         let off = Config::load(&Overrides {

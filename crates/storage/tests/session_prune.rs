@@ -140,7 +140,10 @@ async fn expired_sessions_go_and_live_ones_stay(store: SqlStore, _url: String) {
     // Ended a day ago: its last access tokens may still be valid, so it stays.
     for t in [&just_ended, &live] {
         assert!(matches!(
-            store.token_session_by_refresh(&t.refresh_hash).await.unwrap(),
+            store
+                .token_session_by_refresh(&t.refresh_hash)
+                .await
+                .unwrap(),
             RefreshMatch::Current(_)
         ));
     }

@@ -179,7 +179,10 @@ mod tests {
     }
 
     /// A gate the test opens: jobs block on it so the queue can be filled deterministically.
-    fn gate() -> (std::sync::mpsc::Sender<()>, Arc<Mutex<std::sync::mpsc::Receiver<()>>>) {
+    fn gate() -> (
+        std::sync::mpsc::Sender<()>,
+        Arc<Mutex<std::sync::mpsc::Receiver<()>>>,
+    ) {
         let (open, wait) = std::sync::mpsc::channel::<()>();
         (open, Arc::new(Mutex::new(wait)))
     }
