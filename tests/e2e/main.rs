@@ -16,6 +16,7 @@ mod nodes;
 mod protocol;
 mod security_accounts;
 mod security_codes;
+mod security_floods;
 mod security_keys;
 mod self_service;
 mod sign_in;

@@ -7,6 +7,7 @@ pub mod error;
 pub mod routes;
 pub mod server;
 pub mod sigv4;
+pub mod throttle;
 pub mod validate;
 
 pub use server::{routes, AppState, Readiness};

@@ -39,6 +39,8 @@ pub struct AppState {
     /// Region for unsigned requests that name nothing carrying a region.
     pub default_region: String,
     pub readiness: Arc<dyn Readiness>,
+    /// Request-rate limits of the unsigned operations (per node).
+    pub throttle: crate::throttle::Throttle,
 }
 
 /// Mounts the routes on an actix app.
@@ -204,6 +206,7 @@ async fn process(
         validate_input(&input, shape)?;
     }
     crate::validate::drop_nulls(&mut input);
+    state.throttle.admit(op, req, &input)?;
 
     let pool_id = input.get("UserPoolId").and_then(Value::as_str);
     if let Some(p) = pool_id {

@@ -269,11 +269,12 @@ impl AuthService {
         )?;
         let Some(user) = self.candidate_user(c, username).await? else {
             // Count and lock the name as a real user's, and spend what a real check spends,
-            // before answering like a wrong password.
+            // before answering like a wrong password; a full CPU queue refuses unknown names
+            // exactly as it refuses real ones.
             let name = self.decoy_name(c, username).await?;
             let now = self.clock.now_ms();
             lockout::begin_unknown(&*self.store, &c.pool.record.id, &name, now).await?;
-            let _ = password::blocking(move || password::verify(decoy_hash(), &pw)).await;
+            password::blocking(move || password::verify(decoy_hash(), &pw)).await?;
             return Err(incorrect());
         };
         lockout::begin(&*self.store, &user.pool_id, &user.id, self.clock.now_ms()).await?;
@@ -743,9 +744,13 @@ fn refuse_required_mfa(pool: &UserPoolView) -> ServiceResult<()> {
     Ok(())
 }
 
+/// The longest honest SRP_A: A is reduced mod the 3072-bit N (768 hex digits), and clients that
+/// padHex it add one "00". Longer ones only cost storage (the challenge session keeps A).
+const MAX_SRP_A_HEX: usize = 768 + 2;
+
 /// SRP_A must be hex of a number that is not 0 mod N; the exact check happens in the SRP step.
 fn srp_a_valid(a: &str) -> bool {
-    !a.is_empty() && a.len() <= 2048 && a.bytes().all(|b| b.is_ascii_hexdigit())
+    !a.is_empty() && a.len() <= MAX_SRP_A_HEX && a.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A salt and verifier that look real for an unknown username, the same every time it is asked

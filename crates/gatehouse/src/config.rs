@@ -161,6 +161,25 @@ pub struct Overrides {
     /// as their email sender (EmailConfiguration From / SourceArn). Empty: only the SMTP sender.
     #[arg(long, env = "GATEHOUSE_ALLOWED_EMAIL_SENDERS", value_delimiter = ',')]
     pub allowed_email_senders: Option<Vec<String>>,
+    /// Password hashes and SRP steps allowed to wait for a CPU thread; more are refused with
+    /// TooManyRequestsException (default: 32 per core).
+    #[arg(long, env = "GATEHOUSE_CPU_QUEUE_LIMIT")]
+    pub cpu_queue_limit: Option<usize>,
+    /// `on` or `off`: request-rate limits of the unsigned operations.
+    #[arg(long, env = "GATEHOUSE_RATE_LIMITS")]
+    pub rate_limits: Option<Switch>,
+    /// Per source address: `Category=requests_per_second[,...]`, e.g. `UserAuthentication=20`.
+    #[arg(long, env = "GATEHOUSE_RATE_LIMIT_PER_SOURCE")]
+    pub rate_limit_per_source: Option<String>,
+    /// Per app client: `Category=requests_per_second[,...]`.
+    #[arg(long, env = "GATEHOUSE_RATE_LIMIT_PER_CLIENT")]
+    pub rate_limit_per_client: Option<String>,
+    /// Comma-separated addresses or networks of proxies whose X-Forwarded-For is believed.
+    #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Seconds between deletions of expired sign-in sessions (default 300).
+    #[arg(long, env = "GATEHOUSE_SESSION_PRUNE_INTERVAL")]
+    pub session_prune_interval: Option<u64>,
 }
 
 /// `[codes]` in the file: the limits on one-time codes (see the flags of the same names).
@@ -210,6 +229,13 @@ fn code_limits(o: &Overrides, f: &CodesFileConfig) -> Result<CodeLimits, String>
             .or(f.limit_per_pool)
             .unwrap_or(d.per_pool),
     })
+}
+
+/// `on` / `off` for a feature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// `[smtp]` in the file.
@@ -303,6 +329,22 @@ pub struct FileConfig {
     pub sns: Option<SnsFileConfig>,
     pub codes: Option<CodesFileConfig>,
     pub allowed_email_senders: Option<Vec<String>>,
+    pub cpu_queue_limit: Option<usize>,
+    pub session_prune_interval: Option<u64>,
+    pub rate_limits: Option<RateLimitsFileConfig>,
+}
+
+/// `[rate_limits]` in the file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsFileConfig {
+    pub enabled: Option<bool>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub burst_seconds: Option<f64>,
+    pub max_tracked: Option<usize>,
+    /// Category name → requests per second (0: unlimited).
+    pub per_source: Option<std::collections::BTreeMap<String, f64>>,
+    pub per_client: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// The effective configuration.
@@ -334,7 +376,14 @@ pub struct Config {
     pub codes: CodeLimits,
     /// Domains and addresses pools may send email as, besides the SMTP sender.
     pub allowed_email_senders: Vec<String>,
+    /// CPU jobs allowed to wait (password hashing, SRP).
+    pub cpu_queue_limit: usize,
+    pub rate_limits: api::throttle::ThrottleConfig,
+    /// Between deletions of expired challenge and token sessions.
+    pub session_prune_interval: std::time::Duration,
 }
+
+pub const DEFAULT_SESSION_PRUNE_INTERVAL_S: u64 = 300;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9229";
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
@@ -380,6 +429,7 @@ impl Config {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
+        let rate_limits = rate_limits_config(o, file.rate_limits.clone().unwrap_or_default())?;
         let config = Config {
             listen,
             data_dir,
@@ -445,6 +495,18 @@ impl Config {
                 .map(|a| a.trim().to_string())
                 .filter(|a| !a.is_empty())
                 .collect(),
+            cpu_queue_limit: o
+                .cpu_queue_limit
+                .or(file.cpu_queue_limit)
+                .unwrap_or(cores * domain::services::directory::password::DEFAULT_QUEUE_PER_CORE)
+                .max(1),
+            rate_limits,
+            session_prune_interval: std::time::Duration::from_secs(
+                o.session_prune_interval
+                    .or(file.session_prune_interval)
+                    .unwrap_or(DEFAULT_SESSION_PRUNE_INTERVAL_S)
+                    .max(1),
+            ),
         };
         config.check()?;
         Ok(config)
@@ -550,6 +612,87 @@ fn sns_config(
         sender_id: nonempty(f.sender_id),
         sms_type: nonempty(f.sms_type),
     }))
+}
+
+/// `[rate_limits]`, then the flags / environment over it. Categories not named keep Cognito's
+/// default quota.
+fn rate_limits_config(
+    o: &Overrides,
+    f: RateLimitsFileConfig,
+) -> Result<api::throttle::ThrottleConfig, String> {
+    use api::throttle::{Category, ThrottleConfig};
+    let enabled = match o.rate_limits {
+        Some(s) => s == Switch::On,
+        None => f.enabled.unwrap_or(true),
+    };
+    let mut c = ThrottleConfig {
+        enabled,
+        ..Default::default()
+    };
+    let category = |name: &str| {
+        Category::from_name(name.trim()).ok_or_else(|| {
+            let known: Vec<_> = Category::ALL.iter().map(|c| c.name()).collect();
+            format!(
+                "unknown rate-limit category '{name}' (known: {})",
+                known.join(", ")
+            )
+        })
+    };
+    let rate = |name: &str, r: f64| {
+        if r.is_finite() && r >= 0.0 {
+            Ok(r)
+        } else {
+            Err(format!(
+                "the rate limit of {name} must be a number of requests per second, 0 or more"
+            ))
+        }
+    };
+    for (list, file) in [
+        (&mut c.per_source, f.per_source.unwrap_or_default()),
+        (&mut c.per_client, f.per_client.unwrap_or_default()),
+    ] {
+        for (name, r) in file {
+            ThrottleConfig::set(list, category(&name)?, rate(&name, r)?);
+        }
+    }
+    for (list, spec) in [
+        (&mut c.per_source, &o.rate_limit_per_source),
+        (&mut c.per_client, &o.rate_limit_per_client),
+    ] {
+        for pair in spec
+            .iter()
+            .flat_map(|s| s.split(','))
+            .filter(|p| !p.trim().is_empty())
+        {
+            let (name, r) = pair.split_once('=').ok_or_else(|| {
+                format!("rate limits look like Category=requests_per_second, got '{pair}'")
+            })?;
+            let r: f64 = r
+                .trim()
+                .parse()
+                .map_err(|_| format!("invalid rate '{}' for {name}", r.trim()))?;
+            ThrottleConfig::set(list, category(name)?, rate(name, r)?);
+        }
+    }
+    if let Some(b) = f.burst_seconds {
+        if !(b.is_finite() && b > 0.0) {
+            return Err("rate_limits.burst_seconds must be above 0".into());
+        }
+        c.burst_seconds = b;
+    }
+    if let Some(m) = f.max_tracked {
+        c.max_tracked = m.max(1);
+    }
+    c.trusted_proxies = o
+        .trusted_proxies
+        .clone()
+        .or(f.trusted_proxies)
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| p.parse())
+        .collect::<Result<_, String>>()?;
+    Ok(c)
 }
 
 /// `ID:SECRET[,ID:SECRET...]`.
@@ -722,6 +865,78 @@ sender_id = "Gatehouse"
         let dir = std::env::temp_dir().join(format!("gh-config-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn rate_limits_from_file_and_flags() {
+        use api::throttle::Category;
+        let c = Config::load(&Overrides::default()).unwrap();
+        assert!(c.rate_limits.enabled);
+        assert!(c.rate_limits.trusted_proxies.is_empty());
+        assert!(c.cpu_queue_limit >= 32);
+        assert_eq!(c.session_prune_interval.as_secs(), 300);
+        let rate = |list: &[(Category, f64)], cat| list.iter().find(|(c, _)| *c == cat).unwrap().1;
+        assert_eq!(
+            rate(&c.rate_limits.per_source, Category::UserAuthentication),
+            120.0
+        );
+        assert_eq!(
+            rate(&c.rate_limits.per_client, Category::UserAccountRecovery),
+            30.0
+        );
+
+        let dir = tempfile_dir("limits");
+        let path = dir.join("g.toml");
+        std::fs::write(
+            &path,
+            r#"
+cpu_queue_limit = 7
+session_prune_interval = 2
+[rate_limits]
+trusted_proxies = ["10.0.0.0/8"]
+burst_seconds = 1.5
+[rate_limits.per_source]
+UserAuthentication = 10
+[rate_limits.per_client]
+UserCreation = 0
+"#,
+        )
+        .unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(path.clone()),
+            rate_limit_per_source: Some("UserAuthentication=3, UserUpdate=4".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.cpu_queue_limit, 7);
+        assert_eq!(c.session_prune_interval.as_secs(), 2);
+        assert_eq!(c.rate_limits.burst_seconds, 1.5);
+        assert_eq!(c.rate_limits.trusted_proxies.len(), 1);
+        assert_eq!(
+            rate(&c.rate_limits.per_source, Category::UserAuthentication),
+            3.0
+        );
+        assert_eq!(rate(&c.rate_limits.per_source, Category::UserUpdate), 4.0);
+        assert_eq!(rate(&c.rate_limits.per_client, Category::UserCreation), 0.0);
+        let off = Config::load(&Overrides {
+            config: Some(path),
+            rate_limits: Some(Switch::Off),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!off.rate_limits.enabled);
+        for bad in ["Nonsense=3", "UserAuthentication", "UserAuthentication=-1"] {
+            assert!(Config::load(&Overrides {
+                rate_limit_per_client: Some(bad.into()),
+                ..Default::default()
+            })
+            .is_err());
+        }
+        assert!(Config::load(&Overrides {
+            trusted_proxies: Some(vec!["10.0.0.0/99".into()]),
+            ..Default::default()
+        })
+        .is_err());
     }
 
     #[test]

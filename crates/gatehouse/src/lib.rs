@@ -327,9 +327,38 @@ fn signing_key_metrics(auth: &auth_flows::AuthService) -> String {
 
 struct AccountId(String);
 
+/// Deletes expired challenge and token sessions, and unknown-name lockout rows that have gone
+/// quiet, every `every`, on every node (the deletes are idempotent, so nodes only share the work). Without it, each sign-in started and never
+/// finished would leave its row behind for good.
+fn spawn_session_pruner(store: SqlStore, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now_ms = domain::ports::Clock::now_ms(&SystemClock);
+            match store.prune_expired_sessions(now_ms).await {
+                Ok((0, 0)) => {}
+                Ok((challenges, tokens)) => {
+                    tracing::info!(challenges, tokens, "pruned expired sign-in sessions")
+                }
+                Err(e) => tracing::warn!(error = %e, "session prune failed"),
+            }
+            match store.prune_quiet_unknown_failures(now_ms).await {
+                Ok(0) => {}
+                Ok(rows) => tracing::info!(rows, "pruned quiet unknown-name sign-in failures"),
+                Err(e) => tracing::warn!(error = %e, "unknown-name failure prune failed"),
+            }
+        }
+    });
+}
+
 pub async fn serve(config: Config) -> Result<(), String> {
+    // Before anything can hash: the bound of the CPU queue.
+    domain::services::directory::password::set_queue_limit(config.cpu_queue_limit);
     let store = open_store(&config).await?;
     store.spawn_invalidation_listener();
+    spawn_session_pruner(store.clone(), config.session_prune_interval);
     let keys = Arc::new(access_keys(&config)?);
     let shared_store: Arc<dyn domain::ports::Store> = Arc::new(store.clone());
     let clock = Arc::new(SystemClock);
@@ -364,6 +393,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         account_id: config.account_id.clone(),
         default_region: config.region.clone(),
         readiness: Arc::new(DbReadiness(store.clone())),
+        throttle: api::throttle::Throttle::new(config.rate_limits.clone()),
     });
     let metrics_store = web::Data::new(store.clone());
     let account = web::Data::new(AccountId(config.account_id.clone()));
@@ -378,6 +408,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
     })
     .workers(config.workers)
     .backlog(4096)
+    // A client that closes its side has gone: drop its request at once, so its handler stops
+    // and any password hash it queued is skipped (with half-closed connections allowed, actix
+    // kept running the handler for nobody).
+    .h1_allow_half_closed(false)
     .bind(config.listen)
     .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     for addr in server.addrs() {

@@ -207,8 +207,6 @@ pub trait AuthStore: Send + Sync {
         now_ms: i64,
         policy: &LockoutPolicy,
     ) -> StoreResult<AttemptOutcome>;
-    /// Forgets unknown-name failures last counted before `before_ms`; answers how many.
-    async fn prune_unknown_sign_in_failures(&self, before_ms: i64) -> StoreResult<u64>;
     /// The credential was right: forget the failures.
     async fn sign_in_succeeded(&self, pool_id: &str, user_id: &str) -> StoreResult<()>;
 }

@@ -345,15 +345,6 @@ impl AuthStore for SqlStore {
         .await
     }
 
-    async fn prune_unknown_sign_in_failures(&self, before_ms: i64) -> StoreResult<u64> {
-        let r = sqlx::query("DELETE FROM unknown_sign_in_failures WHERE last_ms < $1")
-            .bind(before_ms)
-            .execute(&self.writer)
-            .await
-            .map_err(backend_err)?;
-        Ok(r.rows_affected())
-    }
-
     async fn sign_in_succeeded(&self, pool_id: &str, user_id: &str) -> StoreResult<()> {
         sqlx::query(
             "UPDATE sign_in_failures SET failures = 0, locked_until_ms = 0 \
@@ -486,5 +477,65 @@ fn user_gone(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match e.as_database_error() {
         Some(_) => StoreError::Conflict(what.into()),
         None => backend_err(e),
+    }
+}
+
+/// Rows deleted per statement when pruning, so a large backlog (after a flood) is removed in
+/// short transactions that never hold the tables for long.
+const PRUNE_BATCH: i64 = 5_000;
+
+/// How long a token session is kept after its refresh token's end. Tokens issued by the last
+/// refresh before that end stay valid for their own lifetime (at most a day), and their checks
+/// read this row: a missing row counts as revoked. Two days covers that with room to spare.
+pub const TOKEN_SESSION_GRACE_MS: i64 = 2 * 24 * 60 * 60 * 1000;
+
+impl SqlStore {
+    /// Deletes challenge sessions that have expired (a sign-in cannot continue them: an expired
+    /// row is refused exactly like a missing one) and token sessions whose refresh token ended
+    /// more than `TOKEN_SESSION_GRACE_MS` before `now_ms`. Returns the rows deleted from each.
+    /// Any node may run it at any time; concurrent runs only share the work.
+    pub async fn prune_expired_sessions(&self, now_ms: i64) -> StoreResult<(u64, u64)> {
+        let challenges = self
+            .prune_batches(
+                "DELETE FROM challenge_sessions WHERE id_hash IN \
+                 (SELECT id_hash FROM challenge_sessions WHERE expires_ms <= $1 LIMIT $2)",
+                now_ms,
+            )
+            .await?;
+        let tokens = self
+            .prune_batches(
+                "DELETE FROM token_sessions WHERE origin_jti IN \
+                 (SELECT origin_jti FROM token_sessions WHERE expires_ms < $1 LIMIT $2)",
+                now_ms.saturating_sub(TOKEN_SESSION_GRACE_MS),
+            )
+            .await?;
+        Ok((challenges, tokens))
+    }
+
+    /// Forgets failed attempts against unknown names that have been quiet for the lockout's
+    /// reset time (they would count from one again anyway). Returns the rows deleted.
+    pub async fn prune_quiet_unknown_failures(&self, now_ms: i64) -> StoreResult<u64> {
+        self.prune_batches(
+            "DELETE FROM unknown_sign_in_failures WHERE (pool_id, name_key) IN \
+             (SELECT pool_id, name_key FROM unknown_sign_in_failures WHERE last_ms < $1 LIMIT $2)",
+            now_ms.saturating_sub(LockoutPolicy::COGNITO.reset_after_ms),
+        )
+        .await
+    }
+
+    async fn prune_batches(&self, sql: &str, before_ms: i64) -> StoreResult<u64> {
+        let mut total = 0;
+        loop {
+            let r = sqlx::query(sql)
+                .bind(before_ms)
+                .bind(PRUNE_BATCH)
+                .execute(&self.writer)
+                .await
+                .map_err(backend_err)?;
+            total += r.rows_affected();
+            if r.rows_affected() < PRUNE_BATCH as u64 {
+                return Ok(total);
+            }
+        }
     }
 }

@@ -158,7 +158,7 @@ fn verify_in_thread_memory(parsed: &PasswordHash<'_>, pw: &str) -> Option<bool> 
     })
 }
 
-pub use super::cpu_pool::blocking;
+pub use super::cpu_pool::{blocking, queue_limit, set_queue_limit, DEFAULT_QUEUE_PER_CORE};
 
 #[cfg(test)]
 mod tests {
