@@ -69,25 +69,7 @@ fn plausible(pool: &UserPoolView, attribute: &str) -> bool {
 /// client hides: the pool's AccountRecoverySetting in priority order (by default a verified
 /// phone number, then a verified email), skipping channels users of the pool cannot have.
 fn simulated_recovery_channel(pool: &UserPoolView) -> DeliveryChannel {
-    let mut options: Vec<(i32, RecoveryOptionNameType)> = pool
-        .record
-        .settings
-        .pool
-        .account_recovery_setting
-        .as_ref()
-        .and_then(|s| s.recovery_mechanisms.clone())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|o| Some((o.priority.unwrap_or(1), o.name?)))
-        .collect();
-    if options.is_empty() {
-        options = vec![
-            (1, RecoveryOptionNameType::VerifiedPhoneNumber),
-            (2, RecoveryOptionNameType::VerifiedEmail),
-        ];
-    }
-    options.sort_by_key(|o| o.0);
-    for (_, name) in &options {
+    for name in codes::recovery_options(pool) {
         match name {
             RecoveryOptionNameType::VerifiedEmail if plausible(pool, "email") => {
                 return DeliveryChannel::Email

@@ -312,12 +312,9 @@ fn verified(user: &UserRecord, attr: &str) -> Option<String> {
     }
 }
 
-/// Where a recovery code goes: AccountRecoverySetting in priority order (by default a verified
-/// phone number, then a verified email).
-pub fn recovery_channel(
-    pool: &UserPoolView,
-    user: &UserRecord,
-) -> ServiceResult<(DeliveryChannel, String)> {
+/// The pool's AccountRecoverySetting mechanisms in priority order (by default a verified phone
+/// number, then a verified email).
+pub fn recovery_options(pool: &UserPoolView) -> Vec<RecoveryOptionNameType> {
     let mut options: Vec<(i32, RecoveryOptionNameType)> = pool
         .record
         .settings
@@ -336,7 +333,15 @@ pub fn recovery_channel(
         ];
     }
     options.sort_by_key(|o| o.0);
-    for (_, name) in &options {
+    options.into_iter().map(|o| o.1).collect()
+}
+
+/// Where a recovery code goes: the first of `recovery_options` the user has.
+pub fn recovery_channel(
+    pool: &UserPoolView,
+    user: &UserRecord,
+) -> ServiceResult<(DeliveryChannel, String)> {
+    for name in recovery_options(pool) {
         match name {
             RecoveryOptionNameType::VerifiedEmail => {
                 if let Some(e) = verified(user, "email") {

@@ -10,10 +10,35 @@ use super::users::{get_attr, password_policy, set_attr};
 use super::{alias_exists, password, DirectoryService};
 use crate::context::RequestContext;
 use crate::error::{CognitoError, ServiceResult};
-use crate::ports::{PasswordState, UserPoolView, UserRecord, UserWriteOutcome};
+use crate::ports::{PasswordState, SrpVerifier, UserPoolView, UserRecord, UserWriteOutcome};
 
 /// Most previous passwords kept for PasswordHistorySize (its model maximum).
 const MAX_HISTORY: usize = 24;
+
+/// Gives the user a new password state, keeping the old hash and the earlier ones (newest first)
+/// as the history the pool's PasswordHistorySize asks for.
+pub(super) fn replace_password(
+    u: &mut UserRecord,
+    hash: String,
+    srp: SrpVerifier,
+    now_ms: i64,
+    history_size: usize,
+) {
+    let mut history = Vec::new();
+    if let Some(old) = u.password.take() {
+        if history_size > 0 {
+            history.push(old.hash);
+            history.extend(old.history);
+            history.truncate(history_size.min(MAX_HISTORY));
+        }
+    }
+    u.password = Some(PasswordState {
+        hash,
+        set_ms: now_ms,
+        srp: Some(srp),
+        history,
+    });
+}
 
 fn username_exists() -> CognitoError {
     CognitoError::new(ErrorCode::UsernameExistsException, "User already exists")
@@ -195,20 +220,7 @@ impl DirectoryService {
             Some(&user.username),
             false,
             |_, mut u| {
-                let mut history = Vec::new();
-                if let Some(old) = u.password.take() {
-                    if history_size > 0 {
-                        history.push(old.hash);
-                        history.extend(old.history);
-                        history.truncate(history_size);
-                    }
-                }
-                u.password = Some(PasswordState {
-                    hash: hash.clone(),
-                    set_ms: now,
-                    srp: Some(srp.clone()),
-                    history,
-                });
+                replace_password(&mut u, hash.clone(), srp.clone(), now, history_size);
                 if confirm {
                     u.status = UserStatusType::Confirmed.as_str().to_string();
                 }

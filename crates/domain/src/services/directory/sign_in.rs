@@ -10,7 +10,7 @@ use super::users::{get_attr, password_policy, set_attr};
 use super::{password, wire_attributes, DirectoryService};
 use crate::context::RequestContext;
 use crate::error::{CognitoError, ServiceResult};
-use crate::ports::{GroupRecord, PasswordState, UserPoolView, UserQuery, UserRecord};
+use crate::ports::{GroupRecord, UserPoolView, UserQuery, UserRecord};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -141,20 +141,13 @@ impl DirectoryService {
                         }
                         set_attr(&mut u.attributes, n, v);
                     }
-                    let mut history = Vec::new();
-                    if let Some(old) = u.password.take() {
-                        if history_size > 0 {
-                            history.push(old.hash);
-                            history.extend(old.history);
-                            history.truncate(history_size);
-                        }
-                    }
-                    u.password = Some(PasswordState {
-                        hash: hash.clone(),
-                        set_ms: now,
-                        srp: Some(srp.clone()),
-                        history,
-                    });
+                    super::self_service::replace_password(
+                        &mut u,
+                        hash.clone(),
+                        srp.clone(),
+                        now,
+                        history_size,
+                    );
                     u.status = UserStatusType::Confirmed.as_str().to_string();
                     Ok(u)
                 },
