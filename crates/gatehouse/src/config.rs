@@ -140,6 +140,10 @@ pub struct Overrides {
     pub sns_access_key_id: Option<String>,
     #[arg(long, env = "GATEHOUSE_SNS_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub sns_secret_access_key: Option<String>,
+    /// Milliseconds a client may take to send a request body once its headers are in
+    /// (default 10000); slower senders are answered and disconnected.
+    #[arg(long, env = "GATEHOUSE_BODY_READ_TIMEOUT_MS")]
+    pub body_read_timeout_ms: Option<u64>,
 }
 
 /// `[smtp]` in the file.
@@ -231,6 +235,7 @@ pub struct FileConfig {
     pub access_keys: Vec<AccessKeyConfig>,
     pub smtp: Option<SmtpFileConfig>,
     pub sns: Option<SnsFileConfig>,
+    pub body_read_timeout_ms: Option<u64>,
 }
 
 /// The effective configuration.
@@ -258,6 +263,8 @@ pub struct Config {
     pub smtp: Option<notify::SmtpConfig>,
     /// None: SMS goes to the developer outbox.
     pub sns: Option<notify::SnsConfig>,
+    /// Deadline for receiving a request body.
+    pub body_read_timeout: std::time::Duration,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9229";
@@ -359,6 +366,11 @@ impl Config {
             access_keys,
             smtp,
             sns,
+            body_read_timeout: o
+                .body_read_timeout_ms
+                .or(file.body_read_timeout_ms)
+                .map(std::time::Duration::from_millis)
+                .unwrap_or(api::server::DEFAULT_BODY_READ_TIMEOUT),
         };
         config.check()?;
         Ok(config)
@@ -371,16 +383,16 @@ impl Config {
                 self.account_id
             ));
         }
-        let region_ok = |r: &str| {
-            !r.is_empty()
-                && r.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        };
+        // The same rule SigV4 applies to credential scopes.
+        let region_ok = api::sigv4::is_valid_region;
         if !region_ok(&self.region) {
             return Err(format!("invalid region '{}'", self.region));
         }
         if let Some(r) = self.regions.iter().find(|r| !region_ok(r)) {
             return Err(format!("invalid region '{r}' in regions"));
+        }
+        if self.body_read_timeout.is_zero() {
+            return Err("body_read_timeout_ms must be at least 1".into());
         }
         for k in &self.access_keys {
             if k.id.len() < 16 || !k.id.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -618,5 +630,32 @@ sender_id = "Gatehouse"
             ..Default::default()
         };
         assert!(Config::load(&bad).is_err());
+    }
+
+    #[test]
+    fn body_read_timeout_from_file_and_flag() {
+        let c = Config::load(&Overrides::default()).unwrap();
+        assert_eq!(c.body_read_timeout, std::time::Duration::from_secs(10));
+        let dir = tempfile_dir("body");
+        let path = dir.join("g.toml");
+        std::fs::write(&path, "body_read_timeout_ms = 2500\n").unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.body_read_timeout, std::time::Duration::from_millis(2500));
+        let c = Config::load(&Overrides {
+            config: Some(path),
+            body_read_timeout_ms: Some(700),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.body_read_timeout, std::time::Duration::from_millis(700));
+        assert!(Config::load(&Overrides {
+            body_read_timeout_ms: Some(0),
+            ..Default::default()
+        })
+        .is_err());
     }
 }

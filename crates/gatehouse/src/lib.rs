@@ -231,6 +231,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         account_id: config.account_id.clone(),
         default_region: config.region.clone(),
         readiness: Arc::new(DbReadiness(store.clone())),
+        body_read_timeout: config.body_read_timeout,
     });
     let metrics_store = web::Data::new(store.clone());
     let account = web::Data::new(AccountId(config.account_id.clone()));
