@@ -14,6 +14,7 @@ mod invitations;
 mod logs;
 mod nodes;
 mod protocol;
+mod security_wire;
 mod self_service;
 mod sign_in;
 mod user_pools;
