@@ -18,6 +18,7 @@ mod security_accounts;
 mod security_codes;
 mod security_floods;
 mod security_keys;
+mod security_wire;
 mod self_service;
 mod sign_in;
 mod user_pools;

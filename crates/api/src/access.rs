@@ -5,6 +5,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use cognito_model::model::{ShapeKind, SHAPES};
+use cognito_model::operations::Operation;
+use serde_json::Value;
+
 /// One allow statement.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct Policy {
@@ -97,6 +101,34 @@ impl AccessKeys {
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
     }
+}
+
+/// A string member of the request, only when the operation's input shape declares it. Members the
+/// model does not declare are ignored by the operation, so they must not steer authorisation
+/// either: a `UserPoolId` added to TagResource would otherwise be authorised in place of the
+/// `ResourceArn` the call acts on.
+pub fn modelled_str<'a>(op: Operation, input: &'a Value, member: &str) -> Option<&'a str> {
+    let shape = op.input_shape()?;
+    let ShapeKind::Structure { members } = &SHAPES[usize::from(shape)].kind else {
+        return None;
+    };
+    if !members.iter().any(|m| m.name == member) {
+        return None;
+    }
+    input.get(member).and_then(Value::as_str)
+}
+
+/// The resource a signed call is authorised against, as IAM does for Cognito: the ARN of the pool
+/// named by a modelled `UserPoolId`, else a modelled `ResourceArn`, else `*` (operations on no
+/// particular pool, such as CreateUserPool and ListUserPools).
+pub fn authorised_resource(op: Operation, input: &Value, region: &str, account_id: &str) -> String {
+    if let Some(pool_id) = modelled_str(op, input, "UserPoolId") {
+        return domain::ids::user_pool_arn(region, account_id, pool_id);
+    }
+    if let Some(arn) = modelled_str(op, input, "ResourceArn") {
+        return arn.to_string();
+    }
+    "*".to_string()
 }
 
 /// IAM-style wildcard match: `*` any run, `?` one character. Actions compare case-insensitively,
@@ -200,5 +232,31 @@ mod tests {
             "cognito-idp:DeleteUserPool",
             "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_ok"
         ));
+    }
+
+    #[test]
+    fn resource_comes_from_modelled_members_only() {
+        let arn_b = "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_b";
+        let injected = serde_json::json!({"UserPoolId": "us-east-1_a", "ResourceArn": arn_b});
+        assert_eq!(
+            authorised_resource(Operation::TagResource, &injected, "us-east-1", "1"),
+            arn_b
+        );
+        assert_eq!(
+            authorised_resource(Operation::ListUserPools, &injected, "us-east-1", "1"),
+            "*"
+        );
+        assert_eq!(
+            authorised_resource(Operation::CreateUserPool, &injected, "us-east-1", "1"),
+            "*"
+        );
+        assert_eq!(
+            authorised_resource(Operation::DescribeUserPool, &injected, "us-east-1", "1"),
+            "arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_a"
+        );
+        assert_eq!(
+            modelled_str(Operation::InitiateAuth, &injected, "UserPoolId"),
+            None
+        );
     }
 }

@@ -2,10 +2,10 @@
 //! `X-Amz-Target`), CORS for browser clients, and `/health` and `/ready` for operators.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use async_trait::async_trait;
 use cognito_model::operations::Operation;
@@ -22,8 +22,13 @@ use crate::validate::validate_input;
 
 pub const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
-/// Far above any valid request (the largest members are 128 KiB auth parameters).
-const MAX_BODY: usize = 4 * 1024 * 1024;
+/// The largest request body accepted. The biggest requests of the implemented operations carry
+/// members of at most 131072 characters (auth parameters, challenge responses, a SAML metadata
+/// document), about 128 KiB, somewhat more once JSON-escaped; 1 MiB leaves several times that
+/// while bounding what one connection can make a node buffer (review L6).
+pub const MAX_BODY: usize = 1024 * 1024;
+/// How long a client may take to send the body once its headers are in, unless configured.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whether the database answers, for `/ready`.
 #[async_trait]
@@ -41,6 +46,9 @@ pub struct AppState {
     pub readiness: Arc<dyn Readiness>,
     /// Request-rate limits of the unsigned operations (per node).
     pub throttle: crate::throttle::Throttle,
+    /// Deadline for receiving a request body (slow senders would otherwise hold a connection and
+    /// a buffer for as long as they like).
+    pub body_read_timeout: Duration,
 }
 
 /// Mounts the routes on an actix app.
@@ -126,8 +134,11 @@ async fn handle(
         pool_id = tracing::field::Empty,
         outcome = tracing::field::Empty,
     );
+    let body = read_body(&req, payload, state.body_read_timeout).await;
+    // A body not read to its end leaves the connection in an unknown place: answer and close it.
+    let unread = body.is_err();
     let result = async {
-        let body = read_body(payload).await?;
+        let body = body?;
         let Some(op) = op else {
             return Err(ApiError::unknown_operation());
         };
@@ -135,7 +146,7 @@ async fn handle(
     }
     .instrument(span.clone())
     .await;
-    match result {
+    let mut resp = match result {
         Ok(body) => {
             span.record("outcome", "ok");
             tracing::debug!(parent: &span, "request succeeded");
@@ -150,20 +161,49 @@ async fn handle(
             }
             error_response(&e, &request_id)
         }
+    };
+    if unread {
+        resp.head_mut().set_connection_type(ConnectionType::Close);
     }
+    resp
 }
 
-async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|_| ApiError::serialization("Could not read the request body"))?;
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(ApiError::serialization("Request body too large"));
-        }
-        body.extend_from_slice(&chunk);
+/// Reads the whole body: at most [`MAX_BODY`] bytes, within `deadline`. A declared length above
+/// the limit is refused before any of the body is read.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    deadline: Duration,
+) -> Result<web::BytesMut, ApiError> {
+    let too_large = || ApiError::serialization("Request body too large");
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
     }
-    Ok(body)
+    let read = async {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|_| ApiError::serialization("Could not read the request body"))?;
+            // Chunked bodies declare no length, so the limit is also enforced as bytes arrive.
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    tokio::time::timeout(deadline, read)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::serialization(
+                "Timed out reading the request body",
+            ))
+        })
 }
 
 async fn process(
@@ -208,7 +248,9 @@ async fn process(
     crate::validate::drop_nulls(&mut input);
     state.throttle.admit(op, req, &input)?;
 
-    let pool_id = input.get("UserPoolId").and_then(Value::as_str);
+    // Only a modelled UserPoolId names the pool: one the operation ignores must not choose the
+    // region or the authorised resource (review M1).
+    let pool_id = crate::access::modelled_str(op, &input, "UserPoolId");
     if let Some(p) = pool_id {
         tracing::Span::current().record("pool_id", p);
     }
@@ -222,12 +264,7 @@ async fn process(
 
     if let Some(v) = &verified {
         let action = format!("cognito-idp:{}", op.name());
-        let resource = match (pool_id, input.get("ResourceArn").and_then(Value::as_str)) {
-            (Some(p), _) => domain::ids::user_pool_arn(&region, &state.account_id, p),
-            (None, Some(arn)) => arn.to_string(),
-            // Operations on no particular pool are authorised against `*`, as in IAM.
-            (None, None) => "*".to_string(),
-        };
+        let resource = crate::access::authorised_resource(op, &input, &region, &state.account_id);
         if !v.key.allows(&action, &resource) {
             return Err(ApiError::access_denied(format!(
                 "User: arn:aws:iam::{}:user/{} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action",

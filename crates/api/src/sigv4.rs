@@ -117,6 +117,42 @@ fn parse_auth_header(raw: &str) -> Result<AuthHeader<'_>, ApiError> {
     })
 }
 
+/// A region name as AWS spells them (`us-east-1`): lower-case letters, digits and `-`. The same
+/// rule checks the configured regions.
+pub fn is_valid_region(region: &str) -> bool {
+    !region.is_empty()
+        && region
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+}
+
+/// Headers that change what a request does, or when it was made, and so must be covered by the
+/// signature whenever they are sent: the operation (`X-Amz-Target`), how the body is read
+/// (`Content-Type`) and the signing time (`X-Amz-Date`). Without this a signature made over
+/// `host;x-amz-date` alone could be replayed with another target (review L3). Every AWS SDK signs
+/// all three (their signers leave out only authorization, user-agent, expect, trace and hop-by-hop
+/// headers); other `x-amz-*` headers are not required, since proxies add some (CloudFront's
+/// `X-Amz-Cf-Id`).
+const MUST_BE_SIGNED: [(&str, &str); 3] = [
+    ("x-amz-target", "X-Amz-Target"),
+    ("content-type", "Content-Type"),
+    ("x-amz-date", "X-Amz-Date"),
+];
+
+fn check_required_signed(req: &SignedRequest<'_>, signed_names: &[&str]) -> Result<(), ApiError> {
+    for (name, display) in MUST_BE_SIGNED {
+        let present = req.header(name).is_some();
+        let signed = signed_names.iter().any(|n| n.eq_ignore_ascii_case(name));
+        if present && !signed {
+            // Worded as AWS words the same refusal for Host.
+            return Err(ApiError::invalid_signature(format!(
+                "'{display}' must be a 'SignedHeader' in the AWS Authorization."
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn first_word(s: &str) -> &str {
     s.split_whitespace().next().unwrap_or("")
 }
@@ -179,7 +215,9 @@ impl Verifier {
                 amz_date.get(..8).unwrap_or(amz_date)
             )));
         }
-        if auth.region.is_empty()
+        // The scope's region becomes the region of every pool the call creates or names, so it
+        // must be well formed even when any region is accepted.
+        if !is_valid_region(auth.region)
             || (!self.regions.is_empty() && !self.regions.iter().any(|r| r == auth.region))
         {
             return Err(ApiError::invalid_signature(format!(
@@ -217,6 +255,7 @@ impl Verifier {
                 "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
             ));
         }
+        check_required_signed(req, &signed_names)?;
         let canonical = canonical_request(req, &signed_names, auth.signed_headers);
         let string_to_sign = format!(
             "AWS4-HMAC-SHA256\n{amz_date}\n{}/{}/{}/aws4_request\n{}",
@@ -415,5 +454,183 @@ mod tests {
             .verify(&SignedRequest { body, ..tampered }, late)
             .unwrap_err();
         assert!(err.message.unwrap().starts_with("Signature expired: "));
+    }
+
+    /// Signs `POST /` over `signed` (plus the signer's own x-amz-date) and returns every header
+    /// sent: the signed ones, the signature, and `unsigned` added afterwards.
+    fn sign_over(
+        region: &str,
+        signed: &[(&str, &str)],
+        unsigned: &[(&str, &str)],
+        body: &[u8],
+        now: SystemTime,
+    ) -> Vec<(String, Vec<u8>)> {
+        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+        use aws_sigv4::sign::v4;
+        let creds =
+            aws_credential_types::Credentials::new("AKIDTEST", "secretsecret", None, None, "test");
+        let identity = creds.into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(region)
+            .name("cognito-idp")
+            .time(now)
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            "http://127.0.0.1:9229/",
+            signed.iter().copied(),
+            SignableBody::Bytes(body),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let mut all: Vec<(String, Vec<u8>)> = signed
+            .iter()
+            .chain(unsigned)
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        for (k, v) in instructions.headers() {
+            all.push((k.to_string(), v.as_bytes().to_vec()));
+        }
+        all
+    }
+
+    fn verify_all(
+        verifier: &Verifier,
+        all: &[(String, Vec<u8>)],
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Verified, ApiError> {
+        let pairs: Vec<(&str, &[u8])> = all
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .collect();
+        verifier.verify(
+            &SignedRequest {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &pairs,
+                body,
+            },
+            now,
+        )
+    }
+
+    fn test_verifier(regions: Vec<String>) -> Verifier {
+        let keys = Arc::new(AccessKeys::new(vec![AccessKey::new(
+            "AKIDTEST",
+            "secretsecret",
+            "tester",
+            vec![Policy::allow_all()],
+        )]));
+        Verifier::new(keys, regions)
+    }
+
+    /// A signature over `host;x-amz-date` alone must not let anyone choose the operation or the
+    /// body's content type afterwards (review L3).
+    #[test]
+    fn target_and_content_type_must_be_signed() {
+        let verifier = test_verifier(vec![]);
+        let now = SystemTime::now();
+        let body = br#"{"UserPoolId":"us-east-1_abc"}"#;
+        let host = [("host", "127.0.0.1:9229")];
+        let target = (
+            "x-amz-target",
+            "AWSCognitoIdentityProviderService.DeleteUserPool",
+        );
+        let json = ("content-type", "application/x-amz-json-1.1");
+
+        let all = sign_over("us-east-1", &host, &[target, json], body, now);
+        let err = verify_all(&verifier, &all, body, now).unwrap_err();
+        assert_eq!(err.type_name, "InvalidSignatureException");
+        assert_eq!(
+            err.message.as_deref(),
+            Some("'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
+        );
+
+        let all = sign_over("us-east-1", &[host[0], target], &[json], body, now);
+        let err = verify_all(&verifier, &all, body, now).unwrap_err();
+        assert_eq!(
+            err.message.as_deref(),
+            Some("'Content-Type' must be a 'SignedHeader' in the AWS Authorization.")
+        );
+
+        // What every SDK sends verifies; headers absent from the request need no signature.
+        let all = sign_over("us-east-1", &[host[0], target, json], &[], body, now);
+        assert!(verify_all(&verifier, &all, body, now).is_ok());
+        let all = sign_over("us-east-1", &[host[0], target], &[], body, now);
+        assert!(verify_all(&verifier, &all, body, now).is_ok());
+    }
+
+    #[test]
+    fn x_amz_date_must_be_signed() {
+        let verifier = test_verifier(vec![]);
+        let now = SystemTime::now();
+        let body = b"{}";
+        let mut all = sign_over(
+            "us-east-1",
+            &[
+                ("host", "127.0.0.1:9229"),
+                (
+                    "x-amz-target",
+                    "AWSCognitoIdentityProviderService.ListUserPools",
+                ),
+            ],
+            &[],
+            body,
+            now,
+        );
+        for (name, value) in all.iter_mut() {
+            if name == "authorization" {
+                let text = String::from_utf8(value.clone()).unwrap();
+                *value = text
+                    .replace(";x-amz-date", "")
+                    .replace("x-amz-date;", "")
+                    .into_bytes();
+            }
+        }
+        let err = verify_all(&verifier, &all, body, now).unwrap_err();
+        assert_eq!(
+            err.message.as_deref(),
+            Some("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
+        );
+    }
+
+    /// With no region list configured, the scope's region still has to look like a region.
+    #[test]
+    fn scope_region_format_is_checked_without_a_region_list() {
+        let verifier = test_verifier(vec![]);
+        let now = SystemTime::now();
+        let body = b"{}";
+        let headers = [
+            ("host", "127.0.0.1:9229"),
+            (
+                "x-amz-target",
+                "AWSCognitoIdentityProviderService.ListUserPools",
+            ),
+        ];
+        for bad in ["us_east_1", "US-EAST-1", "eu.west.1"] {
+            let all = sign_over(bad, &headers, &[], body, now);
+            let err = verify_all(&verifier, &all, body, now).unwrap_err();
+            assert_eq!(err.type_name, "InvalidSignatureException", "{bad}");
+            assert_eq!(
+                err.message.as_deref(),
+                Some(
+                    format!("Credential should be scoped to a valid region, not '{bad}'. ")
+                        .as_str()
+                )
+            );
+        }
+        let all = sign_over("ap-south-2", &headers, &[], body, now);
+        assert_eq!(
+            verify_all(&verifier, &all, body, now).unwrap().region,
+            "ap-south-2"
+        );
+        assert!(is_valid_region("us-gov-west-1"));
+        assert!(!is_valid_region(""));
     }
 }

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 /// Validates `value` against the input shape `shape`.
 pub fn validate_input(value: &Value, shape: ShapeId) -> Result<(), ApiError> {
     let mut v = Validator { errors: Vec::new() };
-    v.walk(value, shape, "")?;
+    v.walk(value, shape, "", false)?;
     if v.errors.is_empty() {
         return Ok(());
     }
@@ -78,8 +78,18 @@ impl Validator {
         ));
     }
 
-    fn walk(&mut self, value: &Value, id: ShapeId, path: &str) -> Result<(), ApiError> {
+    /// `within_sensitive`: an enclosing shape is sensitive. Sensitivity flows down, so the keys,
+    /// values and members of a sensitive map, list or structure are never echoed even though
+    /// their own shapes (often plain `StringType`) are not marked (review L5).
+    fn walk(
+        &mut self,
+        value: &Value,
+        id: ShapeId,
+        path: &str,
+        within_sensitive: bool,
+    ) -> Result<(), ApiError> {
         let sh = shape(id);
+        let sensitive = within_sensitive || sh.sensitive;
         match &sh.kind {
             ShapeKind::Structure { members } => {
                 let Value::Object(map) = value else {
@@ -97,7 +107,7 @@ impl Validator {
                                 self.fail(None, false, &p, "Member must not be null".into());
                             }
                         }
-                        Some(v) => self.walk(v, m.target, &p)?,
+                        Some(v) => self.walk(v, m.target, &p, sensitive)?,
                     }
                 }
             }
@@ -120,7 +130,7 @@ impl Validator {
                     if len < *min {
                         self.fail(
                             Some(value),
-                            sh.sensitive,
+                            sensitive,
                             path,
                             format!("Member must have length greater than or equal to {min}"),
                         );
@@ -130,7 +140,7 @@ impl Validator {
                     if len > *max {
                         self.fail(
                             Some(value),
-                            sh.sensitive,
+                            sensitive,
                             path,
                             format!("Member must have length less than or equal to {max}"),
                         );
@@ -141,7 +151,7 @@ impl Validator {
                         if !re.is_match(s) {
                             self.fail(
                                 Some(value),
-                                sh.sensitive,
+                                sensitive,
                                 path,
                                 format!("Member must satisfy regular expression pattern: {p}"),
                             );
@@ -151,7 +161,7 @@ impl Validator {
                 if !enum_values.is_empty() && !enum_values.contains(&s.as_str()) {
                     self.fail(
                         Some(value),
-                        sh.sensitive,
+                        sensitive,
                         path,
                         format!(
                             "Member must satisfy enum value set: [{}]",
@@ -172,7 +182,7 @@ impl Validator {
                     if n < *min {
                         self.fail(
                             Some(value),
-                            sh.sensitive,
+                            sensitive,
                             path,
                             format!("Member must have value greater than or equal to {min}"),
                         );
@@ -182,7 +192,7 @@ impl Validator {
                     if n > *max {
                         self.fail(
                             Some(value),
-                            sh.sensitive,
+                            sensitive,
                             path,
                             format!("Member must have value less than or equal to {max}"),
                         );
@@ -227,7 +237,7 @@ impl Validator {
                     if n < *min {
                         self.fail(
                             Some(value),
-                            sh.sensitive,
+                            sensitive,
                             path,
                             format!("Member must have length greater than or equal to {min}"),
                         );
@@ -237,7 +247,7 @@ impl Validator {
                     if n > *max {
                         self.fail(
                             Some(value),
-                            sh.sensitive,
+                            sensitive,
                             path,
                             format!("Member must have length less than or equal to {max}"),
                         );
@@ -255,6 +265,7 @@ impl Validator {
                             if path.is_empty() { "" } else { path },
                             i + 1
                         ),
+                        sensitive,
                     )?;
                 }
             }
@@ -272,7 +283,7 @@ impl Validator {
                     if n < *min {
                         self.fail(
                             Some(value),
-                            sh.sensitive,
+                            sensitive,
                             path,
                             format!("Member must have length greater than or equal to {min}"),
                         );
@@ -282,7 +293,7 @@ impl Validator {
                     if n > *max {
                         self.fail(
                             Some(value),
-                            sh.sensitive,
+                            sensitive,
                             path,
                             format!("Member must have length less than or equal to {max}"),
                         );
@@ -291,7 +302,7 @@ impl Validator {
                 for (k, v) in map {
                     let key_value = Value::String(k.clone());
                     let mut inner = Validator { errors: Vec::new() };
-                    inner.walk(&key_value, *key, path)?;
+                    inner.walk(&key_value, *key, path, sensitive)?;
                     for e in inner.errors {
                         self.errors.push(wrap_map_error(e, "Map keys"));
                     }
@@ -299,7 +310,7 @@ impl Validator {
                         continue;
                     }
                     let mut inner = Validator { errors: Vec::new() };
-                    inner.walk(v, *val, path)?;
+                    inner.walk(v, *val, path, sensitive)?;
                     for e in inner.errors {
                         self.errors.push(wrap_map_error(e, "Map value"));
                     }
@@ -524,6 +535,35 @@ mod tests {
             .message
             .unwrap()
             .contains("Member must satisfy enum value set: [OFF, ON, OPTIONAL]"));
+    }
+
+    #[test]
+    fn sensitive_maps_hide_their_keys_and_values() {
+        let secret = format!("TOPSECRET-{}", "x".repeat(131_072));
+        let err = validate_input(
+            &json!({"ClientId": "c", "AuthFlow": "USER_PASSWORD_AUTH",
+                    "AuthParameters": {"USERNAME": "u", "PASSWORD": secret}}),
+            input("InitiateAuthRequest"),
+        )
+        .unwrap_err();
+        assert_eq!(err.type_name, "InvalidParameterException");
+        assert_eq!(
+            err.message.as_deref(),
+            Some("1 validation error detected: Value at 'authParameters' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 131072]")
+        );
+        let long_key = format!("SECRETKEY{}", "k".repeat(131_072));
+        let err = validate_input(
+            &json!({"ClientId": "c", "ChallengeName": "NEW_PASSWORD_REQUIRED",
+                    "ChallengeResponses": {long_key: "v", "NEW_PASSWORD": secret}}),
+            input("RespondToAuthChallengeRequest"),
+        )
+        .unwrap_err();
+        let msg = err.message.unwrap();
+        assert!(msg.starts_with("2 validation errors detected: "), "{msg}");
+        assert!(
+            !msg.contains("TOPSECRET") && !msg.contains("SECRETKEY"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -180,6 +180,10 @@ pub struct Overrides {
     /// Seconds between deletions of expired sign-in sessions (default 300).
     #[arg(long, env = "GATEHOUSE_SESSION_PRUNE_INTERVAL")]
     pub session_prune_interval: Option<u64>,
+    /// Milliseconds a client may take to send a request body once its headers are in
+    /// (default 10000); slower senders are answered and disconnected.
+    #[arg(long, env = "GATEHOUSE_BODY_READ_TIMEOUT_MS")]
+    pub body_read_timeout_ms: Option<u64>,
 }
 
 /// `[codes]` in the file: the limits on one-time codes (see the flags of the same names).
@@ -332,6 +336,7 @@ pub struct FileConfig {
     pub cpu_queue_limit: Option<usize>,
     pub session_prune_interval: Option<u64>,
     pub rate_limits: Option<RateLimitsFileConfig>,
+    pub body_read_timeout_ms: Option<u64>,
 }
 
 /// `[rate_limits]` in the file.
@@ -381,6 +386,8 @@ pub struct Config {
     pub rate_limits: api::throttle::ThrottleConfig,
     /// Between deletions of expired challenge and token sessions.
     pub session_prune_interval: std::time::Duration,
+    /// Deadline for receiving a request body.
+    pub body_read_timeout: std::time::Duration,
 }
 
 pub const DEFAULT_SESSION_PRUNE_INTERVAL_S: u64 = 300;
@@ -507,6 +514,11 @@ impl Config {
                     .unwrap_or(DEFAULT_SESSION_PRUNE_INTERVAL_S)
                     .max(1),
             ),
+            body_read_timeout: o
+                .body_read_timeout_ms
+                .or(file.body_read_timeout_ms)
+                .map(std::time::Duration::from_millis)
+                .unwrap_or(api::server::DEFAULT_BODY_READ_TIMEOUT),
         };
         config.check()?;
         Ok(config)
@@ -519,16 +531,16 @@ impl Config {
                 self.account_id
             ));
         }
-        let region_ok = |r: &str| {
-            !r.is_empty()
-                && r.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        };
+        // The same rule SigV4 applies to credential scopes.
+        let region_ok = api::sigv4::is_valid_region;
         if !region_ok(&self.region) {
             return Err(format!("invalid region '{}'", self.region));
         }
         if let Some(r) = self.regions.iter().find(|r| !region_ok(r)) {
             return Err(format!("invalid region '{r}' in regions"));
+        }
+        if self.body_read_timeout.is_zero() {
+            return Err("body_read_timeout_ms must be at least 1".into());
         }
         for k in &self.access_keys {
             if k.id.len() < 16 || !k.id.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -952,5 +964,32 @@ UserCreation = 0
             ..Default::default()
         };
         assert!(Config::load(&bad).is_err());
+    }
+
+    #[test]
+    fn body_read_timeout_from_file_and_flag() {
+        let c = Config::load(&Overrides::default()).unwrap();
+        assert_eq!(c.body_read_timeout, std::time::Duration::from_secs(10));
+        let dir = tempfile_dir("body");
+        let path = dir.join("g.toml");
+        std::fs::write(&path, "body_read_timeout_ms = 2500\n").unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.body_read_timeout, std::time::Duration::from_millis(2500));
+        let c = Config::load(&Overrides {
+            config: Some(path),
+            body_read_timeout_ms: Some(700),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.body_read_timeout, std::time::Duration::from_millis(700));
+        assert!(Config::load(&Overrides {
+            body_read_timeout_ms: Some(0),
+            ..Default::default()
+        })
+        .is_err());
     }
 }

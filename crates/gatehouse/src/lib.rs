@@ -394,6 +394,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         default_region: config.region.clone(),
         readiness: Arc::new(DbReadiness(store.clone())),
         throttle: api::throttle::Throttle::new(config.rate_limits.clone()),
+        body_read_timeout: config.body_read_timeout,
     });
     let metrics_store = web::Data::new(store.clone());
     let account = web::Data::new(AccountId(config.account_id.clone()));
