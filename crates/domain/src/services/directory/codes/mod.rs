@@ -8,128 +8,25 @@
 //! across nodes and under parallel requests. Codes are stored as HMAC-SHA-256 under a key derived
 //! from the key-encryption key, bound to the value they were sent to.
 
-use std::sync::{Arc, OnceLock};
+mod delivery;
+mod settings;
 
 use cognito_model::errors::ErrorCode;
-use cognito_model::shapes::{
-    CodeDeliveryDetailsType, DeliveryMediumType, RecoveryOptionNameType, UserPoolType,
-};
-use hmac::{Hmac, Mac};
-use rand::{Rng, RngCore};
-use sha2::Sha256;
+use cognito_model::shapes::CodeDeliveryDetailsType;
+use rand::Rng;
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
+
+pub use delivery::{delivery_details, mask, recovery_channel, recovery_options};
+pub use settings::{CodeLimits, CodeSettings, MAX_FAILURE_WINDOW_MS};
+
+use delivery::verification_message;
+use settings::{HOUR_MS, ISSUE_WINDOW_MS};
 
 use super::DirectoryService;
 use crate::error::{CognitoError, ServiceResult};
 use crate::ports::{
     CodeLimit, CodeRecord, CodeWrite, DeliveryChannel, OutboundMessage, UserPoolView, UserRecord,
 };
-
-const HOUR_MS: i64 = 3_600_000;
-/// Issuance is counted per hour.
-const ISSUE_WINDOW_MS: i64 = HOUR_MS;
-/// The longest failure window accepted (counter rows are pruned some time after this).
-pub const MAX_FAILURE_WINDOW_MS: i64 = 24 * HOUR_MS;
-
-/// How many codes may be tried and issued. The defaults follow Cognito where it is known (five
-/// wrong codes, a handful of codes per user per hour) and are otherwise chosen to stay out of a
-/// legitimate user's way while capping abuse; all are configurable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CodeLimits {
-    /// Wrong codes per user and purpose within `failure_window_ms`, across re-issued codes.
-    /// The next attempt (even with the right code) and further codes for the purpose are
-    /// refused until the window, which opens with the first failure, has passed. At least 1.
-    pub failures: u32,
-    pub failure_window_ms: i64,
-    /// Codes per user and purpose per hour (0: no limit).
-    pub per_user: u32,
-    /// Codes per destination (email address or phone number, across users) per hour (0: none).
-    pub per_destination: u32,
-    /// Codes per user pool per hour (0: no limit).
-    pub per_pool: u32,
-}
-
-impl Default for CodeLimits {
-    fn default() -> Self {
-        CodeLimits {
-            failures: 5,
-            failure_window_ms: HOUR_MS,
-            per_user: 5,
-            per_destination: 10,
-            per_pool: 1000,
-        }
-    }
-}
-
-/// The key codes are hashed under, and their limits. One per deployment: every node must hold
-/// the same key (it is derived from the shared key-encryption key at wiring time).
-pub struct CodeSettings {
-    key: Zeroizing<[u8; 32]>,
-    limits: CodeLimits,
-}
-
-impl std::fmt::Debug for CodeSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CodeSettings")
-            .field("limits", &self.limits)
-            .finish_non_exhaustive()
-    }
-}
-
-impl CodeSettings {
-    pub fn new(key: Zeroizing<[u8; 32]>, mut limits: CodeLimits) -> Self {
-        limits.failures = limits.failures.max(1);
-        limits.failure_window_ms = limits.failure_window_ms.clamp(1, MAX_FAILURE_WINDOW_MS);
-        CodeSettings { key, limits }
-    }
-
-    /// Settings for tests and tools that wire no key-encryption key: a key random to this
-    /// process (codes then cannot be checked by another process) and the default limits.
-    pub fn process_local() -> Arc<CodeSettings> {
-        static LOCAL: OnceLock<Arc<CodeSettings>> = OnceLock::new();
-        LOCAL
-            .get_or_init(|| {
-                let mut key = Zeroizing::new([0u8; 32]);
-                rand::rngs::OsRng.fill_bytes(&mut key[..]);
-                Arc::new(CodeSettings::new(key, CodeLimits::default()))
-            })
-            .clone()
-    }
-
-    pub fn limits(&self) -> &CodeLimits {
-        &self.limits
-    }
-
-    fn mac(&self, label: &str, parts: &[&str]) -> Vec<u8> {
-        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.key[..])
-            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
-        // Length-prefixed, so no two different part lists hash alike.
-        for part in std::iter::once(label).chain(parts.iter().copied()) {
-            m.update(&(part.len() as u64).to_be_bytes());
-            m.update(part.as_bytes());
-        }
-        m.finalize().into_bytes().to_vec()
-    }
-
-    /// The stored form of a code: bound to pool, user, purpose and the value it was sent to.
-    fn code_hash(
-        &self,
-        pool_id: &str,
-        user_id: &str,
-        purpose: &str,
-        bound: &str,
-        code: &str,
-    ) -> String {
-        hex::encode(self.mac("code/v1", &[pool_id, user_id, purpose, bound, code]))
-    }
-
-    /// A name for a counter about a destination or a typed username, so the counter table holds
-    /// no address or name in clear.
-    fn tag(&self, kind: &str, value: &str) -> String {
-        hex::encode(&self.mac("limit/v1", &[kind, value])[..16])
-    }
-}
 
 /// What a code is for, and how long it lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,79 +99,6 @@ pub struct CheckedCode {
     code_hash: String,
 }
 
-/// `a***@e***` for email, `+*******1234` for phone numbers, as Cognito masks destinations.
-pub fn mask(channel: DeliveryChannel, destination: &str) -> String {
-    match channel {
-        DeliveryChannel::Email => {
-            let (local, domain) = destination.split_once('@').unwrap_or((destination, ""));
-            let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
-            format!("{}***@{}***", first(local), first(domain))
-        }
-        DeliveryChannel::Sms => {
-            let digits: Vec<char> = destination.chars().collect();
-            let keep = digits.len().saturating_sub(4);
-            let mut out = String::new();
-            for (i, c) in digits.iter().enumerate() {
-                out.push(if i == 0 && *c == '+' {
-                    '+'
-                } else if i < keep {
-                    '*'
-                } else {
-                    *c
-                });
-            }
-            out
-        }
-    }
-}
-
-pub fn delivery_details(channel: DeliveryChannel, destination: &str) -> CodeDeliveryDetailsType {
-    let (medium, attribute) = match channel {
-        DeliveryChannel::Email => (DeliveryMediumType::Email, "email"),
-        DeliveryChannel::Sms => (DeliveryMediumType::Sms, "phone_number"),
-    };
-    CodeDeliveryDetailsType {
-        destination: Some(mask(channel, destination)),
-        delivery_medium: Some(medium),
-        attribute_name: Some(attribute.to_string()),
-    }
-}
-
-/// The verification message: the pool's VerificationMessageTemplate, else the older
-/// EmailVerificationMessage / Subject and SmsVerificationMessage, else Cognito's defaults.
-fn verification_message(
-    pool: &UserPoolType,
-    channel: DeliveryChannel,
-    username: &str,
-    code: &str,
-) -> (Option<String>, String) {
-    let t = pool
-        .verification_message_template
-        .clone()
-        .unwrap_or_default();
-    let fill = |s: String| s.replace("{####}", code).replace("{username}", username);
-    match channel {
-        DeliveryChannel::Email => {
-            let subject = t
-                .email_subject
-                .or_else(|| pool.email_verification_subject.clone())
-                .unwrap_or_else(|| "Your verification code".into());
-            let body = t
-                .email_message
-                .or_else(|| pool.email_verification_message.clone())
-                .unwrap_or_else(|| "Your verification code is {####}. ".into());
-            (Some(fill(subject)), fill(body))
-        }
-        DeliveryChannel::Sms => {
-            let body = t
-                .sms_message
-                .or_else(|| pool.sms_verification_message.clone())
-                .unwrap_or_else(|| "Your verification code is {####}. ".into());
-            (None, fill(body))
-        }
-    }
-}
-
 pub fn code_mismatch() -> CognitoError {
     CognitoError::new(
         ErrorCode::CodeMismatchException,
@@ -299,71 +123,6 @@ fn code_expired() -> CognitoError {
         ErrorCode::ExpiredCodeException,
         "Invalid code provided, please request a code again.",
     )
-}
-
-fn verified(user: &UserRecord, attr: &str) -> Option<String> {
-    let flag = format!("{attr}_verified");
-    match (
-        DirectoryService::attribute(user, attr),
-        DirectoryService::attribute(user, &flag),
-    ) {
-        (Some(v), Some("true")) => Some(v.to_string()),
-        _ => None,
-    }
-}
-
-/// The pool's AccountRecoverySetting mechanisms in priority order (by default a verified phone
-/// number, then a verified email).
-pub fn recovery_options(pool: &UserPoolView) -> Vec<RecoveryOptionNameType> {
-    let mut options: Vec<(i32, RecoveryOptionNameType)> = pool
-        .record
-        .settings
-        .pool
-        .account_recovery_setting
-        .as_ref()
-        .and_then(|s| s.recovery_mechanisms.clone())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|o| Some((o.priority.unwrap_or(1), o.name?)))
-        .collect();
-    if options.is_empty() {
-        options = vec![
-            (1, RecoveryOptionNameType::VerifiedPhoneNumber),
-            (2, RecoveryOptionNameType::VerifiedEmail),
-        ];
-    }
-    options.sort_by_key(|o| o.0);
-    options.into_iter().map(|o| o.1).collect()
-}
-
-/// Where a recovery code goes: the first of `recovery_options` the user has.
-pub fn recovery_channel(
-    pool: &UserPoolView,
-    user: &UserRecord,
-) -> ServiceResult<(DeliveryChannel, String)> {
-    for name in recovery_options(pool) {
-        match name {
-            RecoveryOptionNameType::VerifiedEmail => {
-                if let Some(e) = verified(user, "email") {
-                    return Ok((DeliveryChannel::Email, e));
-                }
-            }
-            RecoveryOptionNameType::VerifiedPhoneNumber => {
-                if let Some(p) = verified(user, "phone_number") {
-                    return Ok((DeliveryChannel::Sms, p));
-                }
-            }
-            RecoveryOptionNameType::AdminOnly => {
-                return Err(CognitoError::new(
-                    ErrorCode::NotAuthorizedException,
-                    "User password cannot be reset in the current state.",
-                ))
-            }
-        }
-    }
-    Err(CognitoError::invalid_parameter(
-        "Cannot reset password for the user as there is no registered/verified email or phone_number",
-    ))
 }
 
 impl DirectoryService {
@@ -710,6 +469,8 @@ impl DirectoryService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cognito_model::shapes::UserPoolType;
+    use zeroize::Zeroizing;
 
     #[test]
     fn destinations_are_masked_like_cognitos() {
