@@ -247,13 +247,7 @@ impl AuthService {
             .directory
             .check_code(&pool, &user, CodePurpose::SignUp, dest, code)
             .await?;
-        let proven = sent_to.as_ref().map(|(c, d)| {
-            let attr = match c {
-                DeliveryChannel::Email => "email",
-                DeliveryChannel::Sms => "phone_number",
-            };
-            (attr, d.as_str())
-        });
+        let proven = sent_to.as_ref().map(|(c, d)| (c.attribute(), d.as_str()));
         self.services
             .directory
             .confirm_with_code(
@@ -290,26 +284,15 @@ impl AuthService {
             // counted against the same limit, and no code. (Cognito answers "User is already
             // confirmed." even then; that names a confirmed user, so it is not given here.)
             Some(u) if hide => {
-                let channel = simulated_sign_up_channel(&pool).ok_or_else(auto_verification_off)?;
-                directory
-                    .count_unsent_code(&pool, CodeSubject::User(&u), CodePurpose::SignUp)
-                    .await?;
-                let details = match sign_up_channel(&pool, &u) {
-                    Some((channel, dest)) => codes::delivery_details(channel, &dest),
-                    None => self.simulated_delivery(channel, typed),
-                };
-                return Ok(ResendConfirmationCodeResponse {
-                    code_delivery_details: Some(details),
-                });
+                let real = sign_up_channel(&pool, &u).map(|(c, d)| codes::delivery_details(c, &d));
+                return self
+                    .hidden_resend(&pool, CodeSubject::User(&u), real, typed)
+                    .await;
             }
             None if hide => {
-                let channel = simulated_sign_up_channel(&pool).ok_or_else(auto_verification_off)?;
-                directory
-                    .count_unsent_code(&pool, CodeSubject::Unknown(typed), CodePurpose::SignUp)
-                    .await?;
-                return Ok(ResendConfirmationCodeResponse {
-                    code_delivery_details: Some(self.simulated_delivery(channel, typed)),
-                });
+                return self
+                    .hidden_resend(&pool, CodeSubject::Unknown(typed), None, typed)
+                    .await
             }
             None => return Err(combination_not_found()),
             Some(_) => {
@@ -324,6 +307,28 @@ impl AuthService {
             .await?;
         Ok(ResendConfirmationCodeResponse {
             code_delivery_details: Some(details),
+        })
+    }
+
+    /// ResendConfirmationCode for a user the client hides (unknown, already confirmed): what an
+    /// unconfirmed user would get (its real masked address when it has one), no code, counted
+    /// against the same limit as a real code.
+    async fn hidden_resend(
+        &self,
+        pool: &UserPoolView,
+        subject: CodeSubject<'_>,
+        real: Option<CodeDeliveryDetailsType>,
+        typed: &str,
+    ) -> ServiceResult<ResendConfirmationCodeResponse> {
+        let channel = simulated_sign_up_channel(pool).ok_or_else(auto_verification_off)?;
+        self.services
+            .directory
+            .count_unsent_code(pool, subject, CodePurpose::SignUp)
+            .await?;
+        Ok(ResendConfirmationCodeResponse {
+            code_delivery_details: Some(
+                real.unwrap_or_else(|| self.simulated_delivery(channel, typed)),
+            ),
         })
     }
 

@@ -11,6 +11,16 @@ pub enum DeliveryChannel {
     Sms,
 }
 
+impl DeliveryChannel {
+    /// The attribute whose value a message on this channel goes to.
+    pub fn attribute(self) -> &'static str {
+        match self {
+            DeliveryChannel::Email => "email",
+            DeliveryChannel::Sms => "phone_number",
+        }
+    }
+}
+
 /// One message for one recipient. The body may carry a temporary password or a code, so `Debug`
 /// never prints it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

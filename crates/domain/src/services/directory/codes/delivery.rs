@@ -37,14 +37,14 @@ pub fn mask(channel: DeliveryChannel, destination: &str) -> String {
 }
 
 pub fn delivery_details(channel: DeliveryChannel, destination: &str) -> CodeDeliveryDetailsType {
-    let (medium, attribute) = match channel {
-        DeliveryChannel::Email => (DeliveryMediumType::Email, "email"),
-        DeliveryChannel::Sms => (DeliveryMediumType::Sms, "phone_number"),
+    let medium = match channel {
+        DeliveryChannel::Email => DeliveryMediumType::Email,
+        DeliveryChannel::Sms => DeliveryMediumType::Sms,
     };
     CodeDeliveryDetailsType {
         destination: Some(mask(channel, destination)),
         delivery_medium: Some(medium),
-        attribute_name: Some(attribute.to_string()),
+        attribute_name: Some(channel.attribute().to_string()),
     }
 }
 
