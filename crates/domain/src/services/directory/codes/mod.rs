@@ -136,17 +136,21 @@ impl DirectoryService {
         }
     }
 
-    fn failure_scope(&self, subject: CodeSubject<'_>, purpose: CodePurpose) -> String {
+    /// The counter `kind` keeps for a subject and purpose: per user id, or per typed name (held
+    /// only as a keyed tag) for a name the client hides.
+    fn subject_scope(&self, kind: &str, subject: CodeSubject<'_>, purpose: CodePurpose) -> String {
         match subject {
-            CodeSubject::User(u) => format!("fail:{}:{}", purpose.key(), u.id),
-            CodeSubject::Unknown(name) => {
-                format!(
-                    "fail-name:{}:{}",
-                    purpose.key(),
-                    self.codes.tag("name", name)
-                )
-            }
+            CodeSubject::User(u) => format!("{kind}:{}:{}", purpose.key(), u.id),
+            CodeSubject::Unknown(name) => format!(
+                "{kind}-name:{}:{}",
+                purpose.key(),
+                self.codes.tag("name", name)
+            ),
         }
+    }
+
+    fn failure_scope(&self, subject: CodeSubject<'_>, purpose: CodePurpose) -> String {
+        self.subject_scope("fail", subject, purpose)
     }
 
     /// The counters a code for `subject` must stay under. `sent`: a real message goes out (then
@@ -172,16 +176,7 @@ impl DirectoryService {
         locked.charge = false;
         limits.push(locked);
         if l.per_user > 0 {
-            let scope = match subject {
-                CodeSubject::User(u) => format!("issue:{}:{}", purpose.key(), u.id),
-                CodeSubject::Unknown(name) => {
-                    format!(
-                        "issue-name:{}:{}",
-                        purpose.key(),
-                        self.codes.tag("name", name)
-                    )
-                }
-            };
+            let scope = self.subject_scope("issue", subject, purpose);
             limits.push(hour(scope, l.per_user, true));
         }
         if let (Some((channel, dest)), true) = (sent, l.per_destination > 0) {
