@@ -327,8 +327,8 @@ fn signing_key_metrics(auth: &auth_flows::AuthService) -> String {
 
 struct AccountId(String);
 
-/// Deletes expired challenge and token sessions, and unknown-name lockout rows that have gone
-/// quiet, every `every`, on every node (the deletes are idempotent, so nodes only share the work). Without it, each sign-in started and never
+/// Deletes expired challenge and token sessions, unknown-name lockout rows that have gone quiet
+/// and stale code-limit counters every `every`, on every node (the deletes are idempotent, so nodes only share the work). Without it, each sign-in started and never
 /// finished would leave its row behind for good.
 fn spawn_session_pruner(store: SqlStore, every: std::time::Duration) {
     tokio::spawn(async move {
@@ -344,10 +344,22 @@ fn spawn_session_pruner(store: SqlStore, every: std::time::Duration) {
                 }
                 Err(e) => tracing::warn!(error = %e, "session prune failed"),
             }
-            match store.prune_quiet_unknown_failures(now_ms).await {
-                Ok(0) => {}
-                Ok(rows) => tracing::info!(rows, "pruned quiet unknown-name sign-in failures"),
-                Err(e) => tracing::warn!(error = %e, "unknown-name failure prune failed"),
+            let counters = [
+                (
+                    "unknown-name sign-in failures",
+                    store.prune_quiet_unknown_failures(now_ms).await,
+                ),
+                (
+                    "code limit counters",
+                    store.prune_stale_code_limits(now_ms).await,
+                ),
+            ];
+            for (what, pruned) in counters {
+                match pruned {
+                    Ok(0) => {}
+                    Ok(rows) => tracing::info!(rows, "pruned stale {what}"),
+                    Err(e) => tracing::warn!(error = %e, "pruning {what} failed"),
+                }
             }
         }
     });

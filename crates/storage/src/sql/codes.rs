@@ -1,21 +1,15 @@
 //! One-time codes, written together with the message that carries them and the counters that
 //! limit them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use async_trait::async_trait;
 use domain::ports::{CodeLimit, CodeRecord, CodeStore, CodeWrite, OutboundMessage, StoreResult};
 use sqlx::{Any, Transaction};
 
 use super::{backend_err, get, SqlStore};
 
-/// Counter rows whose window ended this long ago are deleted now and then (no window is longer
-/// than a day, see the domain's code limits).
+/// Counter rows whose window began this long ago are pruned (no window is longer than a day,
+/// see the domain's code limits).
 const KEEP_COUNTERS_MS: i64 = 2 * 24 * 3_600_000;
-/// One counting transaction in this many also prunes stale counter rows, so the table stays
-/// small without a background task.
-const PRUNE_EVERY: u64 = 256;
-static COUNTED: AtomicU64 = AtomicU64::new(0);
 
 /// One hit on a counter, in one statement under the row's lock (Postgres) or the write lock
 /// (SQLite): it starts a new window when the old one has passed, else adds one if there is room.
@@ -56,13 +50,6 @@ async fn count_in_tx(
         if row.is_some() != l.charge {
             return Ok(false);
         }
-    }
-    if COUNTED.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
-        sqlx::query("DELETE FROM code_limits WHERE window_start_ms < $1")
-            .bind(now_ms - KEEP_COUNTERS_MS)
-            .execute(&mut **tx)
-            .await
-            .map_err(backend_err)?;
     }
     Ok(true)
 }
@@ -174,29 +161,32 @@ impl CodeStore for SqlStore {
         purpose: &str,
         code_hash: Option<&str>,
     ) -> StoreResult<bool> {
-        let r =
-            match code_hash {
-                Some(h) => sqlx::query(
-                    "DELETE FROM user_codes WHERE pool_id = $1 AND user_id = $2 AND purpose = $3 \
-                     AND code_hash = $4",
-                )
-                .bind(pool_id)
-                .bind(user_id)
-                .bind(purpose)
-                .bind(h)
-                .execute(&self.writer)
-                .await,
-                None => sqlx::query(
-                    "DELETE FROM user_codes WHERE pool_id = $1 AND user_id = $2 AND purpose = $3",
-                )
-                .bind(pool_id)
-                .bind(user_id)
-                .bind(purpose)
-                .execute(&self.writer)
-                .await,
-            }
-            .map_err(backend_err)?;
+        // Without a hash, any code of the purpose goes (its attribute changed).
+        let r = sqlx::query(
+            "DELETE FROM user_codes WHERE pool_id = $1 AND user_id = $2 AND purpose = $3 \
+             AND code_hash = COALESCE($4, code_hash)",
+        )
+        .bind(pool_id)
+        .bind(user_id)
+        .bind(purpose)
+        .bind(code_hash)
+        .execute(&self.writer)
+        .await
+        .map_err(backend_err)?;
         Ok(r.rows_affected() > 0)
+    }
+}
+
+impl SqlStore {
+    /// Deletes code counters whose window began more than two days before `now_ms` (done by the
+    /// periodic pruner, off the counting transactions). Returns the rows deleted.
+    pub async fn prune_stale_code_limits(&self, now_ms: i64) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM code_limits WHERE window_start_ms < $1")
+            .bind(now_ms - KEEP_COUNTERS_MS)
+            .execute(&self.writer)
+            .await
+            .map_err(backend_err)?;
+        Ok(r.rows_affected())
     }
 }
 
