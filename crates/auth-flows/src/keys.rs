@@ -173,20 +173,15 @@ impl KeyRing {
             return Ok(keys);
         }
         let now = Instant::now();
-        let since = match self.unknown_kid_reads.entry(pool_id.to_string()) {
-            dashmap::mapref::entry::Entry::Occupied(e)
-                if now.duration_since(*e.get()) < UNKNOWN_KID_RELOAD_INTERVAL =>
-            {
-                *e.get()
+        let since = {
+            let mut last = self
+                .unknown_kid_reads
+                .entry(pool_id.to_string())
+                .or_insert(now);
+            if now.duration_since(*last) >= UNKNOWN_KID_RELOAD_INTERVAL {
+                *last = now;
             }
-            dashmap::mapref::entry::Entry::Occupied(mut e) => {
-                e.insert(now);
-                now
-            }
-            dashmap::mapref::entry::Entry::Vacant(e) => {
-                e.insert(now);
-                now
-            }
+            *last
         };
         self.load(pool_id, Accept::ReadSince(since)).await
     }
