@@ -19,7 +19,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
-use cognito_model::errors::ErrorCode;
 use cognito_model::operations::Operation;
 use dashmap::DashMap;
 use domain::CognitoError;
@@ -308,11 +307,13 @@ impl Throttle {
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok());
         let source = self.source(req.peer_addr().map(|a| a.ip()), forwarded);
-        let client = input.get("ClientId").and_then(Value::as_str);
+        // Only a modelled ClientId names the client: one the operation ignores must not let a
+        // caller spread over fresh buckets or drain another client's (as in access checks).
+        let client = crate::access::modelled_str(op, input, "ClientId");
         if self.allow(kind, source, client, Instant::now()) {
             Ok(())
         } else {
-            Err(CognitoError::new(ErrorCode::TooManyRequestsException, "Rate exceeded").into())
+            Err(CognitoError::rate_exceeded().into())
         }
     }
 

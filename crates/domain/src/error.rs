@@ -30,6 +30,10 @@ impl CognitoError {
     pub fn pool_not_found(pool_id: &str) -> Self {
         Self::resource_not_found(format!("User pool {pool_id} does not exist."))
     }
+    /// Cognito's throttling answer: a rate limit, or no room to queue CPU-heavy work.
+    pub fn rate_exceeded() -> Self {
+        Self::new(ErrorCode::TooManyRequestsException, "Rate exceeded")
+    }
     pub fn internal() -> Self {
         Self::new(
             ErrorCode::InternalErrorException,

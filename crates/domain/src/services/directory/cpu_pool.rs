@@ -17,8 +17,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use cognito_model::errors::ErrorCode;
-
 use crate::error::{CognitoError, ServiceResult};
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -82,7 +80,7 @@ impl Pool {
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= limit {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
             tracing::warn!(limit, "CPU queue full: request refused");
-            return Err(rate_exceeded());
+            return Err(CognitoError::rate_exceeded());
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
@@ -119,10 +117,6 @@ fn work(rx: &Mutex<Receiver<Job>>, waiting: &AtomicUsize) {
 }
 
 /// Cognito's answer when a request rate or a capacity is exceeded.
-fn rate_exceeded() -> CognitoError {
-    CognitoError::new(ErrorCode::TooManyRequestsException, "Rate exceeded")
-}
-
 /// Sets how many jobs may wait for a CPU thread (at least 1); the server calls it at start-up
 /// from its configuration.
 pub fn set_queue_limit(jobs: usize) {
@@ -145,6 +139,7 @@ pub async fn blocking<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cognito_model::errors::ErrorCode;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[tokio::test]
