@@ -185,20 +185,18 @@ fn key_encryption_keys(config: &Config) -> Result<(Kek, Vec<Kek>), String> {
 /// The secret decoy identities of unknown users derive from (PreventUserExistenceErrors): from the
 /// current key-encryption key, so every node agrees and rotating a pool's signing keys does not
 /// change them (a change would tell decoys from real users, whose salts stay).
-fn decoy_secret(config: &Config) -> Result<[u8; 32], String> {
-    let (current, _) = key_encryption_keys(config)?;
-    Ok(*current.derive("gatehouse/decoy-identities/v1"))
+fn decoy_secret(current: &Kek) -> [u8; 32] {
+    *current.derive("gatehouse/decoy-identities/v1")
 }
 
 /// The key one-time codes are hashed under, derived from the current key-encryption key (every
 /// node holds the same one), and the configured limits. A new KEK makes outstanding codes
 /// unusable; their users ask for new ones.
-fn code_settings(config: &Config) -> Result<Arc<CodeSettings>, String> {
-    let (current, _) = key_encryption_keys(config)?;
-    Ok(Arc::new(CodeSettings::new(
+fn code_settings(config: &Config, current: &Kek) -> Arc<CodeSettings> {
+    Arc::new(CodeSettings::new(
         current.derive("gatehouse/one-time-codes/v1"),
         config.codes,
-    )))
+    ))
 }
 
 /// The keys this node accepts: configured ones, or the generated admin key.
@@ -382,19 +380,21 @@ pub async fn serve(config: Config) -> Result<(), String> {
     ));
     let stats = web::Data::from(dispatcher.stats());
     dispatcher.spawn();
+    // One read of the key-encryption key for both secrets derived from it.
+    let (kek, _) = key_encryption_keys(&config)?;
     let services = Services::with_sender_and_policy(
         shared_store.clone(),
         clock.clone(),
         sender,
         sender_policy(&config),
     )
-    .with_code_settings(code_settings(&config)?);
+    .with_code_settings(code_settings(&config, &kek));
     let auth = auth_flows::AuthService::new(
         shared_store,
         clock,
         services.clone(),
         auth_flows::IssuerConfig::new(config.public_url.clone(), config.issuer_template.clone()),
-        decoy_secret(&config)?,
+        decoy_secret(&kek),
     );
     // The SRP tables are built once here rather than on the first sign-in.
     cognito_srp::precompute();
