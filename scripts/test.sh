@@ -8,3 +8,4 @@ cargo build --workspace --all-targets
 cargo test --workspace --no-fail-fast -- --test-threads=4
 bash scripts/cross-client/quickstart.sh
 bash scripts/cross-client/signin.sh
+bash scripts/cross-client/mfa.sh

@@ -12,6 +12,7 @@ mod dispatch_all;
 mod identity_providers;
 mod invitations;
 mod logs;
+mod mfa;
 mod nodes;
 mod protocol;
 mod security_accounts;

@@ -357,7 +357,7 @@ fn now_ms() -> i64 {
 }
 
 /// The server's own database, opened beside it with the same key.
-async fn open_store(server: &Server, backend: &Backend) -> storage::SqlStore {
+pub(crate) async fn open_store(server: &Server, backend: &Backend) -> storage::SqlStore {
     let url = match backend {
         Backend::Sqlite => format!(
             "sqlite://{}",
@@ -421,6 +421,7 @@ async fn expired_sessions_are_pruned_and_live_ones_survive(backend: Backend) {
         created_ms: expires_ms - 86_400_000,
         expires_ms,
         revoked_ms: None,
+        device_key: None,
         ..session.clone()
     };
     let ended_long_ago = token("old", now - 3 * 86_400_000);

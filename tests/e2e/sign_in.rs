@@ -145,6 +145,32 @@ pub async fn srp_sign_in(
     secret: Option<&str>,
     with_session: bool,
 ) -> Result<AuthenticationResultType, String> {
+    let out = srp_exchange(c, pool, client_id, username, pw, secret, with_session).await?;
+    out.authentication_result
+        .ok_or_else(|| format!("challenge {:?}", out.challenge_name))
+}
+
+/// SRP for a client without a secret, answering with the Session: what follows the password
+/// (tokens or the next challenge).
+pub async fn srp_sign_in_steps(
+    c: &cognito::Client,
+    pool: &str,
+    client_id: &str,
+    username: &str,
+    pw: &str,
+) -> Result<cognito::operation::respond_to_auth_challenge::RespondToAuthChallengeOutput, String> {
+    srp_exchange(c, pool, client_id, username, pw, None, true).await
+}
+
+async fn srp_exchange(
+    c: &cognito::Client,
+    pool: &str,
+    client_id: &str,
+    username: &str,
+    pw: &str,
+    secret: Option<&str>,
+    with_session: bool,
+) -> Result<cognito::operation::respond_to_auth_challenge::RespondToAuthChallengeOutput, String> {
     let session = cognito_srp::client::ClientSession::new();
     let mut init = c
         .initiate_auth()
@@ -194,12 +220,9 @@ pub async fn srp_sign_in(
     if let Some(s) = secret {
         resp = resp.challenge_responses("SECRET_HASH", secret_hash(s, &user_id, client_id));
     }
-    let out = resp
-        .send()
+    resp.send()
         .await
-        .map_err(|e| format!("{}: {}", error_code(&e), error_message(&e)))?;
-    out.authentication_result
-        .ok_or_else(|| format!("challenge {:?}", out.challenge_name))
+        .map_err(|e| format!("{}: {}", error_code(&e), error_message(&e)))
 }
 
 /// Verifies a token's RS256 signature with the key the pool's JWKS publishes under its kid.

@@ -40,6 +40,14 @@ pub async fn dispatch(
         Ok(answer) => return answer,
         Err(input) => input,
     };
+    let input = match routes::mfa::route(auth, ctx, op, input).await {
+        Ok(answer) => return answer,
+        Err(input) => input,
+    };
+    let input = match routes::devices::route(auth, ctx, op, input).await {
+        Ok(answer) => return answer,
+        Err(input) => input,
+    };
     match routes::sign_in::route(auth, ctx, op, input).await {
         Ok(answer) => answer,
         Err(_) => Err(not_available(op)),
@@ -54,6 +62,8 @@ pub fn is_available(op: Operation) -> bool {
         routes::directory::OPERATIONS,
         routes::identity_providers::OPERATIONS,
         routes::sign_in::OPERATIONS,
+        routes::mfa::OPERATIONS,
+        routes::devices::OPERATIONS,
     ]
     .iter()
     .any(|ops| ops.contains(&op))

@@ -13,7 +13,7 @@ use cognito_model::shapes::{
     AdminInitiateAuthRequest, AdminInitiateAuthResponse, AdminRespondToAuthChallengeRequest,
     AdminRespondToAuthChallengeResponse, AttributeType, AuthFlowType, AuthenticationResultType,
     ChallengeNameType, InitiateAuthRequest, InitiateAuthResponse, RespondToAuthChallengeRequest,
-    RespondToAuthChallengeResponse, UserPoolMfaType, UserStatusType,
+    RespondToAuthChallengeResponse, UserStatusType,
 };
 use domain::ports::{AppClientView, UserPoolView, UserRecord};
 use domain::services::app_clients::prevents_user_existence_errors;
@@ -28,9 +28,9 @@ use crate::sessions::{ChallengeState, SessionBook, SrpStep};
 use crate::{lockout, AuthService};
 
 /// How far a PASSWORD_VERIFIER TIMESTAMP may be from this server's clock.
-const TIMESTAMP_SKEW_S: i64 = 300;
+pub(crate) const TIMESTAMP_SKEW_S: i64 = 300;
 
-type Params = BTreeMap<String, String>;
+pub(crate) type Params = BTreeMap<String, String>;
 
 /// What one sign-in step answers: tokens, or the next challenge.
 pub(crate) enum Step {
@@ -129,16 +129,16 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| password::hash("gatehouse decoy password").unwrap_or_default())
 }
 
-fn param<'a>(p: &'a Params, name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(p: &'a Params, name: &str) -> Option<&'a str> {
     p.get(name).map(String::as_str).filter(|v| !v.is_empty())
 }
 
 /// Who is signing in, resolved from the USERNAME parameter.
-struct Candidate<'a> {
-    ctx: &'a RequestContext,
-    pool: &'a UserPoolView,
-    client: &'a AppClientView,
-    admin: bool,
+pub(crate) struct Candidate<'a> {
+    pub ctx: &'a RequestContext,
+    pub pool: &'a UserPoolView,
+    pub client: &'a AppClientView,
+    pub admin: bool,
 }
 
 impl AuthService {
@@ -223,6 +223,7 @@ impl AuthService {
                         c.client,
                         token,
                         p.get("SECRET_HASH").map(String::as_str),
+                        param(p, "DEVICE_KEY"),
                     )
                     .await?;
                 Ok(Step::Tokens(t))
@@ -287,27 +288,32 @@ impl AuthService {
         if !ok {
             return Err(incorrect());
         }
-        self.after_password(c, user).await
+        let device_key = param(p, "DEVICE_KEY").map(str::to_string);
+        self.after_password(c, user, device_key).await
     }
 
     /// The password was proven: the user's status decides what comes next. The failed attempts
-    /// are forgotten either way: a sign-in that gets its tokens forgets them with its session
-    /// (one database write), any other outcome here.
-    async fn after_password(&self, c: &Candidate<'_>, user: UserRecord) -> ServiceResult<Step> {
+    /// are forgotten when the user's status stops the sign-in here; a sign-in that goes on to
+    /// its tokens forgets them with its session (one database write). One that goes on to a
+    /// second factor keeps them until it ends, so that knowing the password does not buy fresh
+    /// guesses at the code.
+    async fn after_password(
+        &self,
+        c: &Candidate<'_>,
+        user: UserRecord,
+        device_key: Option<String>,
+    ) -> ServiceResult<Step> {
         let status: Option<UserStatusType> = user.status.parse().ok();
-        let gets_tokens = refuse_required_mfa(c.pool).is_ok()
-            && !matches!(
-                status,
-                Some(
-                    UserStatusType::Unconfirmed
-                        | UserStatusType::ResetRequired
-                        | UserStatusType::ForceChangePassword
-                )
-            );
-        if !gets_tokens {
+        if matches!(
+            status,
+            Some(
+                UserStatusType::Unconfirmed
+                    | UserStatusType::ResetRequired
+                    | UserStatusType::ForceChangePassword
+            )
+        ) {
             lockout::succeeded(&*self.store, &user.pool_id, &user.id).await?;
         }
-        refuse_required_mfa(c.pool)?;
         match status {
             Some(UserStatusType::Unconfirmed) => Err(CognitoError::new(
                 ErrorCode::UserNotConfirmedException,
@@ -325,12 +331,9 @@ impl AuthService {
                         "Temporary password has expired and must be reset by an administrator.",
                     ));
                 }
-                self.new_password_challenge(c, &user).await
+                self.new_password_challenge(c, &user, device_key).await
             }
-            _ => {
-                let t = self.issue(c.pool, c.client, &user, self.now_s()).await?;
-                Ok(Step::Tokens(t))
-            }
+            _ => self.second_factor(c, &user, self.now_s(), device_key).await,
         }
     }
 
@@ -338,6 +341,7 @@ impl AuthService {
         &self,
         c: &Candidate<'_>,
         user: &UserRecord,
+        device_key: Option<String>,
     ) -> ServiceResult<Step> {
         let required = DirectoryService::missing_required_attributes(c.pool, user);
         let attrs: serde_json::Map<String, serde_json::Value> = user
@@ -355,6 +359,9 @@ impl AuthService {
             admin: c.admin,
             srp: None,
             auth_time_s: Some(self.now_s()),
+            device_key,
+            mfa: None,
+            tries: 0,
         };
         let opened = self
             .sessions
@@ -377,7 +384,7 @@ impl AuthService {
         })
     }
 
-    fn session_minutes(&self, client: &AppClientView) -> i64 {
+    pub(crate) fn session_minutes(&self, client: &AppClientView) -> i64 {
         client
             .record
             .settings
@@ -439,6 +446,9 @@ impl AuthService {
                 srp_a: srp_a.to_string(),
             }),
             auth_time_s: None,
+            device_key: param(p, "DEVICE_KEY").map(str::to_string),
+            mfa: None,
+            tries: 0,
         };
         let opened = self
             .sessions
@@ -512,23 +522,45 @@ impl AuthService {
     ) -> ServiceResult<Step> {
         let client_id = c.client.record.client_id.as_str();
         let block = param(r, "PASSWORD_CLAIM_SECRET_BLOCK");
-        let state = match (session.filter(|s| !s.is_empty()), name, block) {
-            (Some(s), n, b) => {
-                // Only PASSWORD_VERIFIER's block names the session; other answers may carry
+        let verifier_step = matches!(
+            name,
+            ChallengeNameType::PasswordVerifier | ChallengeNameType::DevicePasswordVerifier
+        );
+        let taken = match (session.filter(|s| !s.is_empty()), block) {
+            (Some(s), b) => {
+                // Only a verifier step's block names the session; other answers may carry
                 // leftovers from an earlier step (pycognito sends them) and are ignored.
-                if let (ChallengeNameType::PasswordVerifier, Some(b)) = (n, b) {
+                if let (true, Some(b)) = (verifier_step, b) {
                     if !SessionBook::same_handle(s, b) {
                         return Err(crate::sessions::invalid_session());
                     }
                 }
-                self.sessions.take_session(s, client_id).await?
+                Some(self.sessions.take_session_restorable(s, client_id).await?)
             }
             // SRP clients may answer with the SECRET_BLOCK alone.
-            (None, ChallengeNameType::PasswordVerifier, Some(b)) => {
-                self.sessions.take_secret_block(b, client_id).await?
+            (None, Some(b)) if name == ChallengeNameType::PasswordVerifier => {
+                let state = self.sessions.take_secret_block(b, client_id).await?;
+                return self.answer(c, name, state, None, r).await;
             }
-            (None, _, _) => return Err(missing("Session")),
+            (None, _) => return Err(missing("Session")),
         };
+        let Some(taken) = taken else {
+            return Err(missing("Session"));
+        };
+        let state = taken.state.clone();
+        self.answer(c, name, state, Some(taken), r).await
+    }
+
+    /// Checks a taken challenge state against the answer and dispatches it. `taken` lets a code
+    /// challenge put its Session back after a wrong code.
+    async fn answer(
+        &self,
+        c: &Candidate<'_>,
+        name: ChallengeNameType,
+        state: ChallengeState,
+        taken: Option<crate::sessions::Taken>,
+        r: &Params,
+    ) -> ServiceResult<Step> {
         if state.challenge != name.as_str()
             || state.admin != c.admin
             || state.pool_id != c.pool.record.id
@@ -545,12 +577,19 @@ impl AuthService {
         match name {
             ChallengeNameType::PasswordVerifier => self.srp_verify(c, state, r).await,
             ChallengeNameType::NewPasswordRequired => self.new_password(c, state, r).await,
+            ChallengeNameType::SmsMfa
+            | ChallengeNameType::EmailOtp
+            | ChallengeNameType::SoftwareTokenMfa => self.answer_mfa_code(c, taken, r).await,
+            ChallengeNameType::SelectMfaType => self.answer_mfa_choice(c, state, r).await,
+            ChallengeNameType::MfaSetup => self.answer_mfa_setup(c, state, r).await,
+            ChallengeNameType::DeviceSrpAuth => self.device_srp_start(c, state, r).await,
+            ChallengeNameType::DevicePasswordVerifier => self.device_srp_verify(c, state, r).await,
             _ => Err(crate::sessions::invalid_session()),
         }
     }
 
     /// The user a challenge state belongs to, if it still exists and is enabled.
-    async fn state_user(
+    pub(crate) async fn state_user(
         &self,
         c: &Candidate<'_>,
         state: &ChallengeState,
@@ -634,7 +673,11 @@ impl AuthService {
         if !ok {
             return Err(incorrect());
         }
-        self.after_password(c, user).await
+        let device_key = state
+            .device_key
+            .clone()
+            .or_else(|| param(r, "DEVICE_KEY").map(str::to_string));
+        self.after_password(c, user, device_key).await
     }
 
     /// The name a challenge answers with for a USERNAME that matches no user, when the client
@@ -728,20 +771,9 @@ impl AuthService {
             .complete_new_password(c.ctx, c.pool, &user, new_pw.to_string(), attrs)
             .await?;
         let auth_time = state.auth_time_s.unwrap_or_else(|| self.now_s());
-        let t = self.issue(c.pool, c.client, &user, auth_time).await?;
-        Ok(Step::Tokens(t))
+        self.second_factor(c, &user, auth_time, state.device_key.clone())
+            .await
     }
-}
-
-/// MFA challenges are not built yet. A pool that requires MFA must not hand out tokens on a
-/// password alone, so its sign-ins stop here, saying why.
-fn refuse_required_mfa(pool: &UserPoolView) -> ServiceResult<()> {
-    if pool.record.settings.pool.mfa_configuration == Some(UserPoolMfaType::On) {
-        return Err(CognitoError::invalid_parameter(
-            "This user pool requires MFA, which this Gatehouse server does not support yet.",
-        ));
-    }
-    Ok(())
 }
 
 /// The longest honest SRP_A: A is reduced mod the 3072-bit N (768 hex digits), and clients that
@@ -749,7 +781,7 @@ fn refuse_required_mfa(pool: &UserPoolView) -> ServiceResult<()> {
 const MAX_SRP_A_HEX: usize = 768 + 2;
 
 /// SRP_A must be hex of a number that is not 0 mod N; the exact check happens in the SRP step.
-fn srp_a_valid(a: &str) -> bool {
+pub(crate) fn srp_a_valid(a: &str) -> bool {
     !a.is_empty() && a.len() <= MAX_SRP_A_HEX && a.bytes().all(|b| b.is_ascii_hexdigit())
 }
 

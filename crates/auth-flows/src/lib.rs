@@ -5,10 +5,13 @@
 mod account;
 mod attributes;
 mod client_gate;
+mod devices;
 mod flows;
 pub mod issuer;
 pub mod keys;
 mod lockout;
+mod mfa_settings;
+mod second_factor;
 pub mod session_tokens;
 pub mod sessions;
 pub mod tokens;

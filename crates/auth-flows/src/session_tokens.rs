@@ -44,6 +44,7 @@ impl AuthService {
         user: &UserRecord,
         origin_jti: &str,
         auth_time_s: i64,
+        device_key: Option<&str>,
     ) -> ServiceResult<(String, String, i64)> {
         let keys = self.keys.keys(&pool.record.id).await?;
         let mut groups = self
@@ -63,6 +64,7 @@ impl AuthService {
             origin_jti,
             auth_time_s,
             now_s: self.now_s(),
+            device_key,
         };
         let access = tokens::access_token(&keys, &subject, life.access_s)?;
         let id = tokens::id_token(&keys, &subject, life.id_s)?;
@@ -76,6 +78,7 @@ impl AuthService {
         client: &AppClientView,
         user: &UserRecord,
         auth_time_s: i64,
+        device_key: Option<String>,
     ) -> ServiceResult<AuthenticationResultType> {
         let origin_jti = uuid::Uuid::new_v4().to_string();
         let (refresh, refresh_hash) = tokens::new_refresh_token();
@@ -94,6 +97,7 @@ impl AuthService {
                 created_ms: now,
                 expires_ms: now + life.refresh_s * 1000,
                 revoked_ms: None,
+                device_key: device_key.clone(),
             })
             .await
             .map_err(|e| match e {
@@ -102,7 +106,14 @@ impl AuthService {
                 other => other.into(),
             })?;
         let (access, id, expires_in) = self
-            .sign_tokens(pool, client, user, &origin_jti, auth_time_s)
+            .sign_tokens(
+                pool,
+                client,
+                user,
+                &origin_jti,
+                auth_time_s,
+                device_key.as_deref(),
+            )
             .await?;
         Ok(AuthenticationResultType {
             access_token: Some(access),
@@ -174,9 +185,17 @@ impl AuthService {
         client: &AppClientView,
         token: &str,
         secret_hash: Option<&str>,
+        device_key: Option<&str>,
     ) -> ServiceResult<AuthenticationResultType> {
         let (session, _) = self.refresh_session(client, token, false).await?;
         let user = self.session_user(pool, &session).await?;
+        self.check_refresh_device(
+            session.device_key.as_deref(),
+            &pool.record.id,
+            &user.id,
+            device_key,
+        )
+        .await?;
         // Cognito computes this SECRET_HASH over the internal username.
         check_secret_hash(
             client,
@@ -190,6 +209,7 @@ impl AuthService {
                 &user,
                 &session.origin_jti,
                 session.auth_time_s,
+                session.device_key.as_deref(),
             )
             .await?;
         Ok(AuthenticationResultType {
@@ -225,6 +245,13 @@ impl AuthService {
         let rotating = rotation.feature == Some(FeatureType::Enabled);
         let (session, _) = self.refresh_session(&client, token, rotating).await?;
         let user = self.session_user(&pool, &session).await?;
+        self.check_refresh_device(
+            session.device_key.as_deref(),
+            &pool.record.id,
+            &user.id,
+            req.device_key.as_deref(),
+        )
+        .await?;
         let refresh_token = if rotating {
             let (new, new_hash) = tokens::new_refresh_token();
             let grace_ms = i64::from(rotation.retry_grace_period_seconds.unwrap_or(0)) * 1000;
@@ -255,6 +282,7 @@ impl AuthService {
                 &user,
                 &session.origin_jti,
                 session.auth_time_s,
+                session.device_key.as_deref(),
             )
             .await?;
         Ok(GetTokensFromRefreshTokenResponse {
@@ -338,12 +366,14 @@ impl AuthService {
                     .is_some_and(|n| tokens::readable(&client.record.settings, n))
             })
             .collect();
+        let mfa = self.store.user_mfa(&a.user.pool_id, &a.user.id).await?;
+        let mfa = domain::ports::WireMfaSettings::of(mfa.as_ref());
         Ok(GetUserResponse {
             username: Some(a.user.username.clone()),
             user_attributes: Some(attributes),
-            mfa_options: None,
-            preferred_mfa_setting: None,
-            user_mfa_setting_list: None,
+            mfa_options: mfa.mfa_options,
+            preferred_mfa_setting: mfa.preferred,
+            user_mfa_setting_list: mfa.setting_list,
         })
     }
 

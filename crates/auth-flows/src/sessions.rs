@@ -56,6 +56,63 @@ pub struct ChallengeState {
     /// Seconds since the epoch when the password was proven (for `auth_time`).
     #[serde(default)]
     pub auth_time_s: Option<i64>,
+    /// The DEVICE_KEY the client signs in from, if any.
+    #[serde(default)]
+    pub device_key: Option<String>,
+    /// The second-factor step this state waits for.
+    #[serde(default)]
+    pub mfa: Option<MfaState>,
+    /// Wrong answers given to this challenge so far (a code challenge allows a few).
+    #[serde(default)]
+    pub tries: u32,
+}
+
+/// The state of a second-factor step.
+#[derive(Clone, Serialize, Deserialize)]
+pub enum MfaState {
+    /// SMS_MFA or EMAIL_OTP: the code went to `destination`.
+    Code { destination: String },
+    /// SOFTWARE_TOKEN_MFA.
+    SoftwareToken,
+    /// SELECT_MFA_TYPE: the factors offered (wire names).
+    Choose { factors: Vec<String> },
+    /// MFA_SETUP: the factors offered, the TOTP secret AssociateSoftwareToken handed out (hex),
+    /// and whether VerifySoftwareToken confirmed it.
+    Setup {
+        factors: Vec<String>,
+        totp_secret: Option<String>,
+        verified: bool,
+    },
+    /// DEVICE_SRP_AUTH / DEVICE_PASSWORD_VERIFIER for a remembered device.
+    Device { group_key: String },
+}
+
+impl std::fmt::Debug for MfaState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MfaState::Code { .. } => f.write_str("Code"),
+            MfaState::SoftwareToken => f.write_str("SoftwareToken"),
+            MfaState::Choose { factors } => {
+                f.debug_struct("Choose").field("factors", factors).finish()
+            }
+            MfaState::Setup {
+                factors, verified, ..
+            } => f
+                .debug_struct("Setup")
+                .field("factors", factors)
+                .field("verified", verified)
+                .finish_non_exhaustive(),
+            MfaState::Device { .. } => f.write_str("Device"),
+        }
+    }
+}
+
+/// A state taken from its session, with what it takes to put it back (a wrong code may be
+/// answered again under the same Session).
+pub struct Taken {
+    pub state: ChallengeState,
+    id_hash: String,
+    expires_ms: i64,
 }
 
 pub fn invalid_session() -> CognitoError {
@@ -117,10 +174,37 @@ impl SessionBook {
         session: &str,
         client_id: &str,
     ) -> ServiceResult<ChallengeState> {
+        Ok(self
+            .take_session_restorable(session, client_id)
+            .await?
+            .state)
+    }
+
+    /// As [`Self::take_session`], keeping what [`Self::restore`] needs.
+    pub async fn take_session_restorable(
+        &self,
+        session: &str,
+        client_id: &str,
+    ) -> ServiceResult<Taken> {
         let handle = URL_SAFE_NO_PAD
             .decode(session.trim_end_matches('='))
             .map_err(|_| invalid_session())?;
         self.take(&handle, client_id).await
+    }
+
+    /// Puts a taken state back under its Session, with its original expiry.
+    pub async fn restore(&self, taken: Taken) -> ServiceResult<()> {
+        let json = serde_json::to_string(&taken.state).map_err(|_| CognitoError::internal())?;
+        self.store
+            .insert_challenge_session(&ChallengeSessionRecord {
+                id_hash: taken.id_hash,
+                pool_id: taken.state.pool_id.clone(),
+                client_id: taken.state.client_id.clone(),
+                state: json,
+                expires_ms: taken.expires_ms,
+            })
+            .await?;
+        Ok(())
     }
 
     /// Takes the state a SECRET_BLOCK names.
@@ -130,10 +214,10 @@ impl SessionBook {
         client_id: &str,
     ) -> ServiceResult<ChallengeState> {
         let handle = STANDARD.decode(block).map_err(|_| invalid_session())?;
-        self.take(&handle, client_id).await
+        Ok(self.take(&handle, client_id).await?.state)
     }
 
-    async fn take(&self, handle: &[u8], client_id: &str) -> ServiceResult<ChallengeState> {
+    async fn take(&self, handle: &[u8], client_id: &str) -> ServiceResult<Taken> {
         if handle.len() != HANDLE_BYTES {
             return Err(invalid_session());
         }
@@ -144,10 +228,17 @@ impl SessionBook {
             .take_challenge_session(&hash(handle), client_id)
             .await?
             .ok_or_else(invalid_session)?;
-        if rec.expires_ms <= self.clock.now_ms() || rec.client_id != client_id {
+        if rec.expires_ms <= self.clock.now_ms()
+            || (!client_id.is_empty() && rec.client_id != client_id)
+        {
             return Err(invalid_session());
         }
-        serde_json::from_str(&rec.state).map_err(|_| invalid_session())
+        let state = serde_json::from_str(&rec.state).map_err(|_| invalid_session())?;
+        Ok(Taken {
+            state,
+            id_hash: rec.id_hash,
+            expires_ms: rec.expires_ms,
+        })
     }
 
     /// Whether a SECRET_BLOCK is the base64 of this Session's handle.
@@ -181,9 +272,17 @@ mod tests {
                 srp_a: "0a0a".into(),
             }),
             auth_time_s: None,
+            device_key: None,
+            mfa: Some(MfaState::Setup {
+                factors: vec![],
+                totp_secret: Some("70707070".into()),
+                verified: false,
+            }),
+            tries: 0,
         };
         let shown = format!("{state:?} {state:#?} {:?}", state.srp);
         assert!(!shown.contains("5ec7e7"), "{shown}");
+        assert!(!shown.contains("7070"), "{shown}");
         assert!(shown.contains("alice") && shown.contains("0b0b"), "{shown}");
     }
 }

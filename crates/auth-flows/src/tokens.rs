@@ -73,6 +73,8 @@ pub struct TokenSubject<'a> {
     pub origin_jti: &'a str,
     pub auth_time_s: i64,
     pub now_s: i64,
+    /// The remembered device the session is bound to (`device_key` in the access token).
+    pub device_key: Option<&'a str>,
 }
 
 fn uuid() -> String {
@@ -147,6 +149,9 @@ pub fn access_token(
 ) -> ServiceResult<String> {
     let mut c = Map::new();
     c.insert("sub".into(), s.user.id.clone().into());
+    if let Some(device) = s.device_key {
+        c.insert("device_key".into(), device.into());
+    }
     if !s.groups.is_empty() {
         let names: Vec<Value> = s.groups.iter().map(|g| g.name.clone().into()).collect();
         c.insert("cognito:groups".into(), Value::Array(names));

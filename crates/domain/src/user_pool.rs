@@ -37,6 +37,41 @@ pub struct PoolSettings {
     pub mfa: MfaSettings,
 }
 
+impl PoolSettings {
+    /// The MFA factors the pool offers. SMS counts once the pool has an SMS configuration (a pool
+    /// made with MFA and an SmsConfiguration before SetUserPoolMfaConfig existed offers SMS).
+    pub fn mfa_factors(&self) -> PoolMfaFactors {
+        PoolMfaFactors {
+            sms: self.mfa.sms.is_some() || self.pool.sms_configuration.is_some(),
+            software_token: self
+                .mfa
+                .software_token
+                .as_ref()
+                .and_then(|t| t.enabled)
+                .unwrap_or(false),
+            email: self.mfa.email.is_some(),
+        }
+    }
+
+    pub fn mfa_mode(&self) -> UserPoolMfaType {
+        self.pool.mfa_configuration.unwrap_or(UserPoolMfaType::Off)
+    }
+}
+
+/// Which MFA factors a pool offers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolMfaFactors {
+    pub sms: bool,
+    pub software_token: bool,
+    pub email: bool,
+}
+
+impl PoolMfaFactors {
+    pub fn any(&self) -> bool {
+        self.sms || self.software_token || self.email
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MfaSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]

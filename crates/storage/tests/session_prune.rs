@@ -95,6 +95,7 @@ fn token(pool: &str, user: &str, expires_ms: i64) -> TokenSessionRecord {
         created_ms: expires_ms - 30 * DAY_MS,
         expires_ms,
         revoked_ms: None,
+        device_key: None,
     }
 }
 

@@ -2,8 +2,10 @@
 //! the input back (`Err(input)`) when the operation is not its own.
 
 pub mod app_clients;
+pub mod devices;
 pub mod directory;
 pub mod identity_providers;
+pub mod mfa;
 pub mod sign_in;
 pub mod user_pools;
 

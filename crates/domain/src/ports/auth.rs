@@ -88,6 +88,8 @@ pub struct TokenSessionRecord {
     pub created_ms: i64,
     pub expires_ms: i64,
     pub revoked_ms: Option<i64>,
+    /// The device the sign-in came from (device tracking): its refresh needs the device kept.
+    pub device_key: Option<String>,
 }
 
 /// Which refresh token of a session was presented.
@@ -154,6 +156,8 @@ pub trait AuthStore: Send + Sync {
     /// Removes and returns the session if it belongs to `client_id`: a Session answers one
     /// challenge response only. A session of another client is left in place (None), so whoever
     /// merely saw a Session cannot cancel the sign-in by answering it with the wrong client.
+    /// An empty `client_id` takes it whoever's it is (AssociateSoftwareToken and
+    /// VerifySoftwareToken name no client).
     async fn take_challenge_session(
         &self,
         id_hash: &str,

@@ -6,6 +6,7 @@ mod codes;
 mod directory;
 mod identity_providers;
 mod messages;
+mod mfa;
 mod outbox;
 mod user_pools;
 
@@ -15,6 +16,7 @@ pub use codes::*;
 pub use directory::*;
 pub use identity_providers::*;
 pub use messages::*;
+pub use mfa::*;
 pub use outbox::*;
 pub use user_pools::*;
 
@@ -39,6 +41,7 @@ pub trait Store:
     + AuthStore
     + CodeStore
     + OutboxStore
+    + MfaStore
 {
 }
 impl<
@@ -48,7 +51,8 @@ impl<
             + IdentityProviderStore
             + AuthStore
             + CodeStore
-            + OutboxStore,
+            + OutboxStore
+            + MfaStore,
     > Store for T
 {
 }

@@ -297,8 +297,10 @@ impl UserPoolService {
         })
     }
 
-    /// SetUserPoolMfaConfig stores the MFA factors and the pool's MFA mode. Enforcing MFA at sign-in
-    /// arrives with the MFA flows; this keeps the configuration exact now.
+    /// SetUserPoolMfaConfig: the request describes the pool's MFA factors as a whole (a factor
+    /// block left out is turned off) and, when given, the MFA mode. Cognito's checks, in its
+    /// order: ON / OPTIONAL need a factor block and an enabled factor; OFF takes no enabled
+    /// factor; SMS needs an SMS configuration and email MFA the pool's own SES sending.
     pub async fn set_mfa_config(
         &self,
         ctx: &RequestContext,
@@ -308,9 +310,10 @@ impl UserPoolService {
         for _ in 0..WRITE_RETRIES {
             let view = self.load(ctx, &pool_id).await?;
             let mut record = view.record.clone();
+            check_mfa_request(&req, &record.settings)?;
             let mfa = &mut record.settings.mfa;
+            mfa.sms = req.sms_mfa_configuration.clone();
             if let Some(v) = &req.sms_mfa_configuration {
-                mfa.sms = Some(v.clone());
                 // The SMS configuration given for MFA is the pool's SMS configuration too.
                 if let Some(sms) = &v.sms_configuration {
                     record.settings.pool.sms_configuration = Some(sms.clone());
@@ -319,21 +322,12 @@ impl UserPoolService {
                     record.settings.pool.sms_authentication_message = Some(msg.clone());
                 }
             }
-            if let Some(v) = &req.software_token_mfa_configuration {
-                mfa.software_token = Some(v.clone());
-            }
-            if let Some(v) = &req.email_mfa_configuration {
-                mfa.email = Some(v.clone());
-            }
+            mfa.software_token = req.software_token_mfa_configuration.clone();
+            mfa.email = req.email_mfa_configuration.clone();
             if let Some(v) = &req.web_authn_configuration {
                 mfa.web_authn = Some(v.clone());
             }
             if let Some(mode) = req.mfa_configuration {
-                if mode != UserPoolMfaType::Off && !any_mfa_factor(&record.settings) {
-                    return Err(CognitoError::invalid_parameter(
-                        "Invalid MFA configuration given, can't turn on MFA and have no enabled MFA factors.",
-                    ));
-                }
                 record.settings.pool.mfa_configuration = Some(mode);
             }
             record.modified_ms = self.clock.now_ms().max(record.modified_ms);
@@ -419,16 +413,60 @@ impl UserPoolService {
     }
 }
 
-fn any_mfa_factor(s: &PoolSettings) -> bool {
-    let sms = s.mfa.sms.is_some() || s.pool.sms_configuration.is_some();
-    let totp = s
-        .mfa
-        .software_token
+/// SetUserPoolMfaConfig's checks (see `set_mfa_config`), with Cognito's messages.
+fn check_mfa_request(
+    req: &SetUserPoolMfaConfigRequest,
+    current: &PoolSettings,
+) -> ServiceResult<()> {
+    let sms = req.sms_mfa_configuration.is_some();
+    let totp = req
+        .software_token_mfa_configuration
         .as_ref()
         .and_then(|t| t.enabled)
         .unwrap_or(false);
-    let email = s.mfa.email.is_some();
-    sms || totp || email
+    let email = req.email_mfa_configuration.is_some();
+    let any_block = sms || email || req.software_token_mfa_configuration.is_some();
+    let mode = req
+        .mfa_configuration
+        .or(current.pool.mfa_configuration)
+        .unwrap_or(UserPoolMfaType::Off);
+    if mode != UserPoolMfaType::Off {
+        if !any_block {
+            return Err(CognitoError::invalid_parameter(
+                "Invalid MFA Configuration given. SMS MFA, Email MFA, or Software Token MFA must be enabled.",
+            ));
+        }
+        if !(sms || totp || email) {
+            return Err(CognitoError::invalid_parameter(
+                "Invalid MFA configuration given, can't disable all MFAs with a required or optional configuration.",
+            ));
+        }
+    } else if sms || totp || email {
+        return Err(CognitoError::invalid_parameter(
+            "Invalid MFA configuration given, can't turn off MFA and configure an MFA together.",
+        ));
+    }
+    if let Some(v) = &req.sms_mfa_configuration {
+        if v.sms_configuration.is_none() && current.pool.sms_configuration.is_none() {
+            return Err(CognitoError::invalid_parameter(
+                "SMS configuration is required when SMS MFA is enabled.",
+            ));
+        }
+    }
+    if email {
+        let ses = current
+            .pool
+            .email_configuration
+            .as_ref()
+            .and_then(|e| e.email_sending_account)
+            == Some(cognito_model::shapes::EmailSendingAccountType::Developer);
+        if !ses {
+            return Err(CognitoError::invalid_parameter(
+                "Email MFA requires an email configuration with EmailSendingAccount DEVELOPER.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn concurrent_modification() -> CognitoError {

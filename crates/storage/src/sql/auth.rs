@@ -33,7 +33,8 @@ fn unb64(text: &str) -> StoreResult<Vec<u8>> {
 }
 
 const TOKEN_SESSION_COLS: &str = "origin_jti, pool_id, client_id, user_id, refresh_hash, \
-     previous_refresh_hash, previous_valid_until_ms, auth_time_s, created_ms, expires_ms, revoked_ms";
+     previous_refresh_hash, previous_valid_until_ms, auth_time_s, created_ms, expires_ms, revoked_ms, \
+     device_key";
 
 fn token_session_of(row: &AnyRow) -> StoreResult<TokenSessionRecord> {
     Ok(TokenSessionRecord {
@@ -48,6 +49,7 @@ fn token_session_of(row: &AnyRow) -> StoreResult<TokenSessionRecord> {
         created_ms: get(row, "created_ms")?,
         expires_ms: get(row, "expires_ms")?,
         revoked_ms: get(row, "revoked_ms")?,
+        device_key: get(row, "device_key")?,
     })
 }
 
@@ -152,7 +154,7 @@ impl AuthStore for SqlStore {
         // DELETE ... RETURNING makes the take atomic: two racing answers cannot both get it. The
         // client is part of the condition, so an answer through another client deletes nothing.
         let row = sqlx::query(
-            "DELETE FROM challenge_sessions WHERE id_hash = $1 AND client_id = $2 \
+            "DELETE FROM challenge_sessions WHERE id_hash = $1 AND ($2 = '' OR client_id = $2) \
              RETURNING id_hash, pool_id, client_id, state, expires_ms",
         )
         .bind(id_hash)
@@ -179,7 +181,7 @@ impl AuthStore for SqlStore {
                              WHERE pool_id = $2 AND user_id = $4";
         let insert = format!(
             "INSERT INTO token_sessions ({TOKEN_SESSION_COLS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         );
         // Postgres runs the reset as a data-modifying CTE of the insert; SQLite has none, and
         // its statements cost no round trip, so there the reset follows the insert.
@@ -201,6 +203,7 @@ impl AuthStore for SqlStore {
             .bind(s.created_ms)
             .bind(s.expires_ms)
             .bind(s.revoked_ms)
+            .bind(&s.device_key)
             .execute(&self.writer)
             .await
             // The user may have been deleted while signing in.

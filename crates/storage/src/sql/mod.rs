@@ -24,6 +24,7 @@ pub use bulk::BulkOutcome;
 mod directory;
 mod identity_providers;
 mod lookup_batch;
+mod mfa;
 mod outbox;
 mod user_pools;
 

@@ -244,7 +244,12 @@ impl DirectoryService {
     ) -> ServiceResult<AdminGetUserResponse> {
         let pool = self.pool(ctx, req.user_pool_id.as_deref()).await?;
         let u = self.find_user(&pool, req.username.as_deref()).await?;
+        let mfa = self.store.user_mfa(&u.pool_id, &u.id).await?;
+        let mfa = crate::ports::WireMfaSettings::of(mfa.as_ref());
         Ok(AdminGetUserResponse {
+            mfa_options: mfa.mfa_options,
+            preferred_mfa_setting: mfa.preferred,
+            user_mfa_setting_list: mfa.setting_list,
             username: Some(u.username.clone()),
             user_attributes: Some(wire_attributes(&u, None)),
             user_create_date: Some(wire_time(u.created_ms)),

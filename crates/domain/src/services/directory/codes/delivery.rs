@@ -83,6 +83,36 @@ pub(super) fn verification_message(
     }
 }
 
+/// The message that carries a sign-in MFA code: the pool's SmsAuthenticationMessage, or its
+/// EmailMfaConfiguration's Message and Subject, else Cognito's defaults.
+pub(super) fn mfa_message(
+    settings: &crate::user_pool::PoolSettings,
+    channel: DeliveryChannel,
+    code: &str,
+) -> (Option<String>, String) {
+    let fill = |s: String| s.replace("{####}", code);
+    match channel {
+        DeliveryChannel::Sms => {
+            let body = settings
+                .mfa
+                .sms
+                .as_ref()
+                .and_then(|s| s.sms_authentication_message.clone())
+                .or_else(|| settings.pool.sms_authentication_message.clone())
+                .unwrap_or_else(|| "Your authentication code is {####}. ".into());
+            (None, fill(body))
+        }
+        DeliveryChannel::Email => {
+            let email = settings.mfa.email.clone().unwrap_or_default();
+            let subject = email.subject.unwrap_or_else(|| "Your sign-in code".into());
+            let body = email
+                .message
+                .unwrap_or_else(|| "Your sign-in code is {####}. ".into());
+            (Some(fill(subject)), fill(body))
+        }
+    }
+}
+
 fn verified(user: &UserRecord, attr: &str) -> Option<String> {
     let flag = format!("{attr}_verified");
     match (

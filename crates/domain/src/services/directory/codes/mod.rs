@@ -19,7 +19,7 @@ use subtle::ConstantTimeEq;
 pub use delivery::{delivery_details, mask, recovery_channel, recovery_options};
 pub use settings::{CodeLimits, CodeSettings, MAX_FAILURE_WINDOW_MS};
 
-use delivery::verification_message;
+use delivery::{mfa_message, verification_message};
 use settings::{HOUR_MS, ISSUE_WINDOW_MS};
 
 use super::DirectoryService;
@@ -35,6 +35,9 @@ pub enum CodePurpose {
     ForgotPassword,
     VerifyEmail,
     VerifyPhone,
+    /// A sign-in code (SMS_MFA, EMAIL_OTP): lives as long as the challenge it answers.
+    MfaSms,
+    MfaEmail,
 }
 
 impl CodePurpose {
@@ -54,6 +57,8 @@ impl CodePurpose {
             CodePurpose::ForgotPassword => "forgot_password",
             CodePurpose::VerifyEmail => "verify:email",
             CodePurpose::VerifyPhone => "verify:phone_number",
+            CodePurpose::MfaSms => "mfa:sms",
+            CodePurpose::MfaEmail => "mfa:email",
         }
     }
 
@@ -63,6 +68,8 @@ impl CodePurpose {
                 24 * HOUR_MS
             }
             CodePurpose::ForgotPassword => HOUR_MS,
+            // Cognito's longest AuthSessionValidity: the session decides first.
+            CodePurpose::MfaSms | CodePurpose::MfaEmail => 15 * 60 * 1000,
         }
     }
 
@@ -236,9 +243,37 @@ impl DirectoryService {
         limits: &[CodeLimit],
     ) -> ServiceResult<CodeDeliveryDetailsType> {
         let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
-        let now = self.clock.now_ms();
         let (subject, body) =
             verification_message(&pool.record.settings.pool, channel, &user.username, &code);
+        self.put_code(
+            pool,
+            user,
+            purpose,
+            channel,
+            destination,
+            &code,
+            subject,
+            body,
+            limits,
+        )
+        .await
+    }
+
+    /// Stores `code` and queues its message, within `limits`.
+    #[allow(clippy::too_many_arguments)]
+    async fn put_code(
+        &self,
+        pool: &UserPoolView,
+        user: &UserRecord,
+        purpose: CodePurpose,
+        channel: DeliveryChannel,
+        destination: &str,
+        code: &str,
+        subject: Option<String>,
+        body: String,
+        limits: &[CodeLimit],
+    ) -> ServiceResult<CodeDeliveryDetailsType> {
+        let now = self.clock.now_ms();
         let (from, reply_to) = match channel {
             DeliveryChannel::Email => super::invitations::email_sender(&pool.record.settings.pool),
             DeliveryChannel::Sms => (None, None),
@@ -263,7 +298,7 @@ impl DirectoryService {
                 &user.id,
                 purpose.key(),
                 purpose.bound(destination),
-                &code,
+                code,
             ),
             expires_ms: now + purpose.lifetime_ms(),
             attempts: 0,
@@ -280,6 +315,81 @@ impl DirectoryService {
         }
         self.sender.queued();
         Ok(delivery_details(channel, destination))
+    }
+
+    /// Sends a sign-in MFA code (SMS_MFA, EMAIL_OTP) with the pool's MFA message. The password
+    /// was proven already, so only the pool's ceiling limits these (a per-user limit would lock
+    /// a user out of signing in); wrong answers count in the sign-in lockout instead.
+    pub async fn issue_mfa_code(
+        &self,
+        pool: &UserPoolView,
+        user: &UserRecord,
+        channel: DeliveryChannel,
+        destination: &str,
+    ) -> ServiceResult<CodeDeliveryDetailsType> {
+        let purpose = match channel {
+            DeliveryChannel::Sms => CodePurpose::MfaSms,
+            DeliveryChannel::Email => CodePurpose::MfaEmail,
+        };
+        let l = self.codes.limits();
+        let limits: Vec<CodeLimit> = if l.per_pool > 0 {
+            vec![CodeLimit {
+                scope: "pool".to_string(),
+                limit: i64::from(l.per_pool),
+                window_ms: ISSUE_WINDOW_MS,
+                charge: true,
+            }]
+        } else {
+            Vec::new()
+        };
+        let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
+        let (subject, body) = mfa_message(&pool.record.settings, channel, &code);
+        self.put_code(
+            pool,
+            user,
+            purpose,
+            channel,
+            destination,
+            &code,
+            subject,
+            body,
+            &limits,
+        )
+        .await
+    }
+
+    /// Checks a sign-in MFA code sent to `destination` and uses it up when right: Ok(false)
+    /// for a wrong code, ExpiredCodeException for one past its life.
+    pub async fn take_mfa_code(
+        &self,
+        pool: &UserPoolView,
+        user: &UserRecord,
+        channel: DeliveryChannel,
+        destination: &str,
+        given: &str,
+    ) -> ServiceResult<bool> {
+        let purpose = match channel {
+            DeliveryChannel::Sms => CodePurpose::MfaSms,
+            DeliveryChannel::Email => CodePurpose::MfaEmail,
+        };
+        let (pid, uid) = (&pool.record.id, &user.id);
+        let Some(rec) = self.store.get_code(pid, uid, purpose.key()).await? else {
+            return Ok(false);
+        };
+        if rec.expires_ms <= self.clock.now_ms() {
+            return Err(code_expired());
+        }
+        let expected =
+            self.codes
+                .code_hash(pid, uid, purpose.key(), purpose.bound(destination), given);
+        if !bool::from(expected.as_bytes().ct_eq(rec.code_hash.as_bytes())) {
+            return Ok(false);
+        }
+        // Two right answers at once: only the one that deletes it signs in.
+        self.store
+            .delete_code(pid, uid, purpose.key(), Some(&rec.code_hash))
+            .await
+            .map_err(Into::into)
     }
 
     /// Counts a code that is answered but not sent (a user the client hides: unknown, disabled,

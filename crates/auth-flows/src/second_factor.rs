@@ -1,0 +1,362 @@
+//! The second factor of a sign-in: after the password (USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH,
+//! SRP, NEW_PASSWORD_REQUIRED) a remembered device proves itself (DEVICE_SRP_AUTH), or the user
+//! answers an MFA challenge (SMS_MFA, SOFTWARE_TOKEN_MFA, EMAIL_OTP), chooses one
+//! (SELECT_MFA_TYPE) or sets one up (MFA_SETUP), as `mfa::decide` says.
+//!
+//! Every code answer is counted in the sign-in lockout before it is compared. A wrong code
+//! answers CodeMismatchException and leaves the Session usable for a few more tries; a TOTP code
+//! is accepted once per user across all nodes (the store's step counter).
+
+use cognito_model::errors::ErrorCode;
+use cognito_model::shapes::ChallengeNameType;
+use domain::ports::{DeliveryChannel, MfaFactor, UserMfaRecord, UserRecord};
+use domain::services::directory::codes::mask;
+use domain::services::DirectoryService;
+use domain::{CognitoError, ServiceResult};
+use mfa::{MfaStep, UserMeans};
+
+use crate::client_gate::missing;
+use crate::flows::{param, Candidate, Params, Step};
+use crate::sessions::{invalid_session, ChallengeState, MfaState, Taken};
+use crate::{lockout, AuthService};
+
+/// Wrong codes one Session takes before it is spent.
+const CODE_TRIES_PER_SESSION: u32 = 3;
+
+/// A wrong code: Cognito's wording differs between a TOTP code and a sent one.
+pub(crate) fn code_mismatch(sent: bool) -> CognitoError {
+    let message = if sent {
+        "Invalid code or auth state for the user."
+    } else {
+        "Invalid code received for user"
+    };
+    CognitoError::new(ErrorCode::CodeMismatchException, message)
+}
+
+pub(crate) fn token_used() -> CognitoError {
+    CognitoError::new(
+        ErrorCode::ExpiredCodeException,
+        "Your software token has already been used once.",
+    )
+}
+
+pub(crate) fn means(user: &UserRecord) -> UserMeans {
+    UserMeans {
+        phone_number: DirectoryService::attribute(user, "phone_number").is_some(),
+        email: DirectoryService::attribute(user, "email").is_some(),
+    }
+}
+
+fn challenge_name(f: MfaFactor) -> ChallengeNameType {
+    match f {
+        MfaFactor::Sms => ChallengeNameType::SmsMfa,
+        MfaFactor::SoftwareToken => ChallengeNameType::SoftwareTokenMfa,
+        MfaFactor::Email => ChallengeNameType::EmailOtp,
+    }
+}
+
+fn factor_list(factors: &[MfaFactor]) -> String {
+    let names: Vec<&str> = factors.iter().map(|f| f.as_str()).collect();
+    serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())
+}
+
+impl AuthService {
+    /// The step after the first factor: device SRP for a remembered device, else the MFA the
+    /// pool and user call for, else tokens.
+    pub(crate) async fn second_factor(
+        &self,
+        c: &Candidate<'_>,
+        user: &UserRecord,
+        auth_time_s: i64,
+        device_key: Option<String>,
+    ) -> ServiceResult<Step> {
+        let device_key = match device_key {
+            Some(k) if c.pool.record.settings.pool.device_configuration.is_some() => {
+                let device = self.store.device(&c.pool.record.id, &k).await?;
+                match device {
+                    Some(d) if d.user_id == user.id => {
+                        if d.remembered && d.verifier.is_some() {
+                            return self.device_challenge(c, user, auth_time_s, d).await;
+                        }
+                        Some(k)
+                    }
+                    // Clients forget a device key this answer names and sign in again without.
+                    _ => {
+                        return Err(CognitoError::resource_not_found("Device does not exist."));
+                    }
+                }
+            }
+            _ => None,
+        };
+        let settings = &c.pool.record.settings;
+        let mode = settings.mfa_mode();
+        let record = if mode == cognito_model::shapes::UserPoolMfaType::Off {
+            None
+        } else {
+            self.store.user_mfa(&user.pool_id, &user.id).await?
+        };
+        let mut state = self.challenge_state(c, user, auth_time_s, device_key.clone());
+        match mfa::decide(mode, settings.mfa_factors(), record.as_ref(), means(user)) {
+            MfaStep::None => self.finish(c, user, auth_time_s, device_key).await,
+            MfaStep::Challenge(f) => self.mfa_challenge(c, user, state, f).await,
+            MfaStep::Select(factors) => {
+                state.challenge = ChallengeNameType::SelectMfaType.as_str().into();
+                state.mfa = Some(MfaState::Choose {
+                    factors: factors.iter().map(|f| f.as_str().to_string()).collect(),
+                });
+                let mut params = Params::new();
+                params.insert("MFAS_CAN_CHOOSE".into(), factor_list(&factors));
+                self.open_challenge(c, state, ChallengeNameType::SelectMfaType, params)
+                    .await
+            }
+            MfaStep::Setup(factors) => {
+                state.challenge = ChallengeNameType::MfaSetup.as_str().into();
+                state.mfa = Some(MfaState::Setup {
+                    factors: factors.iter().map(|f| f.as_str().to_string()).collect(),
+                    totp_secret: None,
+                    verified: false,
+                });
+                let mut params = Params::new();
+                params.insert("MFAS_CAN_SETUP".into(), factor_list(&factors));
+                self.open_challenge(c, state, ChallengeNameType::MfaSetup, params)
+                    .await
+            }
+        }
+    }
+
+    pub(crate) fn challenge_state(
+        &self,
+        c: &Candidate<'_>,
+        user: &UserRecord,
+        auth_time_s: i64,
+        device_key: Option<String>,
+    ) -> ChallengeState {
+        ChallengeState {
+            pool_id: c.pool.record.id.clone(),
+            client_id: c.client.record.client_id.clone(),
+            user_id: Some(user.id.clone()),
+            username: user.username.clone(),
+            challenge: String::new(),
+            admin: c.admin,
+            srp: None,
+            auth_time_s: Some(auth_time_s),
+            device_key,
+            mfa: None,
+            tries: 0,
+        }
+    }
+
+    /// Stores the state under a new Session and answers the challenge, with USER_ID_FOR_SRP.
+    pub(crate) async fn open_challenge(
+        &self,
+        c: &Candidate<'_>,
+        state: ChallengeState,
+        name: ChallengeNameType,
+        mut params: Params,
+    ) -> ServiceResult<Step> {
+        params.insert("USER_ID_FOR_SRP".into(), state.username.clone());
+        let opened = self
+            .sessions
+            .open(&state, self.session_minutes(c.client))
+            .await?;
+        Ok(Step::Challenge {
+            name,
+            session: opened.session,
+            params,
+        })
+    }
+
+    /// Sends the code of an SMS or email factor (none for TOTP) and asks for it.
+    async fn mfa_challenge(
+        &self,
+        c: &Candidate<'_>,
+        user: &UserRecord,
+        mut state: ChallengeState,
+        f: MfaFactor,
+    ) -> ServiceResult<Step> {
+        let name = challenge_name(f);
+        state.challenge = name.as_str().into();
+        let mut params = Params::new();
+        let channel = match f {
+            MfaFactor::Sms => Some((DeliveryChannel::Sms, "phone_number", "SMS")),
+            MfaFactor::Email => Some((DeliveryChannel::Email, "email", "EMAIL")),
+            MfaFactor::SoftwareToken => None,
+        };
+        match channel {
+            Some((channel, attribute, medium)) => {
+                let destination = DirectoryService::attribute(user, attribute)
+                    .ok_or_else(|| {
+                        CognitoError::invalid_parameter(format!(
+                            "User does not have delivery config set to turn on {}",
+                            f.as_str()
+                        ))
+                    })?
+                    .to_string();
+                self.services
+                    .directory
+                    .issue_mfa_code(c.pool, user, channel, &destination)
+                    .await?;
+                params.insert("CODE_DELIVERY_DELIVERY_MEDIUM".into(), medium.into());
+                params.insert(
+                    "CODE_DELIVERY_DESTINATION".into(),
+                    mask(channel, &destination),
+                );
+                state.mfa = Some(MfaState::Code { destination });
+            }
+            None => {
+                let record = self.store.user_mfa(&user.pool_id, &user.id).await?;
+                if let Some(name) = record.and_then(|r| r.totp_name) {
+                    params.insert("FRIENDLY_DEVICE_NAME".into(), name);
+                }
+                state.mfa = Some(MfaState::SoftwareToken);
+            }
+        }
+        self.open_challenge(c, state, name, params).await
+    }
+
+    /// SMS_MFA, EMAIL_OTP and SOFTWARE_TOKEN_MFA answers.
+    pub(crate) async fn answer_mfa_code(
+        &self,
+        c: &Candidate<'_>,
+        taken: Option<Taken>,
+        r: &Params,
+    ) -> ServiceResult<Step> {
+        let Some(mut taken) = taken else {
+            return Err(missing("Session"));
+        };
+        let state = taken.state.clone();
+        let (key, channel) = match state.challenge.as_str() {
+            "SMS_MFA" => ("SMS_MFA_CODE", Some(DeliveryChannel::Sms)),
+            "EMAIL_OTP" => ("EMAIL_OTP_CODE", Some(DeliveryChannel::Email)),
+            _ => ("SOFTWARE_TOKEN_MFA_CODE", None),
+        };
+        let Some(code) = param(r, key) else {
+            // Nothing was tried: the Session stays as it was.
+            self.sessions.restore(taken).await?;
+            return Err(missing(key));
+        };
+        let Some(user) = self.state_user(c, &state).await? else {
+            return Err(invalid_session());
+        };
+        lockout::begin(&*self.store, &user.pool_id, &user.id, self.clock.now_ms()).await?;
+        let right = match (channel, &state.mfa) {
+            (Some(channel), Some(MfaState::Code { destination })) => {
+                self.services
+                    .directory
+                    .take_mfa_code(c.pool, &user, channel, destination, code)
+                    .await?
+            }
+            (None, Some(MfaState::SoftwareToken)) => {
+                let record = self.store.user_mfa(&user.pool_id, &user.id).await?;
+                let secret = record.and_then(|r| r.totp_secret);
+                match secret.and_then(|s| mfa::totp::matching_step(&s, code, self.now_s())) {
+                    Some(step) => {
+                        if !self
+                            .store
+                            .use_totp_step(&user.pool_id, &user.id, step)
+                            .await?
+                        {
+                            return Err(token_used());
+                        }
+                        true
+                    }
+                    None => false,
+                }
+            }
+            _ => return Err(invalid_session()),
+        };
+        if !right {
+            taken.state.tries += 1;
+            if taken.state.tries < CODE_TRIES_PER_SESSION {
+                self.sessions.restore(taken).await?;
+            }
+            return Err(code_mismatch(channel.is_some()));
+        }
+        let auth_time = state.auth_time_s.unwrap_or_else(|| self.now_s());
+        self.finish(c, &user, auth_time, state.device_key.clone())
+            .await
+    }
+
+    /// SELECT_MFA_TYPE: the user picked one of the offered factors.
+    pub(crate) async fn answer_mfa_choice(
+        &self,
+        c: &Candidate<'_>,
+        state: ChallengeState,
+        r: &Params,
+    ) -> ServiceResult<Step> {
+        let answer = param(r, "ANSWER").ok_or_else(|| missing("ANSWER"))?;
+        let Some(MfaState::Choose { factors }) = &state.mfa else {
+            return Err(invalid_session());
+        };
+        let Some(f) = MfaFactor::parse(answer).filter(|f| factors.iter().any(|n| n == f.as_str()))
+        else {
+            return Err(CognitoError::invalid_parameter(
+                "Invalid ANSWER in ChallengeResponses.",
+            ));
+        };
+        let Some(user) = self.state_user(c, &state).await? else {
+            return Err(invalid_session());
+        };
+        let mut next = state.clone();
+        next.mfa = None;
+        next.tries = 0;
+        self.mfa_challenge(c, &user, next, f).await
+    }
+
+    /// MFA_SETUP answered: after VerifySoftwareToken confirmed a TOTP secret on this Session,
+    /// the sign-in completes; with an EMAIL the email factor is set up through an EMAIL_OTP.
+    pub(crate) async fn answer_mfa_setup(
+        &self,
+        c: &Candidate<'_>,
+        state: ChallengeState,
+        r: &Params,
+    ) -> ServiceResult<Step> {
+        let Some(MfaState::Setup {
+            factors, verified, ..
+        }) = &state.mfa
+        else {
+            return Err(invalid_session());
+        };
+        let Some(user) = self.state_user(c, &state).await? else {
+            return Err(invalid_session());
+        };
+        let auth_time = state.auth_time_s.unwrap_or_else(|| self.now_s());
+        if *verified {
+            return self
+                .finish(c, &user, auth_time, state.device_key.clone())
+                .await;
+        }
+        let email_offered = factors.iter().any(|f| f == MfaFactor::Email.as_str());
+        match param(r, "EMAIL") {
+            Some(email) if email_offered => {
+                // The address must be the user's own: setting up a factor here must not change
+                // where the account's mail goes.
+                let own = DirectoryService::attribute(&user, "email");
+                if !own.is_some_and(|o| o.eq_ignore_ascii_case(email)) {
+                    return Err(CognitoError::invalid_parameter(
+                        "EMAIL must be the user's email address.",
+                    ));
+                }
+                let mut record = self
+                    .store
+                    .user_mfa(&user.pool_id, &user.id)
+                    .await?
+                    .unwrap_or_else(|| UserMfaRecord::new(&user.pool_id, &user.id));
+                record.set_enabled(MfaFactor::Email, true);
+                if record.preferred.is_none() {
+                    record.preferred = Some(MfaFactor::Email);
+                }
+                record.modified_ms = self.clock.now_ms();
+                if !self.store.put_user_mfa(&record).await? {
+                    return Err(invalid_session());
+                }
+                let mut next = state.clone();
+                next.mfa = None;
+                self.mfa_challenge(c, &user, next, MfaFactor::Email).await
+            }
+            _ => Err(CognitoError::invalid_parameter(
+                "Software token MFA must be verified with VerifySoftwareToken before answering MFA_SETUP.",
+            )),
+        }
+    }
+}
