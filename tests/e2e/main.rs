@@ -6,6 +6,7 @@ mod raw;
 
 mod app_clients;
 mod delivery;
+mod devices;
 mod directory;
 mod directory_properties;
 mod dispatch_all;

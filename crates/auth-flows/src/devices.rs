@@ -276,8 +276,9 @@ impl AuthService {
             .await
     }
 
-    /// A device of the user, as the caller may see it: the user-level calls see remembered
-    /// devices only (Cognito's SDKs show none before the user remembers one).
+    /// A device of the user, as the caller may see it: confirmed devices only (a device nobody
+    /// confirmed is a sign-in's offer, not a device yet), and for the user-level calls remembered
+    /// ones only (Cognito's SDKs show none before the user remembers one).
     async fn users_device(
         &self,
         pool: &UserPoolView,
@@ -287,7 +288,13 @@ impl AuthService {
     ) -> ServiceResult<DeviceRecord> {
         let key = key.ok_or_else(|| missing("DeviceKey"))?;
         match self.store.device(&pool.record.id, key).await? {
-            Some(d) if d.user_id == user.id && (d.remembered || !remembered_only) => Ok(d),
+            Some(d)
+                if d.user_id == user.id
+                    && d.verifier.is_some()
+                    && (d.remembered || !remembered_only) =>
+            {
+                Ok(d)
+            }
             _ => Err(device_not_found()),
         }
     }
@@ -347,9 +354,6 @@ impl AuthService {
         remembered_only: bool,
     ) -> ServiceResult<()> {
         let mut d = self.users_device(pool, user, key, remembered_only).await?;
-        if d.verifier.is_none() {
-            return Err(device_not_found());
-        }
         d.remembered = status == Some(DeviceRememberedStatusType::Remembered);
         d.modified_ms = self.clock.now_ms();
         if !self.store.update_device(&d).await? {
@@ -464,7 +468,7 @@ impl AuthService {
             let exhausted = batch.len() <= limit as usize;
             cursor = batch.last().map(|d| d.device_key.clone());
             for d in batch {
-                if !remembered_only || d.remembered {
+                if d.verifier.is_some() && (!remembered_only || d.remembered) {
                     devices.push(d);
                 }
             }

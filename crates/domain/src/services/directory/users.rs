@@ -256,7 +256,6 @@ impl DirectoryService {
             user_last_modified_date: Some(wire_time(u.modified_ms)),
             enabled: Some(u.enabled),
             user_status: u.status.parse().ok(),
-            ..Default::default()
         })
     }
 
