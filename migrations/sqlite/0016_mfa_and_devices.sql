@@ -36,6 +36,8 @@ CREATE TABLE devices (
     FOREIGN KEY (pool_id, user_id) REFERENCES users (pool_id, id) ON DELETE CASCADE
 );
 CREATE INDEX devices_user ON devices (pool_id, user_id, device_key);
+-- Devices offered (NewDeviceMetadata) but never confirmed are pruned after a day.
+CREATE INDEX devices_unconfirmed ON devices (created_ms) WHERE verifier IS NULL;
 
 -- The device a signed-in session came from: its refresh must find the device still there.
 ALTER TABLE token_sessions ADD COLUMN device_key TEXT;

@@ -4,12 +4,14 @@
 //! `srp`: full USER_SRP_AUTH sign-ins (InitiateAuth + RespondToAuthChallenge) from N concurrent
 //! clients, with the server's CPU per sign-in read from /proc. `tokens`: signs users in with
 //! USER_PASSWORD_AUTH and writes their access tokens, one a line, for the GetUser runs.
+//! `mfa`: the MFA and device benchmarks of issue 14 (bench/mfa.sh).
 //! USER_PASSWORD_AUTH and GetUser throughput themselves are measured with wrk (bench/sign_in.sh):
 //! they need no client-side math, and wrk costs less CPU per request than this tool would.
 
 mod api;
 mod argon2_bound;
 mod cpu;
+mod mfa_load;
 mod srp_load;
 mod stats;
 mod tokens;
@@ -49,6 +51,8 @@ enum Command {
     Srp(srp_load::Args),
     /// Signs users in with USER_PASSWORD_AUTH and writes their access tokens to a file.
     Tokens(tokens::Args),
+    /// MFA and device benchmarks (bench/mfa.sh): enrol-totp, totp-sign-ins, answers, device.
+    Mfa(mfa_load::Args),
 }
 
 fn main() -> Result<(), String> {
@@ -56,6 +60,7 @@ fn main() -> Result<(), String> {
         Command::Argon2(a) => argon2_bound::run(&a),
         Command::Srp(a) => runtime(a.threads)?.block_on(srp_load::run(a)),
         Command::Tokens(a) => runtime(2)?.block_on(tokens::run(a)),
+        Command::Mfa(a) => runtime(2)?.block_on(mfa_load::run(a)),
     }
 }
 

@@ -93,7 +93,8 @@ fn device_type(pool: &UserPoolView, user: &UserRecord, d: &DeviceRecord) -> Devi
 }
 
 impl AuthService {
-    /// The tokens that end a sign-in. With device tracking on, a sign-in from a device the
+    /// The tokens that end a sign-in (after a TOTP code, `totp_step` is claimed with them). With
+    /// device tracking on, a sign-in from a device the
     /// client named is bound to it; one from an unnamed device gets a new one (NewDeviceMetadata)
     /// that the client confirms with ConfirmDevice.
     pub(crate) async fn finish(
@@ -102,6 +103,7 @@ impl AuthService {
         user: &UserRecord,
         auth_time_s: i64,
         device_key: Option<String>,
+        totp_step: Option<i64>,
     ) -> ServiceResult<Step> {
         let tracking = c.pool.record.settings.pool.device_configuration.is_some();
         let now = self.clock.now_ms();
@@ -139,7 +141,7 @@ impl AuthService {
             _ => (None, None),
         };
         let mut t: AuthenticationResultType = self
-            .issue(c.pool, c.client, user, auth_time_s, device_key)
+            .issue(c.pool, c.client, user, auth_time_s, device_key, totp_step)
             .await?;
         t.new_device_metadata = metadata;
         Ok(Step::Tokens(t))
@@ -272,7 +274,7 @@ impl AuthService {
             return Err(incorrect());
         }
         let auth_time = state.auth_time_s.unwrap_or_else(|| self.now_s());
-        self.finish(c, &user, auth_time, Some(device.device_key))
+        self.finish(c, &user, auth_time, Some(device.device_key), None)
             .await
     }
 

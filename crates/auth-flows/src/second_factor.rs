@@ -97,7 +97,7 @@ impl AuthService {
         };
         let mut state = self.challenge_state(c, user, auth_time_s, device_key.clone());
         match mfa::decide(mode, settings.mfa_factors(), record.as_ref(), means(user)) {
-            MfaStep::None => self.finish(c, user, auth_time_s, device_key).await,
+            MfaStep::None => self.finish(c, user, auth_time_s, device_key, None).await,
             MfaStep::Challenge(f) => self.mfa_challenge(c, user, state, f).await,
             MfaStep::Select(factors) => {
                 state.challenge = ChallengeNameType::SelectMfaType.as_str().into();
@@ -239,6 +239,7 @@ impl AuthService {
             return Err(invalid_session());
         };
         lockout::begin(&*self.store, &user.pool_id, &user.id, self.clock.now_ms()).await?;
+        let mut totp_step = None;
         let right = match (channel, &state.mfa) {
             (Some(channel), Some(MfaState::Code { destination })) => {
                 self.services
@@ -249,19 +250,9 @@ impl AuthService {
             (None, Some(MfaState::SoftwareToken)) => {
                 let record = self.store.user_mfa(&user.pool_id, &user.id).await?;
                 let secret = record.and_then(|r| r.totp_secret);
-                match secret.and_then(|s| mfa::totp::matching_step(&s, code, self.now_s())) {
-                    Some(step) => {
-                        if !self
-                            .store
-                            .use_totp_step(&user.pool_id, &user.id, step)
-                            .await?
-                        {
-                            return Err(token_used());
-                        }
-                        true
-                    }
-                    None => false,
-                }
+                // The step is claimed with the session the tokens start (see `finish`).
+                totp_step = secret.and_then(|s| mfa::totp::matching_step(&s, code, self.now_s()));
+                totp_step.is_some()
             }
             _ => return Err(invalid_session()),
         };
@@ -273,7 +264,7 @@ impl AuthService {
             return Err(code_mismatch(channel.is_some()));
         }
         let auth_time = state.auth_time_s.unwrap_or_else(|| self.now_s());
-        self.finish(c, &user, auth_time, state.device_key.clone())
+        self.finish(c, &user, auth_time, state.device_key.clone(), totp_step)
             .await
     }
 
@@ -323,7 +314,7 @@ impl AuthService {
         let auth_time = state.auth_time_s.unwrap_or_else(|| self.now_s());
         if *verified {
             return self
-                .finish(c, &user, auth_time, state.device_key.clone())
+                .finish(c, &user, auth_time, state.device_key.clone(), None)
                 .await;
         }
         let email_offered = factors.iter().any(|f| f == MfaFactor::Email.as_str());

@@ -79,32 +79,43 @@ impl AuthService {
         user: &UserRecord,
         auth_time_s: i64,
         device_key: Option<String>,
+        totp_step: Option<i64>,
     ) -> ServiceResult<AuthenticationResultType> {
         let origin_jti = uuid::Uuid::new_v4().to_string();
         let (refresh, refresh_hash) = tokens::new_refresh_token();
         let now = self.clock.now_ms();
         let life = Lifetimes::of(&client.record.settings);
-        self.store
-            .start_token_session(&TokenSessionRecord {
-                origin_jti: origin_jti.clone(),
-                pool_id: pool.record.id.clone(),
-                client_id: client.record.client_id.clone(),
-                user_id: user.id.clone(),
-                refresh_hash,
-                previous_refresh_hash: None,
-                previous_valid_until_ms: None,
-                auth_time_s,
-                created_ms: now,
-                expires_ms: now + life.refresh_s * 1000,
-                revoked_ms: None,
-                device_key: device_key.clone(),
-            })
-            .await
-            .map_err(|e| match e {
-                // The user was deleted in the meantime.
-                domain::ports::StoreError::Conflict(_) => crate::flows::incorrect(),
-                other => other.into(),
-            })?;
+        let record = TokenSessionRecord {
+            origin_jti: origin_jti.clone(),
+            pool_id: pool.record.id.clone(),
+            client_id: client.record.client_id.clone(),
+            user_id: user.id.clone(),
+            refresh_hash,
+            previous_refresh_hash: None,
+            previous_valid_until_ms: None,
+            auth_time_s,
+            created_ms: now,
+            expires_ms: now + life.refresh_s * 1000,
+            revoked_ms: None,
+            device_key: device_key.clone(),
+        };
+        // A TOTP answer claims its code's step in the same write that starts the session.
+        let started = match totp_step {
+            Some(step) => {
+                self.store
+                    .start_token_session_on_totp_step(&record, step)
+                    .await
+            }
+            None => self.store.start_token_session(&record).await.map(|_| true),
+        }
+        .map_err(|e| match e {
+            // The user was deleted in the meantime.
+            domain::ports::StoreError::Conflict(_) => crate::flows::incorrect(),
+            other => other.into(),
+        })?;
+        if !started {
+            return Err(crate::second_factor::token_used());
+        }
         let (access, id, expires_in) = self
             .sign_tokens(
                 pool,

@@ -351,6 +351,10 @@ fn spawn_session_pruner(store: SqlStore, every: std::time::Duration) {
                     "code limit counters",
                     store.prune_stale_code_limits(now_ms).await,
                 ),
+                (
+                    "unconfirmed devices",
+                    store.prune_unconfirmed_devices(now_ms).await,
+                ),
             ];
             for (what, pruned) in counters {
                 match pruned {

@@ -32,7 +32,7 @@ fn unb64(text: &str) -> StoreResult<Vec<u8>> {
         .map_err(|e| StoreError::Backend(format!("corrupt signing key row: {e}")))
 }
 
-const TOKEN_SESSION_COLS: &str = "origin_jti, pool_id, client_id, user_id, refresh_hash, \
+pub(super) const TOKEN_SESSION_COLS: &str = "origin_jti, pool_id, client_id, user_id, refresh_hash, \
      previous_refresh_hash, previous_valid_until_ms, auth_time_s, created_ms, expires_ms, revoked_ms, \
      device_key";
 
@@ -140,7 +140,7 @@ impl AuthStore for SqlStore {
         .bind(&s.client_id)
         .bind(sealed)
         .bind(s.expires_ms)
-        .execute(&self.writer)
+        .execute(&self.relaxed)
         .await
         .map_err(backend_err)?;
         Ok(())
@@ -159,7 +159,7 @@ impl AuthStore for SqlStore {
         )
         .bind(id_hash)
         .bind(client_id)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.relaxed)
         .await
         .map_err(backend_err)?;
         let Some(row) = row else { return Ok(None) };
@@ -355,7 +355,7 @@ impl AuthStore for SqlStore {
         )
         .bind(pool_id)
         .bind(user_id)
-        .execute(&self.writer)
+        .execute(&self.relaxed)
         .await
         .map_err(backend_err)?;
         Ok(())
@@ -403,7 +403,7 @@ impl SqlStore {
             })
             .bind(now_ms)
             .bind(policy.reset_after_ms)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&self.relaxed)
             .await
             .map_err(user_gone("user"))?;
         if counted.is_some() {
@@ -483,6 +483,9 @@ fn user_gone(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     }
 }
 
+/// How long a device offered at sign-in waits for ConfirmDevice before it is pruned.
+pub const UNCONFIRMED_DEVICE_MS: i64 = 24 * 60 * 60 * 1000;
+
 /// Rows deleted per statement when pruning, so a large backlog (after a flood) is removed in
 /// short transactions that never hold the tables for long.
 const PRUNE_BATCH: i64 = 5_000;
@@ -522,6 +525,18 @@ impl SqlStore {
             "DELETE FROM unknown_sign_in_failures WHERE (pool_id, name_key) IN \
              (SELECT pool_id, name_key FROM unknown_sign_in_failures WHERE last_ms < $1 LIMIT $2)",
             now_ms.saturating_sub(LockoutPolicy::COGNITO.reset_after_ms),
+        )
+        .await
+    }
+
+    /// Forgets devices offered at sign-in (NewDeviceMetadata) that nobody confirmed within a
+    /// day: a client that ignores them would otherwise add a row with every sign-in.
+    pub async fn prune_unconfirmed_devices(&self, now_ms: i64) -> StoreResult<u64> {
+        self.prune_batches(
+            "DELETE FROM devices WHERE (pool_id, device_key) IN \
+             (SELECT pool_id, device_key FROM devices WHERE verifier IS NULL AND created_ms < $1 \
+             LIMIT $2)",
+            now_ms.saturating_sub(UNCONFIRMED_DEVICE_MS),
         )
         .await
     }

@@ -3,11 +3,13 @@
 
 use async_trait::async_trait;
 use domain::ports::{
-    DeviceRecord, MfaFactor, MfaStore, SrpVerifier, StoreError, StoreResult, UserMfaRecord,
+    AuthStore, DeviceRecord, MfaFactor, MfaStore, SrpVerifier, StoreError, StoreResult,
+    TokenSessionRecord, UserMfaRecord,
 };
 use sqlx::any::AnyRow;
 
-use super::{backend_err, get, SqlStore};
+use super::auth::TOKEN_SESSION_COLS;
+use super::{backend_err, get, Backend, SqlStore};
 
 fn totp_context(pool_id: &str, user_id: &str, which: &str) -> String {
     format!("totp-secret:{pool_id}/{user_id}/{which}")
@@ -157,6 +159,56 @@ impl MfaStore for SqlStore {
         .await
         .map_err(backend_err)?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn start_token_session_on_totp_step(
+        &self,
+        s: &TokenSessionRecord,
+        step: i64,
+    ) -> StoreResult<bool> {
+        if self.backend != Backend::Postgres {
+            // SQLite commits cost no round trip: the two writes follow each other.
+            if !self.use_totp_step(&s.pool_id, &s.user_id, step).await? {
+                return Ok(false);
+            }
+            self.start_token_session(s).await?;
+            return Ok(true);
+        }
+        // One statement: the step is claimed, the failures forgotten and the session stored
+        // together, or (the step was used) nothing at all.
+        let sql = format!(
+            "WITH step AS (UPDATE user_mfa SET totp_last_step = $13 \
+             WHERE pool_id = $2 AND user_id = $4 AND totp_last_step < $13 RETURNING 1), \
+             forgotten AS (UPDATE sign_in_failures SET failures = 0, locked_until_ms = 0 \
+             WHERE pool_id = $2 AND user_id = $4 AND EXISTS (SELECT 1 FROM step)) \
+             INSERT INTO token_sessions ({TOKEN_SESSION_COLS}) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
+             WHERE EXISTS (SELECT 1 FROM step)"
+        );
+        let r = sqlx::query(&sql)
+            .bind(&s.origin_jti)
+            .bind(&s.pool_id)
+            .bind(&s.client_id)
+            .bind(&s.user_id)
+            .bind(&s.refresh_hash)
+            .bind(&s.previous_refresh_hash)
+            .bind(s.previous_valid_until_ms)
+            .bind(s.auth_time_s)
+            .bind(s.created_ms)
+            .bind(s.expires_ms)
+            .bind(s.revoked_ms)
+            .bind(&s.device_key)
+            .bind(step)
+            .execute(&self.writer)
+            .await;
+        match r {
+            Ok(r) => Ok(r.rows_affected() == 1),
+            // The user was deleted while signing in.
+            Err(e) if e.as_database_error().is_some() => {
+                Err(StoreError::Conflict("token session".into()))
+            }
+            Err(e) => Err(backend_err(e)),
+        }
     }
 
     async fn insert_device(&self, d: &DeviceRecord) -> StoreResult<bool> {

@@ -70,6 +70,13 @@ pub struct SqlStore {
     /// it the moment it is free. Every transaction (`begin`) is on it; so a write must never wait
     /// for a second write connection while it holds one.
     writer: AnyPool,
+    /// Writes a crash may lose without harm, committed without waiting for the WAL flush
+    /// (`synchronous_commit = off`, Postgres; on SQLite the writer): challenge sessions and
+    /// failed-attempt counters. A crash loses at most the last moment's (Postgres flushes them
+    /// within a fraction of a second): a sign-in in flight starts over, a few failures are not
+    /// counted. Waiting for the flush of three such writes made an MFA answer cost four times
+    /// what a refresh costs.
+    relaxed: AnyPool,
     /// On Postgres, the same database through sqlx's Postgres driver, for user reads: a user by
     /// username or alias, ListUsers and ListUsersInGroup pages. `Any` copies every row into a
     /// generic row with its column metadata before it can be read: a sixth of the server's CPU on
@@ -151,12 +158,26 @@ impl SqlStore {
         // database, so there reads and writes share one.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let writer = if backend == Backend::Sqlite && !in_memory {
-            opts.max_connections(1)
+            opts.clone()
+                .max_connections(1)
                 .connect(&url_for_pool)
                 .await
                 .map_err(backend_err)?
         } else {
             pool.clone()
+        };
+        let relaxed = if backend == Backend::Postgres {
+            opts.clone()
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(POSTGRES_SESSION).await?;
+                        conn.execute("SET synchronous_commit = off").await.map(drop)
+                    })
+                })
+                .connect_lazy(&url_for_pool)
+                .map_err(backend_err)?
+        } else {
+            writer.clone()
         };
         let mut reads = Vec::new();
         if backend == Backend::Postgres {
@@ -185,6 +206,7 @@ impl SqlStore {
         Ok(SqlStore {
             pool,
             writer,
+            relaxed,
             reads,
             lookups: Arc::new(lookup_batch::LookupBatch::new(lookup_lanes(
                 max_connections,

@@ -318,8 +318,8 @@ impl DirectoryService {
     }
 
     /// Sends a sign-in MFA code (SMS_MFA, EMAIL_OTP) with the pool's MFA message. The password
-    /// was proven already, so only the pool's ceiling limits these (a per-user limit would lock
-    /// a user out of signing in); wrong answers count in the sign-in lockout instead.
+    /// was proven already, so no per-user limit applies (it would lock a user out of signing
+    /// in); wrong answers count in the sign-in lockout instead.
     pub async fn issue_mfa_code(
         &self,
         pool: &UserPoolView,
@@ -331,17 +331,28 @@ impl DirectoryService {
             DeliveryChannel::Sms => CodePurpose::MfaSms,
             DeliveryChannel::Email => CodePurpose::MfaEmail,
         };
-        let l = self.codes.limits();
-        let limits: Vec<CodeLimit> = if l.per_pool > 0 {
-            vec![CodeLimit {
-                scope: "pool".to_string(),
-                limit: i64::from(l.per_pool),
-                window_ms: ISSUE_WINDOW_MS,
-                charge: true,
-            }]
-        } else {
-            Vec::new()
+        let l = *self.codes.limits();
+        let hour = |scope: String, limit: u32| CodeLimit {
+            scope,
+            limit: i64::from(limit),
+            window_ms: ISSUE_WINDOW_MS,
+            charge: true,
         };
+        let mut limits = Vec::new();
+        // One address still gets only so many sign-in codes an hour (three times the ceiling
+        // for other codes, counted apart from them): whoever knows a password cannot flood the
+        // owner's phone, and a real user signing in often is not stopped.
+        if l.per_destination > 0 {
+            let (kind, value) = match channel {
+                DeliveryChannel::Email => ("email", destination.to_lowercase()),
+                DeliveryChannel::Sms => ("sms", destination.to_string()),
+            };
+            let scope = format!("mfa-dest:{}", self.codes.tag(kind, &value));
+            limits.push(hour(scope, l.per_destination.saturating_mul(3)));
+        }
+        if l.per_pool > 0 {
+            limits.push(hour("pool".to_string(), l.per_pool));
+        }
         let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
         let (subject, body) = mfa_message(&pool.record.settings, channel, &code);
         self.put_code(

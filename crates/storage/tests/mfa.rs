@@ -1,0 +1,197 @@
+//! The MFA store on SQLite and (with `GATEHOUSE_TEST_DATABASE_URL`) Postgres: TOTP secrets and
+//! device verifiers are sealed in their rows, a TOTP step is taken once even by parallel callers,
+//! and devices nobody confirmed are pruned after a day. The clock here is set in 2001, so a prune
+//! on a shared Postgres database cannot touch the rows of other tests.
+
+#[macro_use]
+mod support;
+
+use std::collections::BTreeMap;
+
+use domain::ports::{
+    DeviceRecord, DirectoryStore, MfaFactor, MfaStore, SrpVerifier, UserMfaRecord, UserPoolStore,
+    UserRecord, UserWrite,
+};
+use domain::user_pool::{default_settings, PoolSettings, UserPoolRecord};
+use storage::SqlStore;
+
+const NOW_MS: i64 = 1_000_000_000_000;
+const DAY_MS: i64 = 86_400_000;
+
+suite_with_url!(
+    secrets_are_sealed_in_their_rows,
+    a_totp_step_is_taken_once,
+    unconfirmed_devices_are_pruned_after_a_day
+);
+
+fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+async fn pool_and_user(store: &SqlStore) -> (String, String) {
+    let id = format!("us-east-1_{}", &unique()[..9]);
+    let record = UserPoolRecord {
+        id: id.clone(),
+        region: "us-east-1".into(),
+        account_id: "111122223333".into(),
+        name: "mfa".into(),
+        created_ms: NOW_MS,
+        modified_ms: NOW_MS,
+        version: 1,
+        settings: PoolSettings {
+            pool: default_settings(),
+            mfa: Default::default(),
+        },
+    };
+    store
+        .insert_user_pool(&record, &BTreeMap::new())
+        .await
+        .unwrap();
+    let user_id = unique();
+    store
+        .insert_user(&UserWrite {
+            search: vec![],
+            aliases: vec![],
+            user: UserRecord {
+                pool_id: id.clone(),
+                id: user_id.clone(),
+                username: "mia".into(),
+                username_key: "mia".into(),
+                status: "CONFIRMED".into(),
+                enabled: true,
+                created_ms: NOW_MS,
+                modified_ms: NOW_MS,
+                version: 1,
+                password: None,
+                attributes: vec![("sub".into(), user_id.clone())],
+                pending_attributes: vec![],
+            },
+            force_aliases: false,
+        })
+        .await
+        .unwrap();
+    (id, user_id)
+}
+
+fn device(pool: &str, user: &str, created_ms: i64, confirmed: bool) -> DeviceRecord {
+    DeviceRecord {
+        pool_id: pool.into(),
+        device_key: format!("us-east-1_{}", unique()),
+        user_id: user.into(),
+        device_group_key: "-group".into(),
+        verifier: confirmed.then(|| SrpVerifier {
+            salt: "5a175a175a175a17".into(),
+            verifier: "7e417e417e417e41".into(),
+        }),
+        name: Some("laptop".into()),
+        remembered: confirmed,
+        last_ip: None,
+        created_ms,
+        modified_ms: created_ms,
+        last_auth_ms: created_ms,
+    }
+}
+
+async fn raw(url: &str, sql: &str, key: &str) -> String {
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(url).await.unwrap();
+    let row = sqlx::query(sql).bind(key).fetch_one(&db).await.unwrap();
+    sqlx::Row::try_get::<String, _>(&row, 0).unwrap()
+}
+
+async fn secrets_are_sealed_in_their_rows(store: SqlStore, url: String) {
+    let (pool, user) = pool_and_user(&store).await;
+    let secret = b"TOTP-SECRET-BYTES-20".to_vec();
+    let mut r = UserMfaRecord::new(&pool, &user);
+    r.set_enabled(MfaFactor::SoftwareToken, true);
+    r.preferred = Some(MfaFactor::SoftwareToken);
+    r.totp_secret = Some(secret.clone());
+    r.pending_totp_secret = Some(b"PENDING-SECRET-BYTES".to_vec());
+    assert!(store.put_user_mfa(&r).await.unwrap());
+    assert_eq!(store.user_mfa(&pool, &user).await.unwrap(), Some(r));
+    let row = raw(
+        &url,
+        "SELECT totp_secret FROM user_mfa WHERE user_id = $1",
+        &user,
+    )
+    .await;
+    assert!(row.starts_with("gh1."), "{row}");
+    assert!(
+        !row.contains("TOTP") && !row.contains(&hex::encode(&secret)),
+        "{row}"
+    );
+
+    let d = device(&pool, &user, NOW_MS, true);
+    assert!(store.insert_device(&d).await.unwrap());
+    assert_eq!(
+        store.device(&pool, &d.device_key).await.unwrap(),
+        Some(d.clone())
+    );
+    let row = raw(
+        &url,
+        "SELECT verifier FROM devices WHERE device_key = $1",
+        &d.device_key,
+    )
+    .await;
+    assert!(row.starts_with("gh1.") && !row.contains("7e41"), "{row}");
+    // A user who is gone takes no settings.
+    let mut stray = UserMfaRecord::new(&pool, "nobody");
+    stray.totp_secret = Some(secret);
+    assert!(!store.put_user_mfa(&stray).await.unwrap());
+}
+
+async fn a_totp_step_is_taken_once(store: SqlStore, _url: String) {
+    let (pool, user) = pool_and_user(&store).await;
+    let mut r = UserMfaRecord::new(&pool, &user);
+    r.totp_secret = Some(vec![1; 20]);
+    store.put_user_mfa(&r).await.unwrap();
+    assert!(store.use_totp_step(&pool, &user, 5).await.unwrap());
+    assert!(!store.use_totp_step(&pool, &user, 5).await.unwrap());
+    assert!(
+        !store.use_totp_step(&pool, &user, 4).await.unwrap(),
+        "earlier steps are spent too"
+    );
+    // Rewriting the settings keeps the step.
+    store.put_user_mfa(&r).await.unwrap();
+    assert!(!store.use_totp_step(&pool, &user, 5).await.unwrap());
+    let tries: Vec<_> = (0..10)
+        .map(|_| {
+            let (s, p, u) = (store.clone(), pool.clone(), user.clone());
+            tokio::spawn(async move { s.use_totp_step(&p, &u, 7).await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tries {
+        won += usize::from(t.await.unwrap());
+    }
+    assert_eq!(
+        won, 1,
+        "parallel answers with one code: exactly one is accepted"
+    );
+}
+
+async fn unconfirmed_devices_are_pruned_after_a_day(store: SqlStore, _url: String) {
+    let (pool, user) = pool_and_user(&store).await;
+    let old_offer = device(&pool, &user, NOW_MS - 2 * DAY_MS, false);
+    let new_offer = device(&pool, &user, NOW_MS - DAY_MS / 2, false);
+    let old_confirmed = device(&pool, &user, NOW_MS - 30 * DAY_MS, true);
+    for d in [&old_offer, &new_offer, &old_confirmed] {
+        store.insert_device(d).await.unwrap();
+    }
+    assert!(store.prune_unconfirmed_devices(NOW_MS).await.unwrap() >= 1);
+    assert!(store
+        .device(&pool, &old_offer.device_key)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .device(&pool, &new_offer.device_key)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .device(&pool, &old_confirmed.device_key)
+        .await
+        .unwrap()
+        .is_some());
+}
