@@ -836,7 +836,8 @@ async fn wrong_codes_count_in_the_lockout(backend: Backend) {
     assert!(locked, "wrong MFA codes never locked the user out");
 }
 
-/// A TOTP code accepted on one node is refused on the other (two nodes on one Postgres).
+/// A TOTP code accepted on one node is refused on the other, and MFA settings changed on one
+/// node are seen by the other at once (two nodes on one Postgres).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_totp_code_is_used_once_across_nodes() {
     let Some(backend) = Backend::postgres() else {
@@ -892,5 +893,28 @@ async fn a_totp_code_is_used_once_across_nodes() {
     assert_eq!(
         e,
         "ExpiredCodeException: Your software token has already been used once."
+    );
+
+    // Settings are cached per node: a change on one node shows on the other at once.
+    let access = t.access_token().unwrap();
+    let before = cb.get_user().access_token(access).send().await.unwrap();
+    assert_eq!(before.preferred_mfa_setting(), Some("SOFTWARE_TOKEN_MFA"));
+    ca.set_user_mfa_preference()
+        .access_token(access)
+        .software_token_mfa_settings(
+            SoftwareTokenMfaSettingsType::builder()
+                .enabled(false)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let after = cb.get_user().access_token(access).send().await.unwrap();
+    assert_eq!(after.preferred_mfa_setting(), None);
+    assert!(after.user_mfa_setting_list().is_empty());
+    let r = initiate(&cb, &client, "nodes", "Passw0rd!x").await;
+    assert!(
+        r.authentication_result.is_some(),
+        "TOTP turned off: no challenge on node B"
     );
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
-use domain::ports::UserRecord;
+use domain::ports::{UserMfaRecord, UserRecord};
 
 /// Entries are read again at least this often even if a notification were somehow missed.
 pub const TTL: Duration = Duration::from_secs(60);
@@ -70,9 +70,19 @@ struct Entry {
     lookup_mark: Option<String>,
 }
 
+/// A user's MFA settings (or their absence) as read, kept beside the users under the user's
+/// mark: GetUser shows them, and it is served without a database round trip.
+struct MfaEntry {
+    record: Option<Arc<UserMfaRecord>>,
+    read_generation: u64,
+    read_at: Instant,
+}
+
 pub struct UserCache {
     capacity: usize,
     entries: DashMap<String, Entry>,
+    /// MFA settings by user mark (see [`user_mark`]); invalidated by the same marks as users.
+    mfa: DashMap<String, MfaEntry>,
     generation: AtomicU64,
     /// Mark key -> (generation, when).
     marks: DashMap<String, (u64, Instant)>,
@@ -92,6 +102,7 @@ impl UserCache {
         UserCache {
             capacity,
             entries: DashMap::new(),
+            mfa: DashMap::new(),
             generation: AtomicU64::new(0),
             marks: DashMap::new(),
             floor: AtomicU64::new(0),
@@ -180,6 +191,57 @@ impl UserCache {
         self.entries.insert(lookup.entry_key(pool_id), e);
     }
 
+    /// A user's MFA settings as last read (`Some(None)`: read, and there are none), unless a
+    /// write marked the user since.
+    pub fn get_mfa(&self, pool_id: &str, user_id: &str) -> Option<Option<UserMfaRecord>> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let mark = user_mark(pool_id, user_id);
+        let e = self.mfa.get(&mark)?;
+        if self.mfa_current(&mark, &e) {
+            return Some(e.record.as_deref().cloned());
+        }
+        drop(e);
+        self.mfa.remove(&mark);
+        None
+    }
+
+    fn mfa_current(&self, mark: &str, e: &MfaEntry) -> bool {
+        e.read_at.elapsed() <= TTL
+            && self.floor.load(Ordering::Acquire) <= e.read_generation
+            && !self.marked_since(mark, e.read_generation)
+    }
+
+    /// Stores MFA settings read from the database, unless the user was marked since the read.
+    pub fn put_mfa_if_current(
+        &self,
+        pool_id: &str,
+        user_id: &str,
+        record: Option<&UserMfaRecord>,
+        ticket: ReadTicket,
+    ) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mark = user_mark(pool_id, user_id);
+        let e = MfaEntry {
+            record: record.map(|r| Arc::new(r.clone())),
+            read_generation: ticket.generation,
+            read_at: ticket.read_at,
+        };
+        if !self.mfa_current(&mark, &e) {
+            return;
+        }
+        if self.mfa.len() >= self.capacity {
+            self.mfa.retain(|_, e| e.read_at.elapsed() <= TTL);
+            if self.mfa.len() >= self.capacity {
+                self.mfa.clear();
+            }
+        }
+        self.mfa.insert(mark, e);
+    }
+
     /// Drops about a tenth of the entries, expired ones first, so eviction costs O(1) amortised
     /// per insert. Which live entries go is arbitrary (every tenth in the map's hash order).
     fn evict(&self) {
@@ -211,6 +273,7 @@ impl UserCache {
                 // Too many recent writes to remember each: forget every entry and every read in flight.
                 self.floor.store(g, Ordering::Release);
                 self.entries.clear();
+                self.mfa.clear();
                 self.marks.clear();
             }
         }
@@ -238,6 +301,7 @@ impl UserCache {
         let g = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         self.floor.store(g, Ordering::Release);
         self.entries.clear();
+        self.mfa.clear();
     }
 }
 

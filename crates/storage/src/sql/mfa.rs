@@ -70,23 +70,11 @@ impl SqlStore {
         })
     }
 
-    fn sealed_verifier(&self, d: &DeviceRecord) -> StoreResult<Option<String>> {
-        d.verifier
-            .as_ref()
-            .map(|v| {
-                let json = serde_json::to_string(v)
-                    .map_err(|e| StoreError::Backend(format!("device verifier: {e}")))?;
-                Ok(self
-                    .sealer()
-                    .seal(&device_context(&d.pool_id, &d.device_key), json.as_bytes()))
-            })
-            .transpose()
-    }
-}
-
-#[async_trait]
-impl MfaStore for SqlStore {
-    async fn user_mfa(&self, pool_id: &str, user_id: &str) -> StoreResult<Option<UserMfaRecord>> {
+    async fn read_user_mfa(
+        &self,
+        pool_id: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<UserMfaRecord>> {
         let row = sqlx::query(
             "SELECT enabled_factors, preferred_factor, totp_secret, totp_name, \
              pending_totp_secret, modified_ms FROM user_mfa WHERE pool_id = $1 AND user_id = $2",
@@ -116,7 +104,11 @@ impl MfaStore for SqlStore {
         }))
     }
 
-    async fn put_user_mfa(&self, r: &UserMfaRecord) -> StoreResult<bool> {
+    async fn write_user_mfa(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        r: &UserMfaRecord,
+    ) -> StoreResult<bool> {
         let (p, u) = (&r.pool_id, &r.user_id);
         let secret = self.seal_opt(&totp_context(p, u, "verified"), r.totp_secret.as_deref());
         let pending = self.seal_opt(
@@ -139,12 +131,52 @@ impl MfaStore for SqlStore {
         .bind(&r.totp_name)
         .bind(pending)
         .bind(r.modified_ms)
-        .execute(&self.writer)
+        .execute(&mut **tx)
         .await;
         match res {
             Ok(_) => Ok(true),
             Err(e) => gone(e),
         }
+    }
+
+    fn sealed_verifier(&self, d: &DeviceRecord) -> StoreResult<Option<String>> {
+        d.verifier
+            .as_ref()
+            .map(|v| {
+                let json = serde_json::to_string(v)
+                    .map_err(|e| StoreError::Backend(format!("device verifier: {e}")))?;
+                Ok(self
+                    .sealer()
+                    .seal(&device_context(&d.pool_id, &d.device_key), json.as_bytes()))
+            })
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl MfaStore for SqlStore {
+    async fn user_mfa(&self, pool_id: &str, user_id: &str) -> StoreResult<Option<UserMfaRecord>> {
+        // Every GetUser shows the settings and every MFA sign-in reads them: per node, cached
+        // under the user's mark, which every write of them (on any node) invalidates.
+        if let Some(cached) = self.user_cache().get_mfa(pool_id, user_id) {
+            return Ok(cached);
+        }
+        let ticket = self.user_cache().begin_read();
+        let record = self.read_user_mfa(pool_id, user_id).await?;
+        self.user_cache()
+            .put_mfa_if_current(pool_id, user_id, record.as_ref(), ticket);
+        Ok(record)
+    }
+
+    async fn put_user_mfa(&self, r: &UserMfaRecord) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let written = self.write_user_mfa(&mut tx, r).await?;
+        if !written {
+            return Ok(false);
+        }
+        let marks = [crate::user_cache::user_mark(&r.pool_id, &r.user_id)];
+        self.commit_user_write(tx, &marks).await?;
+        Ok(true)
     }
 
     async fn use_totp_step(&self, pool_id: &str, user_id: &str, step: i64) -> StoreResult<bool> {
