@@ -3,8 +3,9 @@
 //! answers an MFA challenge (SMS_MFA, SOFTWARE_TOKEN_MFA, EMAIL_OTP), chooses one
 //! (SELECT_MFA_TYPE) or sets one up (MFA_SETUP), as `mfa::decide` says.
 //!
-//! Every code answer is counted in the sign-in lockout before it is compared. A wrong code
-//! answers CodeMismatchException and leaves the Session usable for a few more tries; a TOTP code
+//! A locked-out user's code is refused before it is compared, and a wrong code counts in the
+//! sign-in lockout (see `lockout::check`). A wrong code answers CodeMismatchException and leaves
+//! the Session usable for a few more tries; a TOTP code
 //! is accepted once per user across all nodes (the store's step counter).
 
 use cognito_model::errors::ErrorCode;
@@ -238,7 +239,8 @@ impl AuthService {
         let Some(user) = self.state_user(c, &state).await? else {
             return Err(invalid_session());
         };
-        lockout::begin(&*self.store, &user.pool_id, &user.id, self.clock.now_ms()).await?;
+        let now = self.clock.now_ms();
+        lockout::check(&*self.store, &user.pool_id, &user.id, now).await?;
         let mut totp_step = None;
         let right = match (channel, &state.mfa) {
             (Some(channel), Some(MfaState::Code { destination })) => {
@@ -257,6 +259,8 @@ impl AuthService {
             _ => return Err(invalid_session()),
         };
         if !right {
+            // Counted now; a lock this failure earns answers as the lock does.
+            lockout::begin(&*self.store, &user.pool_id, &user.id, now).await?;
             taken.state.tries += 1;
             if taken.state.tries < CODE_TRIES_PER_SESSION {
                 self.sessions.restore(taken).await?;

@@ -99,16 +99,28 @@ impl AuthService {
             revoked_ms: None,
             device_key: device_key.clone(),
         };
-        // A TOTP answer claims its code's step in the same write that starts the session.
-        let started = match totp_step {
-            Some(step) => {
-                self.store
-                    .start_token_session_on_totp_step(&record, step)
-                    .await
+        // A TOTP answer claims its code's step in the same write that starts the session. The
+        // tokens are signed while that write commits; they are handed out only once it has.
+        let write = async {
+            match totp_step {
+                Some(step) => {
+                    self.store
+                        .start_token_session_on_totp_step(&record, step)
+                        .await
+                }
+                None => self.store.start_token_session(&record).await.map(|_| true),
             }
-            None => self.store.start_token_session(&record).await.map(|_| true),
-        }
-        .map_err(|e| match e {
+        };
+        let sign = self.sign_tokens(
+            pool,
+            client,
+            user,
+            &origin_jti,
+            auth_time_s,
+            device_key.as_deref(),
+        );
+        let (started, signed) = tokio::join!(write, sign);
+        let started = started.map_err(|e| match e {
             // The user was deleted in the meantime.
             domain::ports::StoreError::Conflict(_) => crate::flows::incorrect(),
             other => other.into(),
@@ -116,16 +128,7 @@ impl AuthService {
         if !started {
             return Err(crate::second_factor::token_used());
         }
-        let (access, id, expires_in) = self
-            .sign_tokens(
-                pool,
-                client,
-                user,
-                &origin_jti,
-                auth_time_s,
-                device_key.as_deref(),
-            )
-            .await?;
+        let (access, id, expires_in) = signed?;
         Ok(AuthenticationResultType {
             access_token: Some(access),
             expires_in: Some(expires_in as i32),

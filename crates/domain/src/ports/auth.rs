@@ -213,6 +213,9 @@ pub trait AuthStore: Send + Sync {
     ) -> StoreResult<AttemptOutcome>;
     /// The credential was right: forget the failures.
     async fn sign_in_succeeded(&self, pool_id: &str, user_id: &str) -> StoreResult<()>;
+    /// Whether the user is locked out now, without counting anything (a read): for a step
+    /// that counts only when it fails.
+    async fn sign_in_locked(&self, pool_id: &str, user_id: &str, now_ms: i64) -> StoreResult<bool>;
 }
 
 #[cfg(test)]

@@ -348,6 +348,20 @@ impl AuthStore for SqlStore {
         .await
     }
 
+    async fn sign_in_locked(&self, pool_id: &str, user_id: &str, now_ms: i64) -> StoreResult<bool> {
+        let until: Option<i64> = sqlx::query(
+            "SELECT locked_until_ms FROM sign_in_failures WHERE pool_id = $1 AND user_id = $2",
+        )
+        .bind(pool_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?
+        .map(|r| get(&r, "locked_until_ms"))
+        .transpose()?;
+        Ok(until.is_some_and(|t| t > now_ms))
+    }
+
     async fn sign_in_succeeded(&self, pool_id: &str, user_id: &str) -> StoreResult<()> {
         sqlx::query(
             "UPDATE sign_in_failures SET failures = 0, locked_until_ms = 0 \
