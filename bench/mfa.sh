@@ -74,7 +74,8 @@ PY
 for pool in "$TOTP_POOL" "$DEVICE_POOL"; do
   "$BIN" seed-users --log-level warn --database-url "$URL" --pool-id "$pool" --count "$USERS" --password "$BENCH_PASSWORD"
 done
-common=(--endpoint "$EP" --concurrency "$CONC" --server-pid "$SERVER_PID" --secrets "$WORK/secrets")
+DB_NAME="${URL##*/}"; DB_NAME="${DB_NAME%%\?*}"
+common=(--endpoint "$EP" --concurrency "$CONC" --server-pid "$SERVER_PID" --secrets "$WORK/secrets" --db-name "$DB_NAME")
 echo "== enrolling TOTP for the usable users of $USERS"
 "$LOADGEN" mfa enrol-totp "${common[@]}" --pool-id "$TOTP_POOL" --client-id "$TOTP_CLIENT" --users "$USERS"
 

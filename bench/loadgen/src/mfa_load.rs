@@ -47,6 +47,9 @@ pub struct Args {
     seconds: u64,
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Postgres database the server uses, to report its backends' CPU too.
+    #[arg(long)]
+    db_name: Option<String>,
 }
 
 fn usable(i: u64) -> bool {
@@ -165,28 +168,66 @@ fn text(v: &Value, path: &[&str]) -> Result<String, String> {
 struct CpuWindow {
     pid: Option<String>,
     server0: Option<u64>,
+    db: Option<(String, u64)>,
+    own0: u64,
+    machine0: cpu::Machine,
     started: Instant,
 }
 
+/// Where a window's CPU went, in milliseconds.
+struct CpuSpent {
+    server: Option<f64>,
+    db: Option<f64>,
+    loadgen: f64,
+    machine_busy: f64,
+}
+
 impl CpuWindow {
-    fn start(pid: Option<u32>) -> Result<CpuWindow, String> {
-        let pid = pid.map(|p| p.to_string());
+    fn start(a: &Args) -> Result<CpuWindow, String> {
+        let pid = a.server_pid.map(|p| p.to_string());
         let server0 = pid.as_deref().map(cpu::process_ticks).transpose()?;
+        let db = a.db_name.as_ref().map(|d| {
+            let needle = format!(" {d} ");
+            let t0 = cpu::matching_ticks(&needle);
+            (needle, t0)
+        });
         Ok(CpuWindow {
             pid,
             server0,
+            db,
+            own0: cpu::process_ticks("self")?,
+            machine0: cpu::machine(),
             started: Instant::now(),
         })
     }
 
     /// Elapsed seconds and the server's CPU milliseconds since `start`.
     fn end(&self) -> Result<(f64, Option<f64>), String> {
+        let (elapsed, spent) = self.end_all()?;
+        Ok((elapsed, spent.server))
+    }
+
+    fn end_all(&self) -> Result<(f64, CpuSpent), String> {
         let elapsed = self.started.elapsed().as_secs_f64();
-        let cpu = match (&self.pid, self.server0) {
+        let server = match (&self.pid, self.server0) {
             (Some(p), Some(t0)) => Some(cpu::ticks_ms(cpu::process_ticks(p)? - t0)),
             _ => None,
         };
-        Ok((elapsed, cpu))
+        let db = self
+            .db
+            .as_ref()
+            .map(|(n, t0)| cpu::ticks_ms(cpu::matching_ticks(n).saturating_sub(*t0)));
+        let loadgen = cpu::ticks_ms(cpu::process_ticks("self")? - self.own0);
+        let machine_busy = cpu::machine().since(&self.machine0).busy_ms();
+        Ok((
+            elapsed,
+            CpuSpent {
+                server,
+                db,
+                loadgen,
+                machine_busy,
+            },
+        ))
     }
 }
 
@@ -274,7 +315,7 @@ async fn totp_sign_ins(api: Arc<Api>, a: Args) -> Result<(), String> {
     let next = Arc::new(AtomicU64::new(0));
     let (done, skipped) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
-    let window = CpuWindow::start(a.server_pid)?;
+    let window = CpuWindow::start(&a)?;
     let tasks: Vec<_> = (0..a.concurrency)
         .map(|_| {
             let (api, users, next, done, skipped) = (
@@ -307,14 +348,18 @@ async fn totp_sign_ins(api: Arc<Api>, a: Args) -> Result<(), String> {
     for t in tasks {
         t.await.map_err(|e| e.to_string())??;
     }
-    let (elapsed, cpu) = window.end()?;
+    let (elapsed, spent) = window.end_all()?;
     write_secrets(&a.secrets, &users)?;
     let n = done.load(Ordering::SeqCst);
+    let per = |ms: f64| ms / n.max(1) as f64;
     println!(
-        "RESULT totp_sign_ins_per_s={:.2} sign_ins={n} skipped={} seconds={elapsed:.1} server_cpu_ms_per_sign_in={:.2}",
+        "RESULT totp_sign_ins_per_s={:.2} sign_ins={n} skipped={} seconds={elapsed:.1} server_cpu_ms_per_sign_in={:.2} db_cpu_ms_per_sign_in={:.2} loadgen_cpu_ms_per_sign_in={:.2} machine_busy_ms_per_sign_in={:.2}",
         n as f64 / elapsed,
         skipped.load(Ordering::SeqCst),
-        cpu.map_or(f64::NAN, |c| c / n.max(1) as f64)
+        spent.server.map_or(f64::NAN, per),
+        spent.db.map_or(f64::NAN, per),
+        per(spent.loadgen),
+        per(spent.machine_busy),
     );
     Ok(())
 }
@@ -353,7 +398,7 @@ async fn answers(api: Arc<Api>, a: Args) -> Result<(), String> {
     let total = sessions.len();
     let client = a.client_id.clone();
     let api2 = api.clone();
-    let window = CpuWindow::start(a.server_pid)?;
+    let window = CpuWindow::start(&a)?;
     let refresh_tokens = drain(sessions, a.concurrency, move |(u, session)| {
         let (api, client) = (api2.clone(), client.clone());
         async move {
@@ -371,7 +416,7 @@ async fn answers(api: Arc<Api>, a: Args) -> Result<(), String> {
 
     let client = a.client_id.clone();
     let api2 = api.clone();
-    let window = CpuWindow::start(a.server_pid)?;
+    let window = CpuWindow::start(&a)?;
     let refreshed = drain(refresh_tokens, a.concurrency, move |rt| {
         let (api, client) = (api2.clone(), client.clone());
         async move {
@@ -468,7 +513,7 @@ async fn device(api: Arc<Api>, a: Args) -> Result<(), String> {
     let total = challenges.len();
     let client = a.client_id.clone();
     let api2 = api.clone();
-    let window = CpuWindow::start(a.server_pid)?;
+    let window = CpuWindow::start(&a)?;
     drain(challenges, a.concurrency, move |(d, session)| {
         let (api, client) = (api2.clone(), client.clone());
         async move {
