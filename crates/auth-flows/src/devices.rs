@@ -5,7 +5,7 @@
 //! Device SRP is Cognito SRP with the device key as the username, the device group key as the
 //! "pool name" and a secret only the client holds; the server keeps the verifier, sealed.
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use cognito_model::shapes::{
     AdminForgetDeviceRequest, AdminGetDeviceRequest, AdminGetDeviceResponse,
@@ -17,13 +17,12 @@ use cognito_model::shapes::{
     UpdateDeviceStatusResponse,
 };
 use domain::ports::{DeviceRecord, SrpVerifier, UserPoolView, UserRecord};
-use domain::services::directory::password;
 use domain::user_pool::wire_time;
 use domain::{CognitoError, RequestContext, ServiceResult};
 use rand::Rng;
 
 use crate::client_gate::missing;
-use crate::flows::{incorrect, param, Candidate, Params, Step, TIMESTAMP_SKEW_S};
+use crate::flows::{incorrect, param, srp_verifier, Candidate, Claim, Params, Step};
 use crate::sessions::{invalid_session, ChallengeState, MfaState, SrpStep};
 use crate::{lockout, AuthService};
 
@@ -47,13 +46,6 @@ fn new_group_key() -> String {
         key.push(ALPHABET[rng.gen_range(0..ALPHABET.len())] as char);
     }
     key
-}
-
-fn srp_verifier(v: &SrpVerifier) -> ServiceResult<cognito_srp::Verifier> {
-    Ok(cognito_srp::Verifier {
-        salt: hex::decode(&v.salt).map_err(|_| CognitoError::internal())?,
-        verifier: hex::decode(&v.verifier).map_err(|_| CognitoError::internal())?,
-    })
 }
 
 fn device_type(pool: &UserPoolView, user: &UserRecord, d: &DeviceRecord) -> DeviceType {
@@ -238,39 +230,18 @@ impl AuthService {
         state: ChallengeState,
         r: &Params,
     ) -> ServiceResult<Step> {
-        let signature = param(r, "PASSWORD_CLAIM_SIGNATURE")
-            .ok_or_else(|| missing("PASSWORD_CLAIM_SIGNATURE"))?;
-        let block_b64 = param(r, "PASSWORD_CLAIM_SECRET_BLOCK")
-            .ok_or_else(|| missing("PASSWORD_CLAIM_SECRET_BLOCK"))?;
-        let timestamp = param(r, "TIMESTAMP").ok_or_else(|| missing("TIMESTAMP"))?;
+        let claim = Claim::of(r)?;
         let srp = state.srp.clone().ok_or_else(invalid_session)?;
         let (user, device, group_key) = self.challenged_device(c, &state, r).await?;
-        match cognito_srp::parse_timestamp(timestamp) {
-            Some(t) if (t - self.now_s()).abs() <= TIMESTAMP_SKEW_S => {}
-            _ => return Err(incorrect()),
+        if !claim.timely(self.now_s()) {
+            return Err(incorrect());
         }
         lockout::begin(&*self.store, &user.pool_id, &user.id, self.clock.now_ms()).await?;
-        let block = STANDARD.decode(block_b64).map_err(|_| incorrect())?;
         let stored = device.verifier.as_ref().ok_or_else(device_not_found)?;
-        let verifier = srp_verifier(stored)?;
-        let b = hex::decode(&srp.b).map_err(|_| CognitoError::internal())?;
-        let device_key = device.device_key.clone();
-        let (ts, sig) = (timestamp.to_string(), signature.to_string());
-        let ok = password::blocking(move || {
-            match cognito_srp::password_authentication_key(&verifier, &srp.srp_a, &b, &srp.srp_b) {
-                Ok(key) => cognito_srp::verify_claim_signature(
-                    &key,
-                    &group_key,
-                    &device_key,
-                    &block,
-                    &ts,
-                    &sig,
-                ),
-                Err(_) => false,
-            }
-        })
-        .await?;
-        if !ok {
+        if !claim
+            .holds(stored, srp, group_key, device.device_key.clone())
+            .await?
+        {
             return Err(incorrect());
         }
         let auth_time = state.auth_time_s.unwrap_or_else(|| self.now_s());

@@ -621,18 +621,14 @@ impl AuthService {
         state: ChallengeState,
         r: &Params,
     ) -> ServiceResult<Step> {
-        let signature = param(r, "PASSWORD_CLAIM_SIGNATURE")
-            .ok_or_else(|| missing("PASSWORD_CLAIM_SIGNATURE"))?;
-        let block_b64 = param(r, "PASSWORD_CLAIM_SECRET_BLOCK")
-            .ok_or_else(|| missing("PASSWORD_CLAIM_SECRET_BLOCK"))?;
-        let timestamp = param(r, "TIMESTAMP").ok_or_else(|| missing("TIMESTAMP"))?;
+        let claim = Claim::of(r)?;
         let Some(srp) = state.srp.clone() else {
             return Err(crate::sessions::invalid_session());
         };
         if state.user_id.is_none() {
             // The challenge went to a name that matches no user (or one without a verifier):
             // answer as a wrong password would, after the same lockout count and the same work.
-            return self.srp_verify_decoy(c, &state, srp, timestamp).await;
+            return self.srp_verify_decoy(c, &state, srp, claim.timestamp).await;
         }
         let Some(user) = self.state_user(c, &state).await? else {
             return Err(incorrect());
@@ -640,37 +636,15 @@ impl AuthService {
         let Some(v) = user.password.as_ref().and_then(|p| p.srp.clone()) else {
             return Err(incorrect());
         };
-        match cognito_srp::parse_timestamp(timestamp) {
-            Some(t) if (t - self.now_s()).abs() <= TIMESTAMP_SKEW_S => {}
-            _ => return Err(incorrect()),
+        if !claim.timely(self.now_s()) {
+            return Err(incorrect());
         }
         lockout::begin(&*self.store, &user.pool_id, &user.id, self.clock.now_ms()).await?;
-        use base64::Engine;
-        let block = base64::engine::general_purpose::STANDARD
-            .decode(block_b64)
-            .map_err(|_| incorrect())?;
-        let verifier = cognito_srp::Verifier {
-            salt: hex::decode(&v.salt).map_err(|_| CognitoError::internal())?,
-            verifier: hex::decode(&v.verifier).map_err(|_| CognitoError::internal())?,
-        };
-        let b = hex::decode(&srp.b).map_err(|_| CognitoError::internal())?;
         let pool_name = cognito_srp::pool_name(&c.pool.record.id).to_string();
-        let (username, ts, sig) = (
-            state.username.clone(),
-            timestamp.to_string(),
-            signature.to_string(),
-        );
-        // Two 3072-bit exponentiations: off the async workers.
-        let ok = password::blocking(move || {
-            match cognito_srp::password_authentication_key(&verifier, &srp.srp_a, &b, &srp.srp_b) {
-                Ok(key) => cognito_srp::verify_claim_signature(
-                    &key, &pool_name, &username, &block, &ts, &sig,
-                ),
-                Err(_) => false,
-            }
-        })
-        .await?;
-        if !ok {
+        if !claim
+            .holds(&v, srp, pool_name, state.username.clone())
+            .await?
+        {
             return Err(incorrect());
         }
         let device_key = state
@@ -773,6 +747,68 @@ impl AuthService {
         let auth_time = state.auth_time_s.unwrap_or_else(|| self.now_s());
         self.second_factor(c, &user, auth_time, state.device_key.clone())
             .await
+    }
+}
+
+/// A stored verifier (hex) in the SRP crate's form.
+pub(crate) fn srp_verifier(v: &domain::ports::SrpVerifier) -> ServiceResult<cognito_srp::Verifier> {
+    Ok(cognito_srp::Verifier {
+        salt: hex::decode(&v.salt).map_err(|_| CognitoError::internal())?,
+        verifier: hex::decode(&v.verifier).map_err(|_| CognitoError::internal())?,
+    })
+}
+
+/// The proof of a PASSWORD_VERIFIER or DEVICE_PASSWORD_VERIFIER answer.
+pub(crate) struct Claim<'a> {
+    signature: &'a str,
+    block_b64: &'a str,
+    pub timestamp: &'a str,
+}
+
+impl<'a> Claim<'a> {
+    pub(crate) fn of(r: &'a Params) -> ServiceResult<Self> {
+        Ok(Claim {
+            signature: param(r, "PASSWORD_CLAIM_SIGNATURE")
+                .ok_or_else(|| missing("PASSWORD_CLAIM_SIGNATURE"))?,
+            block_b64: param(r, "PASSWORD_CLAIM_SECRET_BLOCK")
+                .ok_or_else(|| missing("PASSWORD_CLAIM_SECRET_BLOCK"))?,
+            timestamp: param(r, "TIMESTAMP").ok_or_else(|| missing("TIMESTAMP"))?,
+        })
+    }
+
+    /// Whether the TIMESTAMP is within the skew this server allows.
+    pub(crate) fn timely(&self, now_s: i64) -> bool {
+        cognito_srp::parse_timestamp(self.timestamp)
+            .is_some_and(|t| (t - now_s).abs() <= TIMESTAMP_SKEW_S)
+    }
+
+    /// Whether the signature proves the secret behind `stored`: the key from A, b and the
+    /// verifier, then the HMAC over (`pool_name`, `user_id`, block, timestamp). Two 3072-bit
+    /// exponentiations, so off the async workers. Device SRP passes the device group key and
+    /// device key as pool name and user.
+    pub(crate) async fn holds(
+        &self,
+        stored: &domain::ports::SrpVerifier,
+        srp: SrpStep,
+        pool_name: String,
+        user_id: String,
+    ) -> ServiceResult<bool> {
+        use base64::Engine;
+        let Ok(block) = base64::engine::general_purpose::STANDARD.decode(self.block_b64) else {
+            return Ok(false);
+        };
+        let verifier = srp_verifier(stored)?;
+        let b = hex::decode(&srp.b).map_err(|_| CognitoError::internal())?;
+        let (ts, sig) = (self.timestamp.to_string(), self.signature.to_string());
+        password::blocking(move || {
+            match cognito_srp::password_authentication_key(&verifier, &srp.srp_a, &b, &srp.srp_b) {
+                Ok(key) => cognito_srp::verify_claim_signature(
+                    &key, &pool_name, &user_id, &block, &ts, &sig,
+                ),
+                Err(_) => false,
+            }
+        })
+        .await
     }
 }
 

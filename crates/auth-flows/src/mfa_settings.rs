@@ -64,6 +64,20 @@ fn token_or_session<'a>(
 }
 
 impl AuthService {
+    /// The user an access token names and their MFA settings, in a pool that offers TOTP.
+    async fn token_holder_totp(
+        &self,
+        ctx: &RequestContext,
+        token: &str,
+    ) -> ServiceResult<(crate::session_tokens::Authorized, UserMfaRecord)> {
+        let a = self.authorize(ctx, Some(token)).await?;
+        if !a.pool.record.settings.mfa_factors().software_token {
+            return Err(totp_not_enabled());
+        }
+        let record = self.mfa_record(&a.user).await?;
+        Ok((a, record))
+    }
+
     async fn mfa_record(&self, user: &UserRecord) -> ServiceResult<UserMfaRecord> {
         Ok(self
             .store
@@ -92,13 +106,9 @@ impl AuthService {
         let code = mfa::totp::secret_code(&secret);
         match token_or_session(req.access_token.as_deref(), req.session.as_deref())? {
             Ok(token) => {
-                let a = self.authorize(ctx, Some(token)).await?;
-                if !a.pool.record.settings.mfa_factors().software_token {
-                    return Err(totp_not_enabled());
-                }
+                let (_, mut record) = self.token_holder_totp(ctx, token).await?;
                 // The new secret waits for VerifySoftwareToken; a verified one stays in use
                 // until then.
-                let mut record = self.mfa_record(&a.user).await?;
                 record.pending_totp_secret = Some(secret);
                 self.save_mfa(record).await?;
                 Ok(AssociateSoftwareTokenResponse {
@@ -155,11 +165,7 @@ impl AuthService {
         let now = self.now_s();
         match token_or_session(req.access_token.as_deref(), req.session.as_deref())? {
             Ok(token) => {
-                let a = self.authorize(ctx, Some(token)).await?;
-                if !a.pool.record.settings.mfa_factors().software_token {
-                    return Err(totp_not_enabled());
-                }
-                let mut record = self.mfa_record(&a.user).await?;
+                let (a, mut record) = self.token_holder_totp(ctx, token).await?;
                 let secret = record.pending_totp_secret.clone().ok_or_else(no_token)?;
                 let step =
                     mfa::totp::matching_step(&secret, &code, now).ok_or_else(code_mismatch)?;

@@ -36,6 +36,25 @@ pub(super) const TOKEN_SESSION_COLS: &str = "origin_jti, pool_id, client_id, use
      previous_refresh_hash, previous_valid_until_ms, auth_time_s, created_ms, expires_ms, revoked_ms, \
      device_key";
 
+/// Binds a token session's columns as $1..$12, in [`TOKEN_SESSION_COLS`] order.
+pub(super) fn bind_token_session<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    s: &'q TokenSessionRecord,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(&s.origin_jti)
+        .bind(&s.pool_id)
+        .bind(&s.client_id)
+        .bind(&s.user_id)
+        .bind(&s.refresh_hash)
+        .bind(&s.previous_refresh_hash)
+        .bind(s.previous_valid_until_ms)
+        .bind(s.auth_time_s)
+        .bind(s.created_ms)
+        .bind(s.expires_ms)
+        .bind(s.revoked_ms)
+        .bind(&s.device_key)
+}
+
 fn token_session_of(row: &AnyRow) -> StoreResult<TokenSessionRecord> {
     Ok(TokenSessionRecord {
         origin_jti: get(row, "origin_jti")?,
@@ -191,19 +210,7 @@ impl AuthStore for SqlStore {
         } else {
             insert
         };
-        sqlx::query(&sql)
-            .bind(&s.origin_jti)
-            .bind(&s.pool_id)
-            .bind(&s.client_id)
-            .bind(&s.user_id)
-            .bind(&s.refresh_hash)
-            .bind(&s.previous_refresh_hash)
-            .bind(s.previous_valid_until_ms)
-            .bind(s.auth_time_s)
-            .bind(s.created_ms)
-            .bind(s.expires_ms)
-            .bind(s.revoked_ms)
-            .bind(&s.device_key)
+        bind_token_session(sqlx::query(&sql), s)
             .execute(&self.writer)
             .await
             // The user may have been deleted while signing in.

@@ -8,7 +8,7 @@ use domain::ports::{
 };
 use sqlx::any::AnyRow;
 
-use super::auth::TOKEN_SESSION_COLS;
+use super::auth::{bind_token_session, TOKEN_SESSION_COLS};
 use super::{backend_err, get, Backend, SqlStore};
 
 fn totp_context(pool_id: &str, user_id: &str, which: &str) -> String {
@@ -217,19 +217,7 @@ impl MfaStore for SqlStore {
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
              WHERE EXISTS (SELECT 1 FROM step)"
         );
-        let r = sqlx::query(&sql)
-            .bind(&s.origin_jti)
-            .bind(&s.pool_id)
-            .bind(&s.client_id)
-            .bind(&s.user_id)
-            .bind(&s.refresh_hash)
-            .bind(&s.previous_refresh_hash)
-            .bind(s.previous_valid_until_ms)
-            .bind(s.auth_time_s)
-            .bind(s.created_ms)
-            .bind(s.expires_ms)
-            .bind(s.revoked_ms)
-            .bind(&s.device_key)
+        let r = bind_token_session(sqlx::query(&sql), s)
             .bind(step)
             .execute(&self.writer)
             .await;

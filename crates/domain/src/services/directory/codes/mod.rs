@@ -160,6 +160,15 @@ impl DirectoryService {
         self.subject_scope("fail", subject, purpose)
     }
 
+    /// An address as the per-destination counters key it: keyed under the server's secret (the
+    /// counters hold no address), email case-insensitively.
+    fn destination_tag(&self, channel: DeliveryChannel, destination: &str) -> String {
+        match channel {
+            DeliveryChannel::Email => self.codes.tag("email", &destination.to_lowercase()),
+            DeliveryChannel::Sms => self.codes.tag("sms", destination),
+        }
+    }
+
     /// The counters a code for `subject` must stay under. `sent`: a real message goes out (then
     /// the destination and the pool are charged; a code answered but not sent only needs the
     /// pool to have room, so that a full pool answers alike for every name).
@@ -187,11 +196,7 @@ impl DirectoryService {
             limits.push(hour(scope, l.per_user, true));
         }
         if let (Some((channel, dest)), true) = (sent, l.per_destination > 0) {
-            let (kind, value) = match channel {
-                DeliveryChannel::Email => ("email", dest.to_lowercase()),
-                DeliveryChannel::Sms => ("sms", dest.to_string()),
-            };
-            let scope = format!("dest:{}", self.codes.tag(kind, &value));
+            let scope = format!("dest:{}", self.destination_tag(channel, dest));
             limits.push(hour(scope, l.per_destination, true));
         }
         if l.per_pool > 0 {
@@ -343,11 +348,7 @@ impl DirectoryService {
         // for other codes, counted apart from them): whoever knows a password cannot flood the
         // owner's phone, and a real user signing in often is not stopped.
         if l.per_destination > 0 {
-            let (kind, value) = match channel {
-                DeliveryChannel::Email => ("email", destination.to_lowercase()),
-                DeliveryChannel::Sms => ("sms", destination.to_string()),
-            };
-            let scope = format!("mfa-dest:{}", self.codes.tag(kind, &value));
+            let scope = format!("mfa-dest:{}", self.destination_tag(channel, destination));
             limits.push(hour(scope, l.per_destination.saturating_mul(3)));
         }
         if l.per_pool > 0 {
