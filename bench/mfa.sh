@@ -30,7 +30,8 @@ WORK="$(mktemp -d)"
 RESULTS="$WORK/results"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"; [ -n "${DROP_DB:-}" ] && psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DROP_DB WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 record() { echo "$1|$2|$3" >>"$RESULTS"; }   # bench metric value
-kv_record() { local bench="$1" line="$2"; for kv in ${line#RESULT }; do record "$bench" "${kv%%=*}" "${kv#*=}"; done; }
+# Records every key=value of the RESULT lines in $2 (one or more lines).
+kv_record() { local bench="$1" kv; for kv in $2; do [ "$kv" = RESULT ] || record "$bench" "${kv%%=*}" "${kv#*=}"; done; }
 
 if [ -n "${BENCH_DATABASE_URL:-}" ]; then
   URL="$BENCH_DATABASE_URL"
