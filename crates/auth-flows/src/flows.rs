@@ -28,7 +28,7 @@ use crate::sessions::{ChallengeState, SessionBook, SrpStep};
 use crate::{lockout, AuthService};
 
 /// How far a PASSWORD_VERIFIER TIMESTAMP may be from this server's clock.
-pub(crate) const TIMESTAMP_SKEW_S: i64 = 300;
+const TIMESTAMP_SKEW_S: i64 = 300;
 
 pub(crate) type Params = BTreeMap<String, String>;
 
@@ -535,7 +535,7 @@ impl AuthService {
                         return Err(crate::sessions::invalid_session());
                     }
                 }
-                Some(self.sessions.take_session_restorable(s, client_id).await?)
+                self.sessions.take_session_restorable(s, client_id).await?
             }
             // SRP clients may answer with the SECRET_BLOCK alone.
             (None, Some(b)) if name == ChallengeNameType::PasswordVerifier => {
@@ -543,9 +543,6 @@ impl AuthService {
                 return self.answer(c, name, state, None, r).await;
             }
             (None, _) => return Err(missing("Session")),
-        };
-        let Some(taken) = taken else {
-            return Err(missing("Session"));
         };
         let state = taken.state.clone();
         self.answer(c, name, state, Some(taken), r).await
@@ -628,7 +625,7 @@ impl AuthService {
         if state.user_id.is_none() {
             // The challenge went to a name that matches no user (or one without a verifier):
             // answer as a wrong password would, after the same lockout count and the same work.
-            return self.srp_verify_decoy(c, &state, srp, claim.timestamp).await;
+            return self.srp_verify_decoy(c, &state, srp, &claim).await;
         }
         let Some(user) = self.state_user(c, &state).await? else {
             return Err(incorrect());
@@ -696,11 +693,10 @@ impl AuthService {
         c: &Candidate<'_>,
         state: &ChallengeState,
         srp: SrpStep,
-        timestamp: &str,
+        claim: &Claim<'_>,
     ) -> ServiceResult<Step> {
-        match cognito_srp::parse_timestamp(timestamp) {
-            Some(t) if (t - self.now_s()).abs() <= TIMESTAMP_SKEW_S => {}
-            _ => return Err(incorrect()),
+        if !claim.timely(self.now_s()) {
+            return Err(incorrect());
         }
         let now = self.clock.now_ms();
         lockout::begin_unknown(&*self.store, &c.pool.record.id, &state.username, now).await?;
@@ -762,7 +758,7 @@ pub(crate) fn srp_verifier(v: &domain::ports::SrpVerifier) -> ServiceResult<cogn
 pub(crate) struct Claim<'a> {
     signature: &'a str,
     block_b64: &'a str,
-    pub timestamp: &'a str,
+    timestamp: &'a str,
 }
 
 impl<'a> Claim<'a> {

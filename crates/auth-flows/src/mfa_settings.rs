@@ -20,9 +20,6 @@ use crate::second_factor::means;
 use crate::sessions::{invalid_session, MfaState};
 use crate::AuthService;
 
-/// Wrong codes one MFA_SETUP Session takes in VerifySoftwareToken before it is spent.
-const SETUP_TRIES: u32 = 3;
-
 fn totp_not_enabled() -> CognitoError {
     CognitoError::new(
         ErrorCode::SoftwareTokenMFANotFoundException,
@@ -186,7 +183,7 @@ impl AuthService {
                 })
             }
             Err(session) => {
-                let mut taken = self.sessions.take_session_restorable(session, "").await?;
+                let taken = self.sessions.take_session_restorable(session, "").await?;
                 let state = taken.state.clone();
                 let Some(MfaState::Setup {
                     factors,
@@ -198,10 +195,7 @@ impl AuthService {
                 };
                 let secret = hex::decode(secret_hex).map_err(|_| invalid_session())?;
                 let Some(step) = mfa::totp::matching_step(&secret, &code, now) else {
-                    taken.state.tries += 1;
-                    if taken.state.tries < SETUP_TRIES {
-                        self.sessions.restore(taken).await?;
-                    }
+                    self.sessions.retry_after_wrong_code(taken).await?;
                     return Err(code_mismatch());
                 };
                 let pool = self

@@ -21,9 +21,6 @@ use crate::flows::{param, Candidate, Params, Step};
 use crate::sessions::{invalid_session, ChallengeState, MfaState, Taken};
 use crate::{lockout, AuthService};
 
-/// Wrong codes one Session takes before it is spent.
-const CODE_TRIES_PER_SESSION: u32 = 3;
-
 /// A wrong code: Cognito's wording differs between a TOTP code and a sent one.
 pub(crate) fn code_mismatch(sent: bool) -> CognitoError {
     let message = if sent {
@@ -186,12 +183,7 @@ impl AuthService {
         match channel {
             Some((channel, attribute, medium)) => {
                 let destination = DirectoryService::attribute(user, attribute)
-                    .ok_or_else(|| {
-                        CognitoError::invalid_parameter(format!(
-                            "User does not have delivery config set to turn on {}",
-                            f.as_str()
-                        ))
-                    })?
+                    .ok_or_else(|| mfa::preferences::cannot_enable(f))?
                     .to_string();
                 self.services
                     .directory
@@ -222,7 +214,7 @@ impl AuthService {
         taken: Option<Taken>,
         r: &Params,
     ) -> ServiceResult<Step> {
-        let Some(mut taken) = taken else {
+        let Some(taken) = taken else {
             return Err(missing("Session"));
         };
         let state = taken.state.clone();
@@ -261,10 +253,7 @@ impl AuthService {
         if !right {
             // Counted now; a lock this failure earns answers as the lock does.
             lockout::begin(&*self.store, &user.pool_id, &user.id, now).await?;
-            taken.state.tries += 1;
-            if taken.state.tries < CODE_TRIES_PER_SESSION {
-                self.sessions.restore(taken).await?;
-            }
+            self.sessions.retry_after_wrong_code(taken).await?;
             return Err(code_mismatch(channel.is_some()));
         }
         let auth_time = state.auth_time_s.unwrap_or_else(|| self.now_s());

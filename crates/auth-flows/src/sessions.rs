@@ -16,6 +16,10 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// Wrong codes (MFA answers, VerifySoftwareToken during MFA_SETUP) one Session takes before it is
+/// spent.
+pub const WRONG_CODES_PER_SESSION: u32 = 3;
+
 /// Sessions are longer than Cognito's minimum of 20 characters and say nothing about their state.
 const HANDLE_BYTES: usize = 48;
 
@@ -190,6 +194,16 @@ impl SessionBook {
             .decode(session.trim_end_matches('='))
             .map_err(|_| invalid_session())?;
         self.take(&handle, client_id).await
+    }
+
+    /// Counts a wrong code against a taken Session and puts it back while it has tries left
+    /// ([`WRONG_CODES_PER_SESSION`]); after the last one the Session stays spent.
+    pub async fn retry_after_wrong_code(&self, mut taken: Taken) -> ServiceResult<()> {
+        taken.state.tries += 1;
+        if taken.state.tries < WRONG_CODES_PER_SESSION {
+            self.restore(taken).await?;
+        }
+        Ok(())
     }
 
     /// Puts a taken state back under its Session, with its original expiry.

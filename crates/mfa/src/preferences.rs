@@ -13,7 +13,9 @@ pub struct FactorPreference {
     pub preferred: Option<bool>,
 }
 
-fn cannot_enable(f: MfaFactor) -> CognitoError {
+/// A factor the user lacks the means for (a phone number, an email address, a verified
+/// authenticator): refused when enabled, and when a sign-in would send its code.
+pub fn cannot_enable(f: MfaFactor) -> CognitoError {
     CognitoError::invalid_parameter(format!(
         "User does not have delivery config set to turn on {}",
         f.as_str()

@@ -135,10 +135,16 @@ impl UserCache {
         self.marks.get(mark).is_some_and(|m| m.0 > read_generation)
     }
 
+    /// Whether a read that began at `read_at` (generation `read_generation`) is still good for
+    /// what `mark` names: not expired, not before a full clear, not marked since.
+    fn fresh(&self, mark: &str, read_generation: u64, read_at: Instant) -> bool {
+        read_at.elapsed() <= TTL
+            && self.floor.load(Ordering::Acquire) <= read_generation
+            && !self.marked_since(mark, read_generation)
+    }
+
     fn is_current(&self, e: &Entry) -> bool {
-        e.read_at.elapsed() <= TTL
-            && self.floor.load(Ordering::Acquire) <= e.read_generation
-            && !self.marked_since(&e.user_mark, e.read_generation)
+        self.fresh(&e.user_mark, e.read_generation, e.read_at)
             && !e
                 .lookup_mark
                 .as_deref()
@@ -208,9 +214,7 @@ impl UserCache {
     }
 
     fn mfa_current(&self, mark: &str, e: &MfaEntry) -> bool {
-        e.read_at.elapsed() <= TTL
-            && self.floor.load(Ordering::Acquire) <= e.read_generation
-            && !self.marked_since(mark, e.read_generation)
+        self.fresh(mark, e.read_generation, e.read_at)
     }
 
     /// Stores MFA settings read from the database, unless the user was marked since the read.

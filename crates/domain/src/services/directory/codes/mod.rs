@@ -51,6 +51,14 @@ impl CodePurpose {
         }
     }
 
+    /// The sign-in code sent on `channel`.
+    fn mfa(channel: DeliveryChannel) -> CodePurpose {
+        match channel {
+            DeliveryChannel::Sms => CodePurpose::MfaSms,
+            DeliveryChannel::Email => CodePurpose::MfaEmail,
+        }
+    }
+
     fn key(self) -> &'static str {
         match self {
             CodePurpose::SignUp => "sign_up",
@@ -104,6 +112,11 @@ pub struct CheckedCode {
     pool_id: String,
     user_id: String,
     code_hash: String,
+}
+
+/// Six random digits.
+fn new_code() -> String {
+    format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32))
 }
 
 pub fn code_mismatch() -> CognitoError {
@@ -247,7 +260,7 @@ impl DirectoryService {
         destination: &str,
         limits: &[CodeLimit],
     ) -> ServiceResult<CodeDeliveryDetailsType> {
-        let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
+        let code = new_code();
         let (subject, body) =
             verification_message(&pool.record.settings.pool, channel, &user.username, &code);
         self.put_code(
@@ -332,10 +345,7 @@ impl DirectoryService {
         channel: DeliveryChannel,
         destination: &str,
     ) -> ServiceResult<CodeDeliveryDetailsType> {
-        let purpose = match channel {
-            DeliveryChannel::Sms => CodePurpose::MfaSms,
-            DeliveryChannel::Email => CodePurpose::MfaEmail,
-        };
+        let purpose = CodePurpose::mfa(channel);
         let l = *self.codes.limits();
         let hour = |scope: String, limit: u32| CodeLimit {
             scope,
@@ -354,7 +364,7 @@ impl DirectoryService {
         if l.per_pool > 0 {
             limits.push(hour("pool".to_string(), l.per_pool));
         }
-        let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
+        let code = new_code();
         let (subject, body) = mfa_message(&pool.record.settings, channel, &code);
         self.put_code(
             pool,
@@ -380,10 +390,7 @@ impl DirectoryService {
         destination: &str,
         given: &str,
     ) -> ServiceResult<bool> {
-        let purpose = match channel {
-            DeliveryChannel::Sms => CodePurpose::MfaSms,
-            DeliveryChannel::Email => CodePurpose::MfaEmail,
-        };
+        let purpose = CodePurpose::mfa(channel);
         let (pid, uid) = (&pool.record.id, &user.id);
         let Some(rec) = self.store.get_code(pid, uid, purpose.key()).await? else {
             return Ok(false);
