@@ -101,10 +101,9 @@ impl AuthService {
         let now = self.clock.now_ms();
         let (device_key, metadata) = match device_key {
             Some(k) if tracking => {
-                if let Some(mut d) = self.store.device(&c.pool.record.id, &k).await? {
-                    d.last_auth_ms = now;
-                    self.store.update_device(&d).await?;
-                }
+                // One column, written alone: a whole-row write here could undo a ConfirmDevice or
+                // UpdateDeviceStatus that ran between reading the device and writing it back.
+                self.store.touch_device(&c.pool.record.id, &k, now).await?;
                 (Some(k), None)
             }
             None if tracking => {
@@ -310,7 +309,7 @@ impl AuthService {
         device.name = req.device_name.clone().or(device.name);
         device.remembered = !on_prompt;
         device.modified_ms = self.clock.now_ms();
-        if !self.store.update_device(&device).await? {
+        if !self.store.confirm_device(&device).await? {
             return Err(invalid_device_key());
         }
         Ok(ConfirmDeviceResponse {
@@ -324,12 +323,16 @@ impl AuthService {
         user: &UserRecord,
         key: Option<&str>,
         status: Option<DeviceRememberedStatusType>,
-        remembered_only: bool,
     ) -> ServiceResult<()> {
-        let mut d = self.users_device(pool, user, key, remembered_only).await?;
-        d.remembered = status == Some(DeviceRememberedStatusType::Remembered);
-        d.modified_ms = self.clock.now_ms();
-        if !self.store.update_device(&d).await? {
+        // The user decides about any of their confirmed devices, remembered or not yet.
+        let key = key.ok_or_else(|| missing("DeviceKey"))?;
+        let remembered = status == Some(DeviceRememberedStatusType::Remembered);
+        let now = self.clock.now_ms();
+        if !self
+            .store
+            .set_device_remembered(&pool.record.id, &user.id, key, remembered, now)
+            .await?
+        {
             return Err(device_not_found());
         }
         Ok(())
@@ -341,13 +344,11 @@ impl AuthService {
         req: UpdateDeviceStatusRequest,
     ) -> ServiceResult<UpdateDeviceStatusResponse> {
         let a = self.authorize(ctx, req.access_token.as_deref()).await?;
-        // The user decides about any of their confirmed devices, remembered or not yet.
         self.set_device_status(
             &a.pool,
             &a.user,
             req.device_key.as_deref(),
             req.device_remembered_status,
-            false,
         )
         .await?;
         Ok(UpdateDeviceStatusResponse {})
@@ -366,7 +367,6 @@ impl AuthService {
             &user,
             req.device_key.as_deref(),
             req.device_remembered_status,
-            false,
         )
         .await?;
         Ok(AdminUpdateDeviceStatusResponse {})

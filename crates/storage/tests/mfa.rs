@@ -21,6 +21,7 @@ const DAY_MS: i64 = 86_400_000;
 suite_with_url!(
     secrets_are_sealed_in_their_rows,
     a_totp_step_is_taken_once,
+    a_device_is_confirmed_once_and_remembered_only_when_confirmed,
     unconfirmed_devices_are_pruned_after_a_day
 );
 
@@ -168,6 +169,53 @@ async fn a_totp_step_is_taken_once(store: SqlStore, _url: String) {
         won, 1,
         "parallel answers with one code: exactly one is accepted"
     );
+}
+
+async fn a_device_is_confirmed_once_and_remembered_only_when_confirmed(
+    store: SqlStore,
+    _url: String,
+) {
+    let (pool, user) = pool_and_user(&store).await;
+    let offer = device(&pool, &user, NOW_MS, false);
+    store.insert_device(&offer).await.unwrap();
+    assert!(!store
+        .set_device_remembered(&pool, &user, &offer.device_key, true, NOW_MS)
+        .await
+        .unwrap());
+    let confirmed = DeviceRecord {
+        remembered: true,
+        ..device(&pool, &user, NOW_MS, true)
+    };
+    let confirmed = DeviceRecord {
+        device_key: offer.device_key.clone(),
+        ..confirmed
+    };
+    let other_user = DeviceRecord {
+        user_id: "someone-else".into(),
+        ..confirmed.clone()
+    };
+    assert!(!store.confirm_device(&other_user).await.unwrap());
+    assert!(store.confirm_device(&confirmed).await.unwrap());
+    assert!(
+        !store.confirm_device(&confirmed).await.unwrap(),
+        "confirmed once"
+    );
+    assert!(store
+        .set_device_remembered(&pool, &user, &offer.device_key, false, NOW_MS + 1)
+        .await
+        .unwrap());
+    store
+        .touch_device(&pool, &offer.device_key, NOW_MS + 2)
+        .await
+        .unwrap();
+    let d = store
+        .device(&pool, &offer.device_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.verifier, confirmed.verifier);
+    assert!(!d.remembered);
+    assert_eq!((d.modified_ms, d.last_auth_ms), (NOW_MS + 1, NOW_MS + 2));
 }
 
 async fn unconfirmed_devices_are_pruned_after_a_day(store: SqlStore, _url: String) {

@@ -210,8 +210,22 @@ pub trait MfaStore: Send + Sync {
     /// Adds a device. False when the user is gone.
     async fn insert_device(&self, d: &DeviceRecord) -> StoreResult<bool>;
     async fn device(&self, pool_id: &str, device_key: &str) -> StoreResult<Option<DeviceRecord>>;
-    /// Replaces a device's mutable fields. False when it is gone.
-    async fn update_device(&self, d: &DeviceRecord) -> StoreResult<bool>;
+    /// ConfirmDevice: stores the verifier, name and remembered state of a device nobody confirmed
+    /// yet, in one conditional write. False when it is gone, not the user's, or was confirmed
+    /// meanwhile (two confirmations at once: one wins).
+    async fn confirm_device(&self, d: &DeviceRecord) -> StoreResult<bool>;
+    /// Remembers or forgets a confirmed device of the user, changing nothing else. False when
+    /// there is no such confirmed device.
+    async fn set_device_remembered(
+        &self,
+        pool_id: &str,
+        user_id: &str,
+        device_key: &str,
+        remembered: bool,
+        at_ms: i64,
+    ) -> StoreResult<bool>;
+    /// Records a sign-in from the device (its last-authenticated time), changing nothing else.
+    async fn touch_device(&self, pool_id: &str, device_key: &str, at_ms: i64) -> StoreResult<()>;
     /// The user's devices ordered by key, after `after` (exclusive), at most `limit`.
     async fn list_devices(
         &self,

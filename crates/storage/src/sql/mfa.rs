@@ -268,19 +268,16 @@ impl MfaStore for SqlStore {
         row.map(|r| self.device_of(&r)).transpose()
     }
 
-    async fn update_device(&self, d: &DeviceRecord) -> StoreResult<bool> {
+    async fn confirm_device(&self, d: &DeviceRecord) -> StoreResult<bool> {
         let verifier = self.sealed_verifier(d)?;
         let r = sqlx::query(
-            "UPDATE devices SET verifier = $1, name = $2, remembered = $3, last_ip = $4, \
-             modified_ms = $5, last_auth_ms = $6 \
-             WHERE pool_id = $7 AND device_key = $8 AND user_id = $9",
+            "UPDATE devices SET verifier = $1, name = $2, remembered = $3, modified_ms = $4 \
+             WHERE pool_id = $5 AND device_key = $6 AND user_id = $7 AND verifier IS NULL",
         )
         .bind(verifier)
         .bind(&d.name)
         .bind(i64::from(d.remembered))
-        .bind(&d.last_ip)
         .bind(d.modified_ms)
-        .bind(d.last_auth_ms)
         .bind(&d.pool_id)
         .bind(&d.device_key)
         .bind(&d.user_id)
@@ -288,6 +285,40 @@ impl MfaStore for SqlStore {
         .await
         .map_err(backend_err)?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn set_device_remembered(
+        &self,
+        pool_id: &str,
+        user_id: &str,
+        device_key: &str,
+        remembered: bool,
+        at_ms: i64,
+    ) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE devices SET remembered = $1, modified_ms = $2 \
+             WHERE pool_id = $3 AND device_key = $4 AND user_id = $5 AND verifier IS NOT NULL",
+        )
+        .bind(i64::from(remembered))
+        .bind(at_ms)
+        .bind(pool_id)
+        .bind(device_key)
+        .bind(user_id)
+        .execute(&self.writer)
+        .await
+        .map_err(backend_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn touch_device(&self, pool_id: &str, device_key: &str, at_ms: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE devices SET last_auth_ms = $1 WHERE pool_id = $2 AND device_key = $3")
+            .bind(at_ms)
+            .bind(pool_id)
+            .bind(device_key)
+            .execute(&self.writer)
+            .await
+            .map_err(backend_err)?;
+        Ok(())
     }
 
     async fn list_devices(
