@@ -6,8 +6,7 @@
 use aws_sdk_cognitoidentityprovider as cognito;
 use cognito::types::{
     AuthFlowType, ChallengeNameType, DeviceConfigurationType, DeviceRememberedStatusType,
-    DeviceSecretVerifierConfigType, SmsConfigurationType, SmsMfaConfigType, SmsMfaSettingsType,
-    UserPoolMfaType,
+    DeviceSecretVerifierConfigType, SmsMfaConfigType, SmsMfaSettingsType, UserPoolMfaType,
 };
 
 use crate::harness::{error_code, error_message, Backend, Server};
@@ -21,10 +20,7 @@ crate::backend_tests!(
 
 /// An OPTIONAL SMS pool that tracks devices and remembers them when the user says so.
 async fn device_pool(c: &cognito::Client) -> String {
-    let sms = SmsConfigurationType::builder()
-        .sns_caller_arn("arn:aws:iam::123456789012:role/sns")
-        .external_id("gatehouse")
-        .build();
+    let sms = crate::mfa::sms_config();
     let pool = c
         .create_user_pool()
         .pool_name("devices")

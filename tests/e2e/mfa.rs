@@ -46,7 +46,7 @@ pub fn totp(secret: &str, steps: i64) -> String {
     t.generate((now_s() + steps * 30) as u64)
 }
 
-fn sms_config() -> SmsConfigurationType {
+pub fn sms_config() -> SmsConfigurationType {
     SmsConfigurationType::builder()
         .sns_caller_arn("arn:aws:iam::123456789012:role/sns")
         .external_id("gatehouse")

@@ -6,13 +6,7 @@
 #[macro_use]
 mod support;
 
-use std::collections::BTreeMap;
-
-use domain::ports::{
-    DeviceRecord, DirectoryStore, MfaFactor, MfaStore, SrpVerifier, UserMfaRecord, UserPoolStore,
-    UserRecord, UserWrite,
-};
-use domain::user_pool::{default_settings, PoolSettings, UserPoolRecord};
+use domain::ports::{DeviceRecord, MfaFactor, MfaStore, SrpVerifier, UserMfaRecord};
 use storage::SqlStore;
 
 const NOW_MS: i64 = 1_000_000_000_000;
@@ -30,48 +24,7 @@ fn unique() -> String {
 }
 
 async fn pool_and_user(store: &SqlStore) -> (String, String) {
-    let id = format!("us-east-1_{}", &unique()[..9]);
-    let record = UserPoolRecord {
-        id: id.clone(),
-        region: "us-east-1".into(),
-        account_id: "111122223333".into(),
-        name: "mfa".into(),
-        created_ms: NOW_MS,
-        modified_ms: NOW_MS,
-        version: 1,
-        settings: PoolSettings {
-            pool: default_settings(),
-            mfa: Default::default(),
-        },
-    };
-    store
-        .insert_user_pool(&record, &BTreeMap::new())
-        .await
-        .unwrap();
-    let user_id = unique();
-    store
-        .insert_user(&UserWrite {
-            search: vec![],
-            aliases: vec![],
-            user: UserRecord {
-                pool_id: id.clone(),
-                id: user_id.clone(),
-                username: "mia".into(),
-                username_key: "mia".into(),
-                status: "CONFIRMED".into(),
-                enabled: true,
-                created_ms: NOW_MS,
-                modified_ms: NOW_MS,
-                version: 1,
-                password: None,
-                attributes: vec![("sub".into(), user_id.clone())],
-                pending_attributes: vec![],
-            },
-            force_aliases: false,
-        })
-        .await
-        .unwrap();
-    (id, user_id)
+    support::pool_and_user(store, NOW_MS, "mia").await
 }
 
 fn device(pool: &str, user: &str, created_ms: i64, confirmed: bool) -> DeviceRecord {

@@ -5,6 +5,10 @@
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
+use domain::ports::{DirectoryStore, UserPoolStore, UserRecord, UserWrite};
+use domain::user_pool::{default_settings, PoolSettings, UserPoolRecord};
 use storage::SqlStore;
 
 pub const PG_URL_VAR: &str = "GATEHOUSE_TEST_DATABASE_URL";
@@ -81,4 +85,52 @@ macro_rules! suite_with_dir {
             )+
         }
     };
+}
+
+/// A new pool holding one CONFIRMED user without a password, both stamped `now_ms`: the
+/// (pool id, user id).
+pub async fn pool_and_user(store: &SqlStore, now_ms: i64, username: &str) -> (String, String) {
+    let unique = || uuid::Uuid::new_v4().simple().to_string();
+    let id = format!("us-east-1_{}", &unique()[..9]);
+    let record = UserPoolRecord {
+        id: id.clone(),
+        region: "us-east-1".into(),
+        account_id: format!("{:012}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000),
+        name: "test".into(),
+        created_ms: now_ms,
+        modified_ms: now_ms,
+        version: 1,
+        settings: PoolSettings {
+            pool: default_settings(),
+            mfa: Default::default(),
+        },
+    };
+    store
+        .insert_user_pool(&record, &BTreeMap::new())
+        .await
+        .unwrap();
+    let user_id = unique();
+    store
+        .insert_user(&UserWrite {
+            search: vec![],
+            aliases: vec![],
+            user: UserRecord {
+                pool_id: id.clone(),
+                id: user_id.clone(),
+                username: username.into(),
+                username_key: username.into(),
+                status: "CONFIRMED".into(),
+                enabled: true,
+                created_ms: now_ms,
+                modified_ms: now_ms,
+                version: 1,
+                password: None,
+                attributes: vec![("sub".into(), user_id.clone())],
+                pending_attributes: vec![],
+            },
+            force_aliases: false,
+        })
+        .await
+        .unwrap();
+    (id, user_id)
 }
