@@ -70,11 +70,7 @@ async fn sms_user(c: &cognito::Client, pool: &str, name: &str) {
 }
 
 fn sms_count(server: &Server) -> usize {
-    std::fs::read_to_string(server.data_dir.join("outbox.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("\"mfa:sms\""))
-        .count()
+    crate::self_service::count_delivered(server, "mfa:sms", PHONE)
 }
 
 /// A password sign-in answered with the SMS code: its tokens.
@@ -97,16 +93,8 @@ async fn sms_sign_in(
     }
     let r = r.send().await.unwrap();
     assert_eq!(r.challenge_name, Some(ChallengeNameType::SmsMfa));
-    // Wait for this sign-in's own code.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while sms_count(server) == before {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no SMS code delivered"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let (_, code) = crate::self_service::delivered_code(server, "mfa:sms", PHONE).await;
+    // This sign-in's own code.
+    let code = crate::self_service::code_delivered_after(server, "mfa:sms", PHONE, before).await;
     respond(
         c,
         client,

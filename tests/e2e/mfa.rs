@@ -227,6 +227,36 @@ async fn pool_mfa_settings_follow_cognito(backend: Backend) {
         error_message(&e),
         "Invalid MFA configuration given, can't turn off MFA and configure an MFA together."
     );
+    // SMS MFA needs an SMS configuration, in the request or the pool.
+    let e = set()
+        .mfa_configuration(UserPoolMfaType::Optional)
+        .sms_mfa_configuration(
+            SmsMfaConfigType::builder()
+                .sms_authentication_message("Code {####}")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "InvalidParameterException");
+    // SmsAuthenticationMessage must hold the code's placeholder (the model's pattern).
+    let e = set()
+        .mfa_configuration(UserPoolMfaType::Optional)
+        .sms_mfa_configuration(
+            SmsMfaConfigType::builder()
+                .sms_authentication_message("no code here")
+                .sms_configuration(sms_config())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "InvalidParameterException");
+    assert!(
+        error_message(&e).contains("smsAuthenticationMessage"),
+        "{}",
+        error_message(&e)
+    );
     // Email codes need the pool's own SES sending.
     let e = set()
         .mfa_configuration(UserPoolMfaType::Optional)
@@ -496,6 +526,25 @@ async fn totp_set_up_by_access_token_then_sign_in(backend: Backend) {
     .await
     .unwrap();
     assert!(ok.authentication_result.is_some());
+
+    // AdminDeleteSoftwareToken: the authenticator is gone and TOTP no longer challenges.
+    c.admin_delete_software_token()
+        .user_pool_id(&pool)
+        .username("sam")
+        .send()
+        .await
+        .unwrap();
+    let admin = c
+        .admin_get_user()
+        .user_pool_id(&pool)
+        .username("sam")
+        .send()
+        .await
+        .unwrap();
+    assert!(admin.user_mfa_setting_list().is_empty());
+    assert_eq!(admin.preferred_mfa_setting(), None);
+    let r = initiate(&c, &client, "sam", "Passw0rd!x").await;
+    assert!(r.authentication_result.is_some(), "{:?}", r.challenge_name);
 }
 
 async fn sms_and_email_codes_and_choosing(backend: Backend) {
@@ -567,8 +616,11 @@ async fn sms_and_email_codes_and_choosing(backend: Backend) {
     .unwrap();
     let access = ok.authentication_result.unwrap().access_token.unwrap();
     // A used code does not sign in again.
+    let sent = crate::self_service::count_delivered(&server, "mfa:sms", PHONE);
     let r = initiate(&c, &client, "ella", "Passw0rd!x").await;
-    let (_, fresh) = crate::self_service::delivered_code(&server, "mfa:sms", PHONE).await;
+    let fresh = crate::self_service::code_delivered_after(&server, "mfa:sms", PHONE, sent).await;
+    // (Only if the new code happens to equal the old one, one time in a million, is there
+    // nothing to refuse.)
     if fresh != code {
         let e = respond(
             &c,
@@ -662,6 +714,82 @@ async fn sms_and_email_codes_and_choosing(backend: Backend) {
     let me = c.get_user().access_token(&access).send().await.unwrap();
     assert_eq!(me.user_mfa_setting_list(), ["EMAIL_OTP"]);
     assert!(me.mfa_options().is_empty());
+    // ... and the admin form back on, with the SMS option AdminGetUser shows.
+    c.admin_set_user_settings()
+        .user_pool_id(&pool)
+        .username("ella")
+        .mfa_options(
+            cognito::types::MfaOptionType::builder()
+                .delivery_medium(cognito::types::DeliveryMediumType::Sms)
+                .attribute_name("phone_number")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let admin = c
+        .admin_get_user()
+        .user_pool_id(&pool)
+        .username("ella")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.user_mfa_setting_list(), ["SMS_MFA", "EMAIL_OTP"]);
+    assert_eq!(admin.mfa_options().len(), 1);
+
+    // SMS_MFA after SRP, too (SMS preferred again).
+    c.admin_set_user_mfa_preference()
+        .user_pool_id(&pool)
+        .username("ella")
+        .sms_mfa_settings(
+            SmsMfaSettingsType::builder()
+                .enabled(true)
+                .preferred_mfa(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sent = crate::self_service::count_delivered(&server, "mfa:sms", PHONE);
+    let step = srp_sign_in_steps(&c, &pool, &client, "ella", "Passw0rd!x")
+        .await
+        .unwrap();
+    assert_eq!(step.challenge_name, Some(ChallengeNameType::SmsMfa));
+    let code = crate::self_service::code_delivered_after(&server, "mfa:sms", PHONE, sent).await;
+    let ok = respond(
+        &c,
+        &client,
+        ChallengeNameType::SmsMfa,
+        step.session.as_deref().unwrap(),
+        &[("USERNAME", "ella"), ("SMS_MFA_CODE", &code)],
+    )
+    .await
+    .unwrap();
+    assert!(ok.authentication_result.is_some());
+
+    // A user without a phone number cannot turn SMS MFA on.
+    c.admin_create_user()
+        .user_pool_id(&pool)
+        .username("nophone")
+        .message_action(MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .admin_set_user_mfa_preference()
+        .user_pool_id(&pool)
+        .username("nophone")
+        .sms_mfa_settings(SmsMfaSettingsType::builder().enabled(true).build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error_code(&e), error_message(&e)),
+        (
+            "InvalidParameterException".into(),
+            "User does not have delivery config set to turn on SMS_MFA".into()
+        )
+    );
 }
 
 async fn domain_ports_take(

@@ -53,7 +53,26 @@ pub async fn delivered_code(server: &Server, purpose: &str, destination: &str) -
     }
 }
 
-fn count_delivered(server: &Server, purpose: &str, destination: &str) -> usize {
+/// The code of a message sent after `before` messages for `purpose` to `destination` had been
+/// delivered, waiting for the dispatcher (the newest delivered one may still be an older code).
+pub async fn code_delivered_after(
+    server: &Server,
+    purpose: &str,
+    destination: &str,
+    before: usize,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while count_delivered(server, purpose, destination) <= before {
+        assert!(
+            Instant::now() < deadline,
+            "no new {purpose} message for {destination} was delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    delivered_code(server, purpose, destination).await.1
+}
+
+pub fn count_delivered(server: &Server, purpose: &str, destination: &str) -> usize {
     std::fs::read_to_string(server.data_dir.join("outbox.jsonl"))
         .unwrap_or_default()
         .lines()
