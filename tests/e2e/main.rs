@@ -14,6 +14,7 @@ mod identity_providers;
 mod invitations;
 mod logs;
 mod mfa;
+mod mfa_sessions;
 mod nodes;
 mod protocol;
 mod security_accounts;

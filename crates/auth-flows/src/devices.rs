@@ -23,6 +23,7 @@ use rand::Rng;
 
 use crate::client_gate::missing;
 use crate::flows::{incorrect, param, srp_verifier, Candidate, Claim, Params, Step};
+use crate::session_tokens::AnsweredChallenge;
 use crate::sessions::{invalid_session, ChallengeState, MfaState, SrpStep};
 use crate::{lockout, AuthService};
 
@@ -95,7 +96,7 @@ impl AuthService {
         user: &UserRecord,
         auth_time_s: i64,
         device_key: Option<String>,
-        totp_step: Option<i64>,
+        answered: Option<AnsweredChallenge>,
     ) -> ServiceResult<Step> {
         let tracking = c.pool.record.settings.pool.device_configuration.is_some();
         let now = self.clock.now_ms();
@@ -132,7 +133,7 @@ impl AuthService {
             _ => (None, None),
         };
         let mut t: AuthenticationResultType = self
-            .issue(c.pool, c.client, user, auth_time_s, device_key, totp_step)
+            .issue(c.pool, c.client, user, auth_time_s, device_key, answered)
             .await?;
         t.new_device_metadata = metadata;
         Ok(Step::Tokens(t))

@@ -24,6 +24,15 @@ use domain::services::Services;
 pub use issuer::IssuerConfig;
 pub use keys::KeyRing;
 
+/// The server secrets sign-in derives from the key-encryption key, so every node agrees.
+pub struct SignInSecrets {
+    /// Decoy identities of unknown users (see `flows::decoy_identity`); survives signing-key
+    /// rotation.
+    pub decoy: [u8; 32],
+    /// Seals code challenges' Sessions (see `sessions`).
+    pub sessions: [u8; 32],
+}
+
 /// The sign-in service: one per node, cheap to clone.
 #[derive(Clone)]
 pub struct AuthService {
@@ -45,17 +54,17 @@ impl AuthService {
         clock: Arc<dyn Clock>,
         services: Services,
         issuer: IssuerConfig,
-        decoy_secret: [u8; 32],
+        secrets: SignInSecrets,
     ) -> Self {
         Self {
             keys: KeyRing::new(store.clone(), clock.clone()),
-            sessions: sessions::SessionBook::new(store.clone(), clock.clone()),
+            sessions: sessions::SessionBook::new(store.clone(), clock.clone(), secrets.sessions),
             store,
             clock,
             services,
             issuer,
             verified: Arc::new(tokens::VerifiedTokens::default()),
-            decoy_secret,
+            decoy_secret: secrets.decoy,
         }
     }
 

@@ -46,21 +46,6 @@ pub async fn begin_unknown(
     }
 }
 
-/// Refuses a locked-out user without counting: for an MFA code, which is counted only when wrong
-/// (each challenge Session is answered by one request at a time, and every Session cost a
-/// counted password attempt, so guesses cannot run in parallel past the count).
-pub async fn check(
-    store: &dyn Store,
-    pool_id: &str,
-    user_id: &str,
-    now_ms: i64,
-) -> ServiceResult<()> {
-    if store.sign_in_locked(pool_id, user_id, now_ms).await? {
-        return Err(attempts_exceeded());
-    }
-    Ok(())
-}
-
 /// The credential was right.
 pub async fn succeeded(store: &dyn Store, pool_id: &str, user_id: &str) -> ServiceResult<()> {
     store.sign_in_succeeded(pool_id, user_id).await?;

@@ -3,10 +3,11 @@
 //! answers an MFA challenge (SMS_MFA, SOFTWARE_TOKEN_MFA, EMAIL_OTP), chooses one
 //! (SELECT_MFA_TYPE) or sets one up (MFA_SETUP), as `mfa::decide` says.
 //!
-//! A locked-out user's code is refused before it is compared, and a wrong code counts in the
-//! sign-in lockout (see `lockout::check`). A wrong code answers CodeMismatchException and leaves
-//! the Session usable for a few more tries; a TOTP code
-//! is accepted once per user across all nodes (the store's step counter).
+//! A locked-out user's code is refused (in the write that would start the session, for a right
+//! code), and a wrong code counts in the sign-in lockout. A wrong code answers
+//! CodeMismatchException and leaves the Session usable for a few more tries; a TOTP code is
+//! accepted once per user across all nodes (the store's step counter), and a code challenge
+//! ends in one session at most (its id keys the session).
 
 use cognito_model::errors::ErrorCode;
 use cognito_model::shapes::ChallengeNameType;
@@ -18,6 +19,7 @@ use mfa::{MfaStep, UserMeans};
 
 use crate::client_gate::missing;
 use crate::flows::{param, Candidate, Params, Step};
+use crate::session_tokens::AnsweredChallenge;
 use crate::sessions::{invalid_session, ChallengeState, MfaState, Taken};
 use crate::{lockout, AuthService};
 
@@ -164,50 +166,97 @@ impl AuthService {
         })
     }
 
-    /// Sends the code of an SMS or email factor (none for TOTP) and asks for it.
+    /// Sends the code of an SMS or email factor (none for TOTP) to the user's own address and
+    /// asks for it.
     async fn mfa_challenge(
+        &self,
+        c: &Candidate<'_>,
+        user: &UserRecord,
+        state: ChallengeState,
+        f: MfaFactor,
+    ) -> ServiceResult<Step> {
+        let destination = match f {
+            MfaFactor::Sms => Some("phone_number"),
+            MfaFactor::Email => Some("email"),
+            MfaFactor::SoftwareToken => None,
+        }
+        .map(|attribute| {
+            DirectoryService::attribute(user, attribute)
+                .map(str::to_string)
+                .ok_or_else(|| mfa::preferences::cannot_enable(f))
+        })
+        .transpose()?;
+        self.code_challenge(c, user, state, f, destination, false)
+            .await
+    }
+
+    /// Asks for the code of factor `f`, first sending it to `destination` (SMS and email).
+    /// `set_up`: the destination is an address being set up (see `answer_mfa_setup`).
+    async fn code_challenge(
         &self,
         c: &Candidate<'_>,
         user: &UserRecord,
         mut state: ChallengeState,
         f: MfaFactor,
+        destination: Option<String>,
+        set_up: bool,
     ) -> ServiceResult<Step> {
         let name = challenge_name(f);
         state.challenge = name.as_str().into();
         let mut params = Params::new();
         let channel = match f {
-            MfaFactor::Sms => Some((DeliveryChannel::Sms, "phone_number", "SMS")),
-            MfaFactor::Email => Some((DeliveryChannel::Email, "email", "EMAIL")),
+            MfaFactor::Sms => Some((DeliveryChannel::Sms, "SMS")),
+            MfaFactor::Email => Some((DeliveryChannel::Email, "EMAIL")),
             MfaFactor::SoftwareToken => None,
         };
-        match channel {
-            Some((channel, attribute, medium)) => {
-                let destination = DirectoryService::attribute(user, attribute)
-                    .ok_or_else(|| mfa::preferences::cannot_enable(f))?
-                    .to_string();
-                self.services
-                    .directory
-                    .issue_mfa_code(c.pool, user, channel, &destination)
-                    .await?;
+        let send = match (channel, destination) {
+            (Some((channel, medium)), Some(destination)) => {
                 params.insert("CODE_DELIVERY_DELIVERY_MEDIUM".into(), medium.into());
                 params.insert(
                     "CODE_DELIVERY_DESTINATION".into(),
                     mask(channel, &destination),
                 );
-                state.mfa = Some(MfaState::Code { destination });
+                state.mfa = Some(MfaState::Code {
+                    destination: destination.clone(),
+                    set_up,
+                });
+                Some((channel, destination))
             }
-            None => {
+            (Some(_), None) => return Err(mfa::preferences::cannot_enable(f)),
+            (None, _) => {
                 let record = self.store.user_mfa(&user.pool_id, &user.id).await?;
                 if let Some(name) = record.and_then(|r| r.totp_name) {
                     params.insert("FRIENDLY_DEVICE_NAME".into(), name);
                 }
                 state.mfa = Some(MfaState::SoftwareToken);
+                None
             }
+        };
+        params.insert("USER_ID_FOR_SRP".into(), state.username.clone());
+        // A code challenge's Session is sealed (nothing is stored), so it is made first and its
+        // code, bound to its id, sent after.
+        let opened = self
+            .sessions
+            .open(&state, self.session_minutes(c.client))
+            .await?;
+        if let Some((channel, destination)) = send {
+            let challenge = opened.challenge_id.as_deref().unwrap_or_default();
+            self.services
+                .directory
+                .issue_mfa_code(c.pool, user, channel, &destination, challenge)
+                .await?;
         }
-        self.open_challenge(c, state, name, params).await
+        Ok(Step::Challenge {
+            name,
+            session: opened.session,
+            params,
+        })
     }
 
-    /// SMS_MFA, EMAIL_OTP and SOFTWARE_TOKEN_MFA answers.
+    /// SMS_MFA, EMAIL_OTP and SOFTWARE_TOKEN_MFA answers. A right code's checks (the lockout, a
+    /// spent challenge, a used TOTP step) are made in the write that starts the session, so a
+    /// right answer costs that one write; a wrong one is counted against the Session and the
+    /// lockout.
     pub(crate) async fn answer_mfa_code(
         &self,
         c: &Candidate<'_>,
@@ -231,14 +280,22 @@ impl AuthService {
         let Some(user) = self.state_user(c, &state).await? else {
             return Err(invalid_session());
         };
-        let now = self.clock.now_ms();
-        lockout::check(&*self.store, &user.pool_id, &user.id, now).await?;
         let mut totp_step = None;
         let right = match (channel, &state.mfa) {
-            (Some(channel), Some(MfaState::Code { destination })) => {
+            (Some(channel), Some(MfaState::Code { destination, .. })) => {
+                // A sent code is used up when compared right, so a spent Session is refused
+                // before it can use up (or be counted wrong against) a newer challenge's code.
+                self.sessions.ensure_unanswered(&taken).await?;
                 self.services
                     .directory
-                    .take_mfa_code(c.pool, &user, channel, destination, code)
+                    .take_mfa_code(
+                        c.pool,
+                        &user,
+                        channel,
+                        destination,
+                        taken.challenge_id(),
+                        code,
+                    )
                     .await?
             }
             (None, Some(MfaState::SoftwareToken)) => {
@@ -251,14 +308,71 @@ impl AuthService {
             _ => return Err(invalid_session()),
         };
         if !right {
-            // Counted now; a lock this failure earns answers as the lock does.
-            lockout::begin(&*self.store, &user.pool_id, &user.id, now).await?;
+            // A Session past its tries answers as a spent one, uncounted; otherwise the code
+            // counts in the lockout, and a lock it earns (or one already there) answers as the
+            // lock does.
+            let now = self.clock.now_ms();
+            if channel.is_none() {
+                self.sessions.ensure_unanswered(&taken).await?;
+            }
             self.sessions.retry_after_wrong_code(taken).await?;
+            lockout::begin(&*self.store, &user.pool_id, &user.id, now).await?;
             return Err(code_mismatch(channel.is_some()));
         }
+        let answered = AnsweredChallenge {
+            challenge_id: taken.challenge_id().to_string(),
+            totp_step,
+        };
+        let user = match &state.mfa {
+            Some(MfaState::Code {
+                destination,
+                set_up: true,
+            }) => self.email_set_up(c, &user, destination).await?,
+            _ => user,
+        };
         let auth_time = state.auth_time_s.unwrap_or_else(|| self.now_s());
-        self.finish(c, &user, auth_time, state.device_key.clone(), totp_step)
-            .await
+        self.finish(
+            c,
+            &user,
+            auth_time,
+            state.device_key.clone(),
+            Some(answered),
+        )
+        .await
+    }
+
+    /// The code sent to an address given at MFA_SETUP was answered: the address is the user's
+    /// verified email now, and email MFA is enabled (and preferred, if nothing else is).
+    async fn email_set_up(
+        &self,
+        c: &Candidate<'_>,
+        user: &UserRecord,
+        address: &str,
+    ) -> ServiceResult<UserRecord> {
+        let user = self
+            .services
+            .directory
+            .set_proven_email(c.ctx, c.pool, user, address)
+            .await?;
+        self.enable_email_factor(&user).await?;
+        Ok(user)
+    }
+
+    async fn enable_email_factor(&self, user: &UserRecord) -> ServiceResult<()> {
+        let mut record = self
+            .store
+            .user_mfa(&user.pool_id, &user.id)
+            .await?
+            .unwrap_or_else(|| UserMfaRecord::new(&user.pool_id, &user.id));
+        record.set_enabled(MfaFactor::Email, true);
+        if record.preferred.is_none() {
+            record.preferred = Some(MfaFactor::Email);
+        }
+        record.modified_ms = self.clock.now_ms();
+        if !self.store.put_user_mfa(&record).await? {
+            return Err(invalid_session());
+        }
+        Ok(())
     }
 
     /// SELECT_MFA_TYPE: the user picked one of the offered factors.
@@ -313,30 +427,27 @@ impl AuthService {
         let email_offered = factors.iter().any(|f| f == MfaFactor::Email.as_str());
         match param(r, "EMAIL") {
             Some(email) if email_offered => {
-                // The address must be the user's own: setting up a factor here must not change
-                // where the account's mail goes.
-                let own = DirectoryService::attribute(&user, "email");
-                if !own.is_some_and(|o| o.eq_ignore_ascii_case(email)) {
-                    return Err(CognitoError::invalid_parameter(
-                        "EMAIL must be the user's email address.",
-                    ));
-                }
-                let mut record = self
-                    .store
-                    .user_mfa(&user.pool_id, &user.id)
-                    .await?
-                    .unwrap_or_else(|| UserMfaRecord::new(&user.pool_id, &user.id));
-                record.set_enabled(MfaFactor::Email, true);
-                if record.preferred.is_none() {
-                    record.preferred = Some(MfaFactor::Email);
-                }
-                record.modified_ms = self.clock.now_ms();
-                if !self.store.put_user_mfa(&record).await? {
-                    return Err(invalid_session());
-                }
                 let mut next = state.clone();
                 next.mfa = None;
-                self.mfa_challenge(c, &user, next, MfaFactor::Email).await
+                next.tries = 0;
+                match DirectoryService::attribute(&user, "email") {
+                    // The user's own address: email MFA is on from here, and its code is asked.
+                    Some(own) if own.eq_ignore_ascii_case(email) => {
+                        self.enable_email_factor(&user).await?;
+                        self.mfa_challenge(c, &user, next, MfaFactor::Email).await
+                    }
+                    // Setting a factor up must not move where an account's mail already goes.
+                    Some(_) => Err(CognitoError::invalid_parameter(
+                        "EMAIL must be the user's email address.",
+                    )),
+                    // A user without an address gets one: checked as an attribute write, sent a
+                    // code, and written (verified) only when that code comes back.
+                    None => {
+                        let address = DirectoryService::check_mfa_email(c.pool, email)?;
+                        self.code_challenge(c, &user, next, MfaFactor::Email, Some(address), true)
+                            .await
+                    }
+                }
             }
             _ => Err(CognitoError::invalid_parameter(
                 "Software token MFA must be verified with VerifySoftwareToken before answering MFA_SETUP.",

@@ -8,7 +8,10 @@ use cognito_model::shapes::{
     GetUserRequest, GetUserResponse, GlobalSignOutRequest, GlobalSignOutResponse,
     RevokeTokenRequest, RevokeTokenResponse,
 };
-use domain::ports::{AppClientView, RefreshMatch, TokenSessionRecord, UserPoolView, UserRecord};
+use domain::ports::{
+    AppClientView, ChallengeProof, ChallengeStart, RefreshMatch, TokenSessionRecord, UserPoolView,
+    UserRecord,
+};
 use domain::services::DirectoryService;
 use domain::{CognitoError, RequestContext, ServiceResult};
 
@@ -25,6 +28,14 @@ fn not_authorized(message: &str) -> CognitoError {
 
 fn invalid_refresh_token() -> CognitoError {
     not_authorized("Invalid Refresh Token")
+}
+
+/// A code challenge answered rightly: what the write that starts its session checks and claims.
+pub(crate) struct AnsweredChallenge {
+    /// The challenge's id; its session is stored under it.
+    pub challenge_id: String,
+    /// The TOTP step the code matched (claimed once per user).
+    pub totp_step: Option<i64>,
 }
 
 /// A request authorised by an access token: the pool, the user and the token's claims.
@@ -79,9 +90,14 @@ impl AuthService {
         user: &UserRecord,
         auth_time_s: i64,
         device_key: Option<String>,
-        totp_step: Option<i64>,
+        answered: Option<AnsweredChallenge>,
     ) -> ServiceResult<AuthenticationResultType> {
-        let origin_jti = uuid::Uuid::new_v4().to_string();
+        // A code challenge's session is stored under the challenge's id: one session per
+        // challenge, however often its Session is replayed.
+        let origin_jti = match &answered {
+            Some(a) => a.challenge_id.clone(),
+            None => uuid::Uuid::new_v4().to_string(),
+        };
         let (refresh, refresh_hash) = tokens::new_refresh_token();
         let now = self.clock.now_ms();
         let life = Lifetimes::of(&client.record.settings);
@@ -99,16 +115,25 @@ impl AuthService {
             revoked_ms: None,
             device_key: device_key.clone(),
         };
-        // A TOTP answer claims its code's step in the same write that starts the session. The
-        // tokens are signed while that write commits; they are handed out only once it has.
+        // A code answer's checks (lock, spent challenge, TOTP step) run in the same write that
+        // starts the session. The tokens are signed while that write commits; they are handed
+        // out only once it has.
         let write = async {
-            match totp_step {
-                Some(step) => {
+            match &answered {
+                Some(a) => {
+                    let proof = ChallengeProof {
+                        totp_step: a.totp_step,
+                        max_failures: i64::from(crate::sessions::WRONG_CODES_PER_SESSION),
+                    };
                     self.store
-                        .start_token_session_on_totp_step(&record, step)
+                        .start_token_session_after_challenge(&record, &proof, now)
                         .await
                 }
-                None => self.store.start_token_session(&record).await.map(|_| true),
+                None => self
+                    .store
+                    .start_token_session(&record)
+                    .await
+                    .map(|_| ChallengeStart::Started),
             }
         };
         let sign = self.sign_tokens(
@@ -125,8 +150,11 @@ impl AuthService {
             domain::ports::StoreError::Conflict(_) => crate::flows::incorrect(),
             other => other.into(),
         })?;
-        if !started {
-            return Err(crate::second_factor::token_used());
+        match started {
+            ChallengeStart::Started => {}
+            ChallengeStart::Locked => return Err(crate::lockout::attempts_exceeded()),
+            ChallengeStart::Spent => return Err(crate::sessions::invalid_session()),
+            ChallengeStart::StepUsed => return Err(crate::second_factor::token_used()),
         }
         let (access, id, expires_in) = signed?;
         Ok(AuthenticationResultType {

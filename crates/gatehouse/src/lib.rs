@@ -185,8 +185,15 @@ fn key_encryption_keys(config: &Config) -> Result<(Kek, Vec<Kek>), String> {
 /// The secret decoy identities of unknown users derive from (PreventUserExistenceErrors): from the
 /// current key-encryption key, so every node agrees and rotating a pool's signing keys does not
 /// change them (a change would tell decoys from real users, whose salts stay).
-fn decoy_secret(current: &Kek) -> [u8; 32] {
-    *current.derive("gatehouse/decoy-identities/v1")
+///
+/// Code challenges' Sessions are sealed under another key derived from it: every node opens what
+/// any node sealed. A new KEK ends the sign-ins in flight at that moment (their users sign in
+/// again).
+fn sign_in_secrets(current: &Kek) -> auth_flows::SignInSecrets {
+    auth_flows::SignInSecrets {
+        decoy: *current.derive("gatehouse/decoy-identities/v1"),
+        sessions: *current.derive("gatehouse/challenge-sessions/v1"),
+    }
 }
 
 /// The key one-time codes are hashed under, derived from the current key-encryption key (every
@@ -384,7 +391,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     ));
     let stats = web::Data::from(dispatcher.stats());
     dispatcher.spawn();
-    // One read of the key-encryption key for both secrets derived from it.
+    // One read of the key-encryption key for the secrets derived from it.
     let (kek, _) = key_encryption_keys(&config)?;
     let services = Services::with_sender_and_policy(
         shared_store.clone(),
@@ -398,7 +405,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         clock,
         services.clone(),
         auth_flows::IssuerConfig::new(config.public_url.clone(), config.issuer_template.clone()),
-        decoy_secret(&kek),
+        sign_in_secrets(&kek),
     );
     // The SRP tables are built once here rather than on the first sign-in.
     cognito_srp::precompute();

@@ -6,7 +6,10 @@
 #[macro_use]
 mod support;
 
-use domain::ports::{DeviceRecord, MfaFactor, MfaStore, SrpVerifier, UserMfaRecord};
+use domain::ports::{
+    AuthStore, ChallengeProof, ChallengeStart, DeviceRecord, LockoutPolicy, MfaFactor, MfaStore,
+    SrpVerifier, TokenSessionRecord, UserMfaRecord,
+};
 use storage::SqlStore;
 
 const NOW_MS: i64 = 1_000_000_000_000;
@@ -15,6 +18,7 @@ const DAY_MS: i64 = 86_400_000;
 suite_with_url!(
     secrets_are_sealed_in_their_rows,
     a_totp_step_is_taken_once,
+    a_code_challenge_ends_in_one_session,
     a_device_is_confirmed_once_and_remembered_only_when_confirmed,
     unconfirmed_devices_are_pruned_after_a_day
 );
@@ -92,6 +96,110 @@ async fn secrets_are_sealed_in_their_rows(store: SqlStore, url: String) {
     let mut stray = UserMfaRecord::new(&pool, "nobody");
     stray.totp_secret = Some(secret);
     assert!(!store.put_user_mfa(&stray).await.unwrap());
+}
+
+fn token_session(pool: &str, user: &str, challenge: &str) -> TokenSessionRecord {
+    TokenSessionRecord {
+        origin_jti: challenge.into(),
+        pool_id: pool.into(),
+        client_id: "client".into(),
+        user_id: user.into(),
+        refresh_hash: unique(),
+        previous_refresh_hash: None,
+        previous_valid_until_ms: None,
+        auth_time_s: NOW_MS / 1000,
+        created_ms: NOW_MS,
+        expires_ms: NOW_MS + DAY_MS,
+        revoked_ms: None,
+        device_key: None,
+    }
+}
+
+/// The write behind a right MFA answer: started once per challenge id (also by parallel
+/// answers), refused while the user is locked, after the challenge took its wrong codes, or on
+/// a used TOTP step; and a refused answer claims no step.
+async fn a_code_challenge_ends_in_one_session(store: SqlStore, _url: String) {
+    let (pool, user) = pool_and_user(&store).await;
+    let mut r = UserMfaRecord::new(&pool, &user);
+    r.totp_secret = Some(vec![1; 20]);
+    store.put_user_mfa(&r).await.unwrap();
+    let proof = |step: Option<i64>| ChallengeProof {
+        totp_step: step,
+        max_failures: 3,
+    };
+    let start = |challenge: &str, step: Option<i64>| {
+        let (s, session) = (store.clone(), token_session(&pool, &user, challenge));
+        async move {
+            s.start_token_session_after_challenge(&session, &proof(step), NOW_MS)
+                .await
+                .unwrap()
+        }
+    };
+
+    let one = unique();
+    assert!(!store.challenge_answered(&one).await.unwrap());
+    assert_eq!(start(&one, Some(10)).await, ChallengeStart::Started);
+    assert!(store.challenge_answered(&one).await.unwrap());
+    // Replayed with a fresh step: spent, and the fresh step stays unclaimed.
+    assert_eq!(start(&one, Some(11)).await, ChallengeStart::Spent);
+    assert!(store.use_totp_step(&pool, &user, 11).await.unwrap());
+    // Another challenge with a used step.
+    assert_eq!(start(&unique(), Some(11)).await, ChallengeStart::StepUsed);
+    // A sent code's challenge (no step), then its replay.
+    let sms = unique();
+    assert_eq!(start(&sms, None).await, ChallengeStart::Started);
+    assert_eq!(start(&sms, None).await, ChallengeStart::Spent);
+
+    // Three wrong codes spend a challenge; fewer do not.
+    let tried = unique();
+    for n in 1..=3 {
+        let count = store
+            .count_challenge_failure(&tried, NOW_MS + 60_000)
+            .await
+            .unwrap();
+        assert_eq!(count, n);
+    }
+    assert_eq!(start(&tried, Some(20)).await, ChallengeStart::Spent);
+    let twice = unique();
+    for _ in 0..2 {
+        store
+            .count_challenge_failure(&twice, NOW_MS + 60_000)
+            .await
+            .unwrap();
+    }
+    assert_eq!(start(&twice, Some(21)).await, ChallengeStart::Started);
+
+    // A locked user: nothing is stored, no step claimed.
+    for _ in 0..6 {
+        store
+            .begin_sign_in_attempt(&pool, &user, NOW_MS, &LockoutPolicy::COGNITO)
+            .await
+            .unwrap();
+    }
+    let locked = unique();
+    assert_eq!(start(&locked, Some(30)).await, ChallengeStart::Locked);
+    assert!(!store.challenge_answered(&locked).await.unwrap());
+    assert!(store.use_totp_step(&pool, &user, 30).await.unwrap());
+    store.sign_in_succeeded(&pool, &user).await.unwrap();
+
+    // Ten parallel answers to one challenge, each with its own fresh step: one session.
+    let raced = unique();
+    let tries: Vec<_> = (0..10)
+        .map(|i| tokio::spawn(start(&raced, Some(40 + i))))
+        .collect();
+    let mut started = 0;
+    for t in tries {
+        let outcome = t.await.unwrap();
+        assert!(
+            matches!(
+                outcome,
+                ChallengeStart::Started | ChallengeStart::Spent | ChallengeStart::StepUsed
+            ),
+            "{outcome:?}"
+        );
+        started += usize::from(outcome == ChallengeStart::Started);
+    }
+    assert_eq!(started, 1, "one challenge, one session");
 }
 
 async fn a_totp_step_is_taken_once(store: SqlStore, _url: String) {

@@ -101,6 +101,26 @@ pub enum RefreshMatch {
     None,
 }
 
+/// What an answered code challenge brings to the write that starts its session: the TOTP step
+/// its code matched (claimed once per user), and how many wrong codes spend the challenge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChallengeProof {
+    pub totp_step: Option<i64>,
+    pub max_failures: i64,
+}
+
+/// Why a session after a code challenge was or was not started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChallengeStart {
+    Started,
+    /// The user is locked out (nothing was stored).
+    Locked,
+    /// The challenge already ended in a session, or took its wrong codes.
+    Spent,
+    /// The TOTP step was used already, on any node.
+    StepUsed,
+}
+
 /// The answer of the failed-attempt counter before a credential is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttemptOutcome {
@@ -168,6 +188,26 @@ pub trait AuthStore: Send + Sync {
     /// forgets the user's failed attempts, in one database step where the backend allows it (a
     /// sign-in then costs one write instead of two).
     async fn start_token_session(&self, s: &TokenSessionRecord) -> StoreResult<()>;
+    /// Starts the session of an answered code challenge, whose id is `s.origin_jti`, in one
+    /// database step where the backend allows it: only if the user is not locked out, the
+    /// challenge has not taken `max_failures` wrong codes nor ended in a session already (the id
+    /// is the session's key, so a challenge yields one session at most) and the TOTP step, if
+    /// any, is fresh (then claimed); the failed attempts are forgotten with it.
+    async fn start_token_session_after_challenge(
+        &self,
+        s: &TokenSessionRecord,
+        proof: &ChallengeProof,
+        now_ms: i64,
+    ) -> StoreResult<ChallengeStart>;
+    /// Whether a code challenge (by id) ended in a session already: its Session is spent.
+    async fn challenge_answered(&self, challenge_id: &str) -> StoreResult<bool>;
+    /// Counts a wrong code against a challenge (by id) and returns its wrong codes so far. Kept
+    /// until `expires_ms`, the challenge's own end.
+    async fn count_challenge_failure(
+        &self,
+        challenge_id: &str,
+        expires_ms: i64,
+    ) -> StoreResult<i64>;
     /// The session a refresh token (its hash) belongs to, as current or replaced token.
     async fn token_session_by_refresh(&self, refresh_hash: &str) -> StoreResult<RefreshMatch>;
     /// Replaces the current refresh token if it is still `old_hash`; false when another request
@@ -213,9 +253,6 @@ pub trait AuthStore: Send + Sync {
     ) -> StoreResult<AttemptOutcome>;
     /// The credential was right: forget the failures.
     async fn sign_in_succeeded(&self, pool_id: &str, user_id: &str) -> StoreResult<()>;
-    /// Whether the user is locked out now, without counting anything (a read): for a step
-    /// that counts only when it fails.
-    async fn sign_in_locked(&self, pool_id: &str, user_id: &str, now_ms: i64) -> StoreResult<bool>;
 }
 
 #[cfg(test)]

@@ -197,16 +197,6 @@ pub trait MfaStore: Send + Sync {
     /// Records `step` as the user's last accepted TOTP step if it is later than the one stored,
     /// in one conditional write: false when it (or a later one) was used already, on any node.
     async fn use_totp_step(&self, pool_id: &str, user_id: &str, step: i64) -> StoreResult<bool>;
-    /// Starts a signed-in session (as `AuthStore::start_token_session`) on a TOTP code: records
-    /// `step` as `use_totp_step` does and stores the session only if the step was fresh, in one
-    /// database step where the backend allows it (an MFA answer then waits for one durable
-    /// commit, not two). False, and nothing stored, when the step was used already.
-    async fn start_token_session_on_totp_step(
-        &self,
-        s: &super::TokenSessionRecord,
-        step: i64,
-    ) -> StoreResult<bool>;
-
     /// Adds a device. False when the user is gone.
     async fn insert_device(&self, d: &DeviceRecord) -> StoreResult<bool>;
     async fn device(&self, pool_id: &str, device_key: &str) -> StoreResult<Option<DeviceRecord>>;

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use domain::ports::{
-    AttemptOutcome, AuthStore, ChallengeSessionRecord, KeyPurpose, LockoutPolicy, RefreshMatch,
-    SigningKeyRecord, StoreError, StoreResult, TokenSessionRecord,
+    AttemptOutcome, AuthStore, ChallengeProof, ChallengeSessionRecord, ChallengeStart, KeyPurpose,
+    LockoutPolicy, RefreshMatch, SigningKeyRecord, StoreError, StoreResult, TokenSessionRecord,
 };
 use sqlx::any::AnyRow;
 
@@ -221,6 +221,90 @@ impl AuthStore for SqlStore {
         Ok(())
     }
 
+    async fn start_token_session_after_challenge(
+        &self,
+        s: &TokenSessionRecord,
+        proof: &ChallengeProof,
+        now_ms: i64,
+    ) -> StoreResult<ChallengeStart> {
+        if self.backend != Backend::Postgres {
+            return self.start_after_challenge_in_steps(s, proof, now_ms).await;
+        }
+        // One statement, so an MFA answer waits for one durable commit and reads nothing else:
+        // the lock and the challenge's wrong codes are checked, the TOTP step claimed, the
+        // session stored under the challenge's id (a second answer finds it there, or collides
+        // with it if both run at once, and stores nothing) and the failures forgotten, each step
+        // only if the ones before it held. The counts say which step stopped it.
+        let sql = format!(
+            "WITH unlocked AS (SELECT 1 AS ok WHERE NOT EXISTS (SELECT 1 FROM sign_in_failures \
+             WHERE pool_id = $2 AND user_id = $4 AND locked_until_ms > $14)), \
+             live AS (SELECT 1 AS ok FROM unlocked WHERE NOT EXISTS (SELECT 1 FROM \
+             challenge_failures WHERE challenge_id = $1 AND failures >= $15) \
+             AND NOT EXISTS (SELECT 1 FROM token_sessions WHERE origin_jti = $1)), \
+             step AS (UPDATE user_mfa SET totp_last_step = $13 \
+             WHERE pool_id = $2 AND user_id = $4 AND totp_last_step < $13 \
+             AND EXISTS (SELECT 1 FROM live) RETURNING 1 AS ok), \
+             started AS (INSERT INTO token_sessions ({TOKEN_SESSION_COLS}) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
+             WHERE EXISTS (SELECT 1 FROM live) AND ($13 IS NULL OR EXISTS (SELECT 1 FROM step)) \
+             ON CONFLICT (origin_jti) DO NOTHING RETURNING 1 AS ok), \
+             forgotten AS (UPDATE sign_in_failures SET failures = 0, locked_until_ms = 0 \
+             WHERE pool_id = $2 AND user_id = $4 AND EXISTS (SELECT 1 FROM started)) \
+             SELECT (SELECT count(*) FROM unlocked) AS unlocked, \
+             (SELECT count(*) FROM live) AS live, (SELECT count(*) FROM step) AS step, \
+             (SELECT count(*) FROM started) AS started"
+        );
+        let row = bind_token_session(sqlx::query(&sql), s)
+            .bind(proof.totp_step)
+            .bind(now_ms)
+            .bind(proof.max_failures)
+            .fetch_one(&self.writer)
+            .await
+            // The user may have been deleted while signing in.
+            .map_err(user_gone("token session"))?;
+        let n = |c: &str| get::<i64>(&row, c);
+        Ok(if n("started")? == 1 {
+            ChallengeStart::Started
+        } else if n("unlocked")? == 0 {
+            ChallengeStart::Locked
+        } else if n("live")? == 0 || proof.totp_step.is_none() || n("step")? == 1 {
+            ChallengeStart::Spent
+        } else {
+            ChallengeStart::StepUsed
+        })
+    }
+
+    async fn challenge_answered(&self, challenge_id: &str) -> StoreResult<bool> {
+        Ok(
+            sqlx::query("SELECT 1 AS x FROM token_sessions WHERE origin_jti = $1")
+                .bind(challenge_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_err)?
+                .is_some(),
+        )
+    }
+
+    async fn count_challenge_failure(
+        &self,
+        challenge_id: &str,
+        expires_ms: i64,
+    ) -> StoreResult<i64> {
+        // A lost count (a crash before the relaxed commit reached disk) only gives a Session
+        // back a try; the user's lockout still counts every wrong code.
+        let row = sqlx::query(
+            "INSERT INTO challenge_failures (challenge_id, failures, expires_ms) VALUES ($1, 1, $2) \
+             ON CONFLICT (challenge_id) DO UPDATE SET failures = challenge_failures.failures + 1 \
+             RETURNING failures",
+        )
+        .bind(challenge_id)
+        .bind(expires_ms)
+        .fetch_one(&self.relaxed)
+        .await
+        .map_err(backend_err)?;
+        get(&row, "failures")
+    }
+
     async fn token_session_by_refresh(&self, refresh_hash: &str) -> StoreResult<RefreshMatch> {
         let row = sqlx::query(&format!(
             "SELECT {TOKEN_SESSION_COLS} FROM token_sessions WHERE refresh_hash = $1"
@@ -355,20 +439,6 @@ impl AuthStore for SqlStore {
         .await
     }
 
-    async fn sign_in_locked(&self, pool_id: &str, user_id: &str, now_ms: i64) -> StoreResult<bool> {
-        let until: Option<i64> = sqlx::query(
-            "SELECT locked_until_ms FROM sign_in_failures WHERE pool_id = $1 AND user_id = $2",
-        )
-        .bind(pool_id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend_err)?
-        .map(|r| get(&r, "locked_until_ms"))
-        .transpose()?;
-        Ok(until.is_some_and(|t| t > now_ms))
-    }
-
     async fn sign_in_succeeded(&self, pool_id: &str, user_id: &str) -> StoreResult<()> {
         sqlx::query(
             "UPDATE sign_in_failures SET failures = 0, locked_until_ms = 0 \
@@ -401,6 +471,71 @@ impl FailureTable {
 }
 
 impl SqlStore {
+    /// `start_token_session_after_challenge` on SQLite: the same checks and writes one after
+    /// another (its statements cost no round trip, and one writer connection runs them in turn;
+    /// each write is conditional, so a parallel answer still cannot pass a check twice).
+    async fn start_after_challenge_in_steps(
+        &self,
+        s: &TokenSessionRecord,
+        proof: &ChallengeProof,
+        now_ms: i64,
+    ) -> StoreResult<ChallengeStart> {
+        let locked = sqlx::query(
+            "SELECT 1 AS x FROM sign_in_failures \
+             WHERE pool_id = $1 AND user_id = $2 AND locked_until_ms > $3",
+        )
+        .bind(&s.pool_id)
+        .bind(&s.user_id)
+        .bind(now_ms)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(backend_err)?;
+        if locked.is_some() {
+            return Ok(ChallengeStart::Locked);
+        }
+        let spent = sqlx::query(
+            "SELECT 1 AS x FROM challenge_failures WHERE challenge_id = $1 AND failures >= $2 \
+             UNION ALL SELECT 1 AS x FROM token_sessions WHERE origin_jti = $1",
+        )
+        .bind(&s.origin_jti)
+        .bind(proof.max_failures)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(backend_err)?;
+        if spent.is_some() {
+            return Ok(ChallengeStart::Spent);
+        }
+        if let Some(step) = proof.totp_step {
+            let r = sqlx::query(
+                "UPDATE user_mfa SET totp_last_step = $1 \
+                 WHERE pool_id = $2 AND user_id = $3 AND totp_last_step < $1",
+            )
+            .bind(step)
+            .bind(&s.pool_id)
+            .bind(&s.user_id)
+            .execute(&self.writer)
+            .await
+            .map_err(backend_err)?;
+            if r.rows_affected() != 1 {
+                return Ok(ChallengeStart::StepUsed);
+            }
+        }
+        let insert = format!(
+            "INSERT INTO token_sessions ({TOKEN_SESSION_COLS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (origin_jti) DO NOTHING"
+        );
+        let r = bind_token_session(sqlx::query(&insert), s)
+            .execute(&self.writer)
+            .await
+            .map_err(user_gone("token session"))?;
+        if r.rows_affected() != 1 {
+            return Ok(ChallengeStart::Spent);
+        }
+        self.sign_in_succeeded(&s.pool_id, &s.user_id).await?;
+        Ok(ChallengeStart::Started)
+    }
+
     async fn count_attempt(
         &self,
         table: FailureTable,
@@ -529,6 +664,13 @@ impl SqlStore {
                 now_ms,
             )
             .await?;
+        // Wrong-code counts of sealed challenges go with the challenges' end.
+        self.prune_batches(
+            "DELETE FROM challenge_failures WHERE challenge_id IN \
+             (SELECT challenge_id FROM challenge_failures WHERE expires_ms <= $1 LIMIT $2)",
+            now_ms,
+        )
+        .await?;
         let tokens = self
             .prune_batches(
                 "DELETE FROM token_sessions WHERE origin_jti IN \

@@ -3,13 +3,11 @@
 
 use async_trait::async_trait;
 use domain::ports::{
-    AuthStore, DeviceRecord, MfaFactor, MfaStore, SrpVerifier, StoreError, StoreResult,
-    TokenSessionRecord, UserMfaRecord,
+    DeviceRecord, MfaFactor, MfaStore, SrpVerifier, StoreError, StoreResult, UserMfaRecord,
 };
 use sqlx::any::AnyRow;
 
-use super::auth::{bind_token_session, TOKEN_SESSION_COLS};
-use super::{backend_err, get, Backend, SqlStore};
+use super::{backend_err, get, SqlStore};
 
 fn totp_context(pool_id: &str, user_id: &str, which: &str) -> String {
     format!("totp-secret:{pool_id}/{user_id}/{which}")
@@ -191,44 +189,6 @@ impl MfaStore for SqlStore {
         .await
         .map_err(backend_err)?;
         Ok(r.rows_affected() == 1)
-    }
-
-    async fn start_token_session_on_totp_step(
-        &self,
-        s: &TokenSessionRecord,
-        step: i64,
-    ) -> StoreResult<bool> {
-        if self.backend != Backend::Postgres {
-            // SQLite commits cost no round trip: the two writes follow each other.
-            if !self.use_totp_step(&s.pool_id, &s.user_id, step).await? {
-                return Ok(false);
-            }
-            self.start_token_session(s).await?;
-            return Ok(true);
-        }
-        // One statement: the step is claimed, the failures forgotten and the session stored
-        // together, or (the step was used) nothing at all.
-        let sql = format!(
-            "WITH step AS (UPDATE user_mfa SET totp_last_step = $13 \
-             WHERE pool_id = $2 AND user_id = $4 AND totp_last_step < $13 RETURNING 1), \
-             forgotten AS (UPDATE sign_in_failures SET failures = 0, locked_until_ms = 0 \
-             WHERE pool_id = $2 AND user_id = $4 AND EXISTS (SELECT 1 FROM step)) \
-             INSERT INTO token_sessions ({TOKEN_SESSION_COLS}) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
-             WHERE EXISTS (SELECT 1 FROM step)"
-        );
-        let r = bind_token_session(sqlx::query(&sql), s)
-            .bind(step)
-            .execute(&self.writer)
-            .await;
-        match r {
-            Ok(r) => Ok(r.rows_affected() == 1),
-            // The user was deleted while signing in.
-            Err(e) if e.as_database_error().is_some() => {
-                Err(StoreError::Conflict("token session".into()))
-            }
-            Err(e) => Err(backend_err(e)),
-        }
     }
 
     async fn insert_device(&self, d: &DeviceRecord) -> StoreResult<bool> {

@@ -7,6 +7,7 @@ mod filter;
 mod groups;
 mod import;
 mod invitations;
+mod mfa_email;
 pub mod password;
 mod self_service;
 mod sign_in;

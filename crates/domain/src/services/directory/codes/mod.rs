@@ -97,6 +97,13 @@ impl CodePurpose {
     }
 }
 
+/// What a sign-in code's hash is bound to: its address and the challenge it was sent for, so a
+/// code answers that challenge only (a Session replayed after a newer sign-in sent a new code
+/// cannot use it).
+fn mfa_binding(destination: &str, challenge: &str) -> String {
+    format!("{destination}\n{challenge}")
+}
+
 /// Who a counted code is for: a user, or a username nobody has (answered as if it existed when
 /// the client hides user existence).
 #[derive(Clone, Copy, Debug)]
@@ -268,7 +275,7 @@ impl DirectoryService {
             user,
             purpose,
             channel,
-            destination,
+            (destination, purpose.bound(destination)),
             &code,
             subject,
             body,
@@ -277,7 +284,8 @@ impl DirectoryService {
         .await
     }
 
-    /// Stores `code` and queues its message, within `limits`.
+    /// Stores `code` and queues its message, within `limits`. `to` is the destination and what
+    /// the code's hash is bound to.
     #[allow(clippy::too_many_arguments)]
     async fn put_code(
         &self,
@@ -285,7 +293,7 @@ impl DirectoryService {
         user: &UserRecord,
         purpose: CodePurpose,
         channel: DeliveryChannel,
-        destination: &str,
+        (destination, bound): (&str, &str),
         code: &str,
         subject: Option<String>,
         body: String,
@@ -311,13 +319,9 @@ impl DirectoryService {
             pool_id: pool.record.id.clone(),
             user_id: user.id.clone(),
             purpose: purpose.key().to_string(),
-            code_hash: self.codes.code_hash(
-                &pool.record.id,
-                &user.id,
-                purpose.key(),
-                purpose.bound(destination),
-                code,
-            ),
+            code_hash: self
+                .codes
+                .code_hash(&pool.record.id, &user.id, purpose.key(), bound, code),
             expires_ms: now + purpose.lifetime_ms(),
             attempts: 0,
             created_ms: now,
@@ -344,6 +348,7 @@ impl DirectoryService {
         user: &UserRecord,
         channel: DeliveryChannel,
         destination: &str,
+        challenge: &str,
     ) -> ServiceResult<CodeDeliveryDetailsType> {
         let purpose = CodePurpose::mfa(channel);
         let l = *self.codes.limits();
@@ -371,7 +376,7 @@ impl DirectoryService {
             user,
             purpose,
             channel,
-            destination,
+            (destination, &mfa_binding(destination, challenge)),
             &code,
             subject,
             body,
@@ -380,14 +385,16 @@ impl DirectoryService {
         .await
     }
 
-    /// Checks a sign-in MFA code sent to `destination` and uses it up when right: Ok(false)
-    /// for a wrong code, ExpiredCodeException for one past its life.
+    /// Checks a sign-in MFA code sent to `destination` for `challenge` and uses it up when
+    /// right: Ok(false) for a wrong code (or one another challenge was sent),
+    /// ExpiredCodeException for one past its life.
     pub async fn take_mfa_code(
         &self,
         pool: &UserPoolView,
         user: &UserRecord,
         channel: DeliveryChannel,
         destination: &str,
+        challenge: &str,
         given: &str,
     ) -> ServiceResult<bool> {
         let purpose = CodePurpose::mfa(channel);
@@ -398,9 +405,8 @@ impl DirectoryService {
         if rec.expires_ms <= self.clock.now_ms() {
             return Err(code_expired());
         }
-        let expected =
-            self.codes
-                .code_hash(pid, uid, purpose.key(), purpose.bound(destination), given);
+        let bound = mfa_binding(destination, challenge);
+        let expected = self.codes.code_hash(pid, uid, purpose.key(), &bound, given);
         if !bool::from(expected.as_bytes().ct_eq(rec.code_hash.as_bytes())) {
             return Ok(false);
         }

@@ -1,9 +1,19 @@
-//! Challenge sessions: the state between InitiateAuth and RespondToAuthChallenge. The client holds
-//! a random handle; the database holds the state (sealed) under the handle's hash, so any node can
-//! continue a sign-in, and taking it deletes it, so each Session answers one challenge only.
+//! Challenge sessions: the state between InitiateAuth and RespondToAuthChallenge. Two kinds:
+//!
+//! - Stored: the client holds a random handle; the database holds the state (sealed) under the
+//!   handle's hash, so any node can continue a sign-in, and taking it deletes it, so each Session
+//!   answers one challenge only. Every challenge but the code challenges is stored: SRP's state
+//!   must not be answerable twice, and MFA_SETUP's changes as the user sets a factor up.
+//! - Sealed ([`sealed`]): a code challenge (SMS_MFA, EMAIL_OTP, SOFTWARE_TOKEN_MFA) carries its
+//!   state in the Session string, so the hot MFA path writes no challenge row; the answer's own
+//!   once-only writes make it single-use (see `sealed`).
 //!
 //! SRP's SECRET_BLOCK carries the same handle: some clients answer PASSWORD_VERIFIER without the
 //! Session and Cognito accepts that, so the block alone must find the state.
+
+mod sealed;
+
+pub use sealed::{SealedState, SessionSeal};
 
 use std::sync::Arc;
 
@@ -74,8 +84,13 @@ pub struct ChallengeState {
 /// The state of a second-factor step.
 #[derive(Clone, Serialize, Deserialize)]
 pub enum MfaState {
-    /// SMS_MFA or EMAIL_OTP: the code went to `destination`.
-    Code { destination: String },
+    /// SMS_MFA or EMAIL_OTP: the code went to `destination`. `set_up`: an address given at
+    /// MFA_SETUP, which becomes the user's verified email when its code is answered.
+    Code {
+        destination: String,
+        #[serde(default)]
+        set_up: bool,
+    },
     /// SOFTWARE_TOKEN_MFA.
     SoftwareToken,
     /// SELECT_MFA_TYPE: the factors offered (wire names).
@@ -111,12 +126,33 @@ impl std::fmt::Debug for MfaState {
     }
 }
 
+impl MfaState {
+    /// Whether this step is answered with a code, and so travels sealed in its Session.
+    fn is_code(&self) -> bool {
+        matches!(self, MfaState::Code { .. } | MfaState::SoftwareToken)
+    }
+}
+
 /// A state taken from its session, with what it takes to put it back (a wrong code may be
 /// answered again under the same Session).
 pub struct Taken {
     pub state: ChallengeState,
-    id_hash: String,
-    expires_ms: i64,
+    id: String,
+    origin: Origin,
+}
+
+enum Origin {
+    Stored { id_hash: String, expires_ms: i64 },
+    Sealed { expires_ms: i64 },
+}
+
+impl Taken {
+    /// The challenge's id: the tokens' session it ends in is stored under it, so that the
+    /// challenge ends in one session at most, and its sent code is bound to it. A sealed
+    /// Session carries its own; a stored one (already deleted by the take) gets a fresh one.
+    pub fn challenge_id(&self) -> &str {
+        &self.id
+    }
 }
 
 pub fn invalid_session() -> CognitoError {
@@ -133,27 +169,54 @@ fn hash(handle: &[u8]) -> String {
 /// An opened challenge: what the client gets back.
 pub struct Opened {
     pub session: String,
-    /// base64 of the handle, for SRP's SECRET_BLOCK.
+    /// base64 of the handle, for SRP's SECRET_BLOCK (empty for a sealed Session).
     pub secret_block: String,
+    /// A sealed Session's challenge id (see [`Taken::challenge_id`]).
+    pub challenge_id: Option<String>,
 }
 
 #[derive(Clone)]
 pub struct SessionBook {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    seal: sealed::SessionSeal,
 }
 
 impl SessionBook {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    /// `seal_key` seals code challenges' Sessions; every node must hold the same one.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, seal_key: [u8; 32]) -> Self {
+        Self {
+            store,
+            clock,
+            seal: sealed::SessionSeal::new(seal_key),
+        }
     }
 
-    /// Stores the state for `validity_minutes` (the client's AuthSessionValidity).
+    /// Opens a challenge valid for `validity_minutes` (the client's AuthSessionValidity): a code
+    /// challenge sealed into its Session, any other stored.
     pub async fn open(
         &self,
         state: &ChallengeState,
         validity_minutes: i64,
     ) -> ServiceResult<Opened> {
+        let expires_ms = self.clock.now_ms() + validity_minutes * 60_000;
+        if state.mfa.as_ref().is_some_and(MfaState::is_code) {
+            let id = uuid::Uuid::new_v4().to_string();
+            let session = self
+                .seal
+                .seal(&sealed::SealedState {
+                    state: state.clone(),
+                    id: id.clone(),
+                    expires_ms,
+                })
+                .ok_or_else(CognitoError::internal)?;
+            // No SRP step answers a code challenge, so its SECRET_BLOCK is never asked for.
+            return Ok(Opened {
+                session,
+                secret_block: String::new(),
+                challenge_id: Some(id),
+            });
+        }
         let mut handle = [0u8; HANDLE_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut handle);
         let json = serde_json::to_string(state).map_err(|_| CognitoError::internal())?;
@@ -163,12 +226,13 @@ impl SessionBook {
                 pool_id: state.pool_id.clone(),
                 client_id: state.client_id.clone(),
                 state: json,
-                expires_ms: self.clock.now_ms() + validity_minutes * 60_000,
+                expires_ms,
             })
             .await?;
         Ok(Opened {
             session: URL_SAFE_NO_PAD.encode(handle),
             secret_block: STANDARD.encode(handle),
+            challenge_id: None,
         })
     }
 
@@ -190,32 +254,82 @@ impl SessionBook {
         session: &str,
         client_id: &str,
     ) -> ServiceResult<Taken> {
-        let handle = URL_SAFE_NO_PAD
+        let raw = URL_SAFE_NO_PAD
             .decode(session.trim_end_matches('='))
             .map_err(|_| invalid_session())?;
-        self.take(&handle, client_id).await
+        if raw.len() == HANDLE_BYTES {
+            return self.take(&raw, client_id).await;
+        }
+        let sealed = self.seal.open(&raw).ok_or_else(invalid_session)?;
+        if sealed.expires_ms <= self.clock.now_ms()
+            || (!client_id.is_empty() && sealed.state.client_id != client_id)
+        {
+            return Err(invalid_session());
+        }
+        Ok(Taken {
+            state: sealed.state,
+            id: sealed.id,
+            origin: Origin::Sealed {
+                expires_ms: sealed.expires_ms,
+            },
+        })
     }
 
-    /// Counts a wrong code against a taken Session and puts it back while it has tries left
-    /// ([`WRONG_CODES_PER_SESSION`]); after the last one the Session stays spent.
-    pub async fn retry_after_wrong_code(&self, mut taken: Taken) -> ServiceResult<()> {
-        taken.state.tries += 1;
-        if taken.state.tries < WRONG_CODES_PER_SESSION {
-            self.restore(taken).await?;
+    /// Refuses a sealed Session whose challenge already ended in a session (a stored one was
+    /// deleted when taken, so it cannot be here twice). For answers that would otherwise be
+    /// compared (and counted) before the write that starts the session sees it.
+    pub async fn ensure_unanswered(&self, taken: &Taken) -> ServiceResult<()> {
+        if matches!(taken.origin, Origin::Sealed { .. })
+            && self.store.challenge_answered(&taken.id).await?
+        {
+            return Err(invalid_session());
         }
         Ok(())
     }
 
-    /// Puts a taken state back under its Session, with its original expiry.
+    /// Counts a wrong code against a taken Session. A stored Session is put back while it has
+    /// tries left ([`WRONG_CODES_PER_SESSION`]); a sealed one is counted by its id. Err
+    /// (invalid session) when the Session had no tries left, so the wrong code was not even
+    /// looked at; Ok when it was a counted try (after the last one the Session is spent).
+    pub async fn retry_after_wrong_code(&self, mut taken: Taken) -> ServiceResult<()> {
+        match &taken.origin {
+            Origin::Sealed { expires_ms } => {
+                let wrong = self
+                    .store
+                    .count_challenge_failure(&taken.id, *expires_ms)
+                    .await?;
+                if wrong > i64::from(WRONG_CODES_PER_SESSION) {
+                    return Err(invalid_session());
+                }
+            }
+            Origin::Stored { .. } => {
+                taken.state.tries += 1;
+                if taken.state.tries < WRONG_CODES_PER_SESSION {
+                    self.restore(taken).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts a taken state back under its Session, with its original expiry (a sealed Session
+    /// was never taken from anywhere).
     pub async fn restore(&self, taken: Taken) -> ServiceResult<()> {
+        let Origin::Stored {
+            id_hash,
+            expires_ms,
+        } = taken.origin
+        else {
+            return Ok(());
+        };
         let json = serde_json::to_string(&taken.state).map_err(|_| CognitoError::internal())?;
         self.store
             .insert_challenge_session(&ChallengeSessionRecord {
-                id_hash: taken.id_hash,
+                id_hash,
                 pool_id: taken.state.pool_id.clone(),
                 client_id: taken.state.client_id.clone(),
                 state: json,
-                expires_ms: taken.expires_ms,
+                expires_ms,
             })
             .await?;
         Ok(())
@@ -250,8 +364,11 @@ impl SessionBook {
         let state = serde_json::from_str(&rec.state).map_err(|_| invalid_session())?;
         Ok(Taken {
             state,
-            id_hash: rec.id_hash,
-            expires_ms: rec.expires_ms,
+            id: uuid::Uuid::new_v4().to_string(),
+            origin: Origin::Stored {
+                id_hash: rec.id_hash,
+                expires_ms: rec.expires_ms,
+            },
         })
     }
 
