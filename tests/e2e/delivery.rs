@@ -22,6 +22,7 @@ crate::backend_tests!(
     sign_up_codes_survive_an_smtp_outage,
     a_permanently_rejected_message_is_not_retried,
     an_sms_sns_refuses_as_invalid_is_not_retried,
+    sign_in_codes_go_through_sns_and_a_refused_one_is_reported_as_cognito_does,
 );
 
 /// A Python server from tests/e2e/support, writing what it receives to a JSON-lines file.
@@ -506,4 +507,84 @@ async fn an_sms_sns_refuses_as_invalid_is_not_retried(backend: Backend) {
     );
     assert_eq!(metric(&server, "gatehouse_outbox_dead").await, 1.0);
     assert_eq!(metric(&server, "gatehouse_outbox_pending").await, 0.0);
+}
+
+/// SMS_MFA codes through the real SNS-compatible server: a deliverable one arrives and signs in;
+/// one SNS refuses leaves the sign-in's answer as Cognito gives it (the SMS_MFA challenge: the
+/// sign-in operations model no delivery error, and Cognito reports SNS's refusals only in its
+/// delivery logs), while the message is given up at once and counted dead for the operator.
+async fn sign_in_codes_go_through_sns_and_a_refused_one_is_reported_as_cognito_does(
+    backend: Backend,
+) {
+    use aws_sdk_cognitoidentityprovider::types::{
+        ChallengeNameType, SmsMfaSettingsType, UserPoolMfaType,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let sns = PyServer::start("sns_server.py", port, &tmp.path().join("sms.jsonl"));
+    let mut opts = Options::new(backend);
+    opts.env = sns_env(port);
+    opts.extra_args = vec!["--allowed-email-senders".into(), "example.com".into()];
+    let server = Server::start_with(opts).await;
+    let c = server.client();
+    let pool = crate::mfa::mfa_pool(&c, UserPoolMfaType::Optional).await;
+    let (client, _) = crate::sign_in::app_client(&c, &pool, false).await;
+    for (name, phone) in [("good", "+15555550123"), ("bad", "+1")] {
+        crate::mfa::mfa_user(&c, &pool, name, "Passw0rd!x").await;
+        c.admin_update_user_attributes()
+            .user_pool_id(&pool)
+            .username(name)
+            .user_attributes(attr("phone_number", phone))
+            .send()
+            .await
+            .unwrap();
+        c.admin_set_user_mfa_preference()
+            .user_pool_id(&pool)
+            .username(name)
+            .sms_mfa_settings(
+                SmsMfaSettingsType::builder()
+                    .enabled(true)
+                    .preferred_mfa(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let r = crate::mfa::initiate(&c, &client, "good", "Passw0rd!x").await;
+    assert_eq!(r.challenge_name, Some(ChallengeNameType::SmsMfa));
+    let got = sns.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["phone_number"], "+15555550123");
+    let text = got[0]["message"].as_str().unwrap_or_default();
+    let code: String = text
+        .strip_prefix("Your sign-in code is ")
+        .unwrap_or_else(|| panic!("the pool's SmsAuthenticationMessage: {text}"))
+        .chars()
+        .take(6)
+        .collect();
+    let ok = crate::mfa::respond(
+        &c,
+        &client,
+        ChallengeNameType::SmsMfa,
+        r.session.as_deref().unwrap(),
+        &[("USERNAME", "good"), ("SMS_MFA_CODE", &code)],
+    )
+    .await
+    .unwrap();
+    assert!(ok.authentication_result.is_some());
+
+    let r = crate::mfa::initiate(&c, &client, "bad", "Passw0rd!x").await;
+    assert_eq!(r.challenge_name, Some(ChallengeNameType::SmsMfa));
+    let p = r.challenge_parameters.unwrap();
+    assert_eq!(p["CODE_DELIVERY_DELIVERY_MEDIUM"], "SMS");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&server, "gatehouse_messages_dead_total{channel=\"sms\"}").await < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the refused sign-in code was not given up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sns.received().len(), 1, "nothing reached the refused number");
 }

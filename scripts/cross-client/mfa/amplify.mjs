@@ -11,6 +11,12 @@
 //     at once, through DEVICE_SRP_AUTH / DEVICE_PASSWORD_VERIFIER, no TOTP asked.
 //  B. the same user from another device (a fresh storage): CONFIRM_SIGN_IN_WITH_TOTP_CODE ->
 //     confirmSignIn with a code of a later 30 s step -> DONE.
+//  C. a user without an email address in an MFA=ON pool offering TOTP and email codes:
+//     CONTINUE_SIGN_IN_WITH_MFA_SETUP_SELECTION -> confirmSignIn("EMAIL") ->
+//     CONTINUE_SIGN_IN_WITH_EMAIL_SETUP -> confirmSignIn(address) (RespondToAuthChallenge MFA_SETUP
+//     {USERNAME, EMAIL}) -> CONFIRM_SIGN_IN_WITH_EMAIL_CODE -> confirmSignIn(code from the outbox)
+//     (EMAIL_OTP) -> DONE; the address is the user's verified email now, and the next signIn asks
+//     for an email code at once.
 //
 // Amplify ignores a failed ConfirmDevice silently (utils/getNewDeviceMetadata.ts: the sign-in
 // succeeds, the device is just not stored), so the checks look at what it sent and stored.
@@ -44,6 +50,9 @@ import {
   info,
   lastRequest,
   loadFixture,
+  outboxMark,
+  codeIn,
+  waitForMessage,
   memoryKeyValueStorage,
   ok,
   scenario,
@@ -200,6 +209,57 @@ await scenario("Amplify v6: another device is asked for the TOTP code (CONFIRM_S
   ok(newKey && newKey !== state.deviceKey, "a second device was confirmed and stored", newKey);
   eq((await fetchAuthSession()).tokens?.accessToken?.payload.username, amy.username, "access token username");
   await signOutNow();
+});
+
+await scenario("Amplify v6: email MFA set up at sign-in with a new address (CONTINUE_SIGN_IN_WITH_EMAIL_SETUP)", async () => {
+  const emailPool = fixture.pools.emailsetup;
+  const eve = fixture.users.eve;
+  const address = `eve-${Date.now()}@example.com`;
+  Amplify.configure({
+    Auth: { Cognito: { userPoolId: emailPool.id, userPoolClientId: emailPool.clientId, userPoolEndpoint: ENDPOINT } },
+  });
+  storage = memoryKeyValueStorage();
+  cognitoUserPoolsTokenProvider.setKeyValueStorage(storage);
+  sent.length = 0;
+  const first = await signIn({ username: eve.username, password: eve.password });
+  eq(first.nextStep?.signInStep, "CONTINUE_SIGN_IN_WITH_MFA_SETUP_SELECTION", "signIn (MFA ON, TOTP and email offered, no factor, no email): nextStep.signInStep");
+  const offered = JSON.parse(lastRequest("RespondToAuthChallenge", "PASSWORD_VERIFIER")?.answer?.ChallengeParameters?.MFAS_CAN_SETUP ?? "[]");
+  ok(offered.includes("EMAIL_OTP") && offered.includes("SOFTWARE_TOKEN_MFA"), "MFAS_CAN_SETUP offers EMAIL_OTP and SOFTWARE_TOKEN_MFA", short(offered));
+  ok((first.nextStep.allowedMFATypes ?? []).includes("EMAIL"), "allowedMFATypes includes EMAIL", short(first.nextStep.allowedMFATypes));
+
+  sent.length = 0;
+  const chosen = await confirmSignIn({ challengeResponse: "EMAIL" });
+  eq(chosen.nextStep?.signInStep, "CONTINUE_SIGN_IN_WITH_EMAIL_SETUP", "confirmSignIn(\"EMAIL\"): nextStep.signInStep");
+
+  sent.length = 0;
+  const mark = outboxMark(fixture.dataDir);
+  const asked = await confirmSignIn({ challengeResponse: address });
+  eq(asked.nextStep?.signInStep, "CONFIRM_SIGN_IN_WITH_EMAIL_CODE", "confirmSignIn(address): nextStep.signInStep");
+  eq(flow(), "RespondToAuthChallenge:MFA_SETUP", "requests sent");
+  const setup = lastRequest("RespondToAuthChallenge", "MFA_SETUP");
+  eq(setup.body.ChallengeResponses?.EMAIL, address, "MFA_SETUP ChallengeResponses.EMAIL");
+  eq(setup.answer?.ChallengeName, "EMAIL_OTP", "MFA_SETUP answered EMAIL_OTP");
+  eq(asked.nextStep.codeDeliveryDetails?.deliveryMedium, "EMAIL", "codeDeliveryDetails.deliveryMedium");
+  const shown = asked.nextStep.codeDeliveryDetails?.destination ?? "";
+  ok(shown.includes("*") && !shown.includes(address.split("@")[0]), "codeDeliveryDetails.destination is masked", shown);
+  const message = await waitForMessage({ dataDir: fixture.dataDir, poolId: emailPool.id, username: eve.username, channel: "EMAIL", mark });
+  eq(message.destination, address, "outbox: the code goes to the address given");
+  const code = codeIn(message.body);
+  eq(message.body, fixture.emailMessage.replace("{####}", code), "outbox: the body is the pool's EmailMfaConfiguration Message");
+
+  sent.length = 0;
+  const done = await confirmSignIn({ challengeResponse: code });
+  eq(done.nextStep?.signInStep, "DONE", "confirmSignIn(email code): nextStep.signInStep");
+  eq(flow(), "RespondToAuthChallenge:EMAIL_OTP", "requests sent");
+  eq(lastRequest("RespondToAuthChallenge", "EMAIL_OTP").body.ChallengeResponses?.EMAIL_OTP_CODE, code, "EMAIL_OTP_CODE sent");
+  const idToken = (await fetchAuthSession()).tokens?.idToken?.payload;
+  eq(idToken?.email, address, "the ID token's email: the address set up");
+  eq(idToken?.email_verified, true, "the ID token's email_verified");
+  await signOutNow();
+
+  sent.length = 0;
+  const again = await signIn({ username: eve.username, password: eve.password });
+  eq(again.nextStep?.signInStep, "CONFIRM_SIGN_IN_WITH_EMAIL_CODE", "the next signIn asks for an email code straight away");
 });
 
 finish("amplify.mjs");

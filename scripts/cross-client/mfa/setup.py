@@ -1,7 +1,7 @@
 """Creates the user pools, app clients and users that mfa.mjs, amplify.mjs and mfa.py sign in with,
 and prints them as JSON (the "fixture") on stdout.
 
-Four pools, one per MFA situation:
+Five pools, one per MFA situation:
   optional  MfaConfiguration OPTIONAL, TOTP and SMS enabled: users enrol themselves (TOTP) or are
             given SMS by the administrator (AdminSetUserMFAPreference).
   on        MfaConfiguration ON, only TOTP enabled: a user without a factor gets MFA_SETUP.
@@ -39,6 +39,8 @@ SMS_MESSAGE = "Your code is {####}"
 # SNS settings, or to the developer outbox when none are configured).
 SMS_CONFIGURATION = {"SnsCallerArn": "arn:aws:iam::123456789012:role/sns", "ExternalId": "x"}
 
+EMAIL_MESSAGE = "Your Gatehouse sign-in code is {####}"
+
 idp = boto3.client("cognito-idp", endpoint_url=ENDPOINT, region_name="us-east-1")
 
 
@@ -48,9 +50,12 @@ def password():
     return "Pw-" + secrets.token_urlsafe(12) + "a1A!"
 
 
-def pool(label, mfa, totp=False, sms=False, devices=None):
+def pool(label, mfa, totp=False, sms=False, devices=None, email=False):
     """A pool with this MFA mode and factors (and device tracking), and a public client for it."""
     create = {"PoolName": f"mfa-{label}-{secrets.token_hex(4)}"}
+    if email:
+        # Email MFA needs the pool's own sending account (Cognito: SES).
+        create["EmailConfiguration"] = {"EmailSendingAccount": "DEVELOPER"}
     if devices is not None:
         create["DeviceConfiguration"] = devices
     if sms:
@@ -64,6 +69,8 @@ def pool(label, mfa, totp=False, sms=False, devices=None):
         mfa_config["SoftwareTokenMfaConfiguration"] = {"Enabled": True}
     if sms:
         mfa_config["SmsMfaConfiguration"] = {"SmsAuthenticationMessage": SMS_MESSAGE, "SmsConfiguration": SMS_CONFIGURATION}
+    if email:
+        mfa_config["EmailMfaConfiguration"] = {"Message": EMAIL_MESSAGE, "Subject": "Your sign-in code"}
     idp.set_user_pool_mfa_config(**mfa_config)
     got = idp.get_user_pool_mfa_config(UserPoolId=pool_id)
     if got.get("MfaConfiguration") != mfa:
@@ -93,14 +100,15 @@ def main():
                         devices={"ChallengeRequiredOnNewDevice": True, "DeviceOnlyRememberedOnUserPrompt": False}),
         "amplify": pool("amplify", "ON", totp=True,
                         devices={"ChallengeRequiredOnNewDevice": True, "DeviceOnlyRememberedOnUserPrompt": True}),
+        "emailsetup": pool("emailsetup", "ON", totp=True, email=True),
     }
     users = {}
 
-    def confirmed(name, pool_label, sms=False):
+    def confirmed(name, pool_label, sms=False, email=True):
         """A CONFIRMED user with a permanent password; with sms, a verified phone number and SMS MFA
-        enabled and preferred by the administrator."""
+        enabled and preferred by the administrator; without email, no email address."""
         pool_id = pools[pool_label]["id"]
-        attributes = [{"Name": "email", "Value": f"{name}@example.com"}, {"Name": "email_verified", "Value": "true"}]
+        attributes = [{"Name": "email", "Value": f"{name}@example.com"}, {"Name": "email_verified", "Value": "true"}] if email else []
         if sms:
             attributes += [{"Name": "phone_number", "Value": PHONE}, {"Name": "phone_number_verified", "Value": "true"}]
         idp.admin_create_user(UserPoolId=pool_id, Username=name, MessageAction="SUPPRESS", UserAttributes=attributes)
@@ -126,12 +134,14 @@ def main():
     confirmed("sam", "optional", sms=True)   # node amazon-cognito-identity-js: mfaRequired (SMS)
     confirmed("dana", "devices", sms=True)   # node amazon-cognito-identity-js: SMS, then a remembered device
     confirmed("amy", "amplify")              # node Amplify v6: TOTP set-up at sign-in, rememberDevice, device sign-in
+    confirmed("eve", "emailsetup", email=False)  # node Amplify v6: email MFA set up at sign-in with a new address
 
     json.dump(
         {
             "endpoint": ENDPOINT,
             "dataDir": os.environ.get("GATEHOUSE_DATA_DIR"),
             "smsMessage": SMS_MESSAGE,
+            "emailMessage": EMAIL_MESSAGE,
             "pools": pools,
             "users": users,
         },
