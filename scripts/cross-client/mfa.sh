@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# MFA (TOTP, SMS) and remembered devices through unmodified third-party clients:
+# MFA (TOTP, SMS, email set-up) and remembered devices through unmodified third-party clients:
 # amazon-cognito-identity-js and Amplify JS v6 (npm), boto3 with pyotp as the authenticator (PyPI),
 # against the real server binary.
 #

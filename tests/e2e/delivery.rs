@@ -586,5 +586,9 @@ async fn sign_in_codes_go_through_sns_and_a_refused_one_is_reported_as_cognito_d
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(sns.received().len(), 1, "nothing reached the refused number");
+    assert_eq!(
+        sns.received().len(),
+        1,
+        "nothing reached the refused number"
+    );
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `gatehouse` binary, driven through the unmodified
 //! `aws-sdk-cognitoidentityprovider` crate and raw HTTP. One test binary, so one link.
 
+mod access_keys;
 mod harness;
 mod raw;
 

@@ -184,6 +184,10 @@ pub struct Overrides {
     /// (default 10000); slower senders are answered and disconnected.
     #[arg(long, env = "GATEHOUSE_BODY_READ_TIMEOUT_MS")]
     pub body_read_timeout_ms: Option<u64>,
+    /// Accept access keys shorter than 16 characters (e.g. `test` / `test`, as LocalStack and moto
+    /// test suites use). For test set-ups only: every start logs a warning.
+    #[arg(long, env = "GATEHOUSE_ALLOW_WEAK_ACCESS_KEYS", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_weak_access_keys: Option<bool>,
 }
 
 /// `[codes]` in the file: the limits on one-time codes (see the flags of the same names).
@@ -337,6 +341,7 @@ pub struct FileConfig {
     pub session_prune_interval: Option<u64>,
     pub rate_limits: Option<RateLimitsFileConfig>,
     pub body_read_timeout_ms: Option<u64>,
+    pub allow_weak_access_keys: Option<bool>,
 }
 
 /// `[rate_limits]` in the file.
@@ -388,6 +393,8 @@ pub struct Config {
     pub session_prune_interval: std::time::Duration,
     /// Deadline for receiving a request body.
     pub body_read_timeout: std::time::Duration,
+    /// Access keys under 16 characters are accepted (test set-ups only).
+    pub allow_weak_access_keys: bool,
 }
 
 pub const DEFAULT_SESSION_PRUNE_INTERVAL_S: u64 = 300;
@@ -519,6 +526,10 @@ impl Config {
                 .or(file.body_read_timeout_ms)
                 .map(std::time::Duration::from_millis)
                 .unwrap_or(api::server::DEFAULT_BODY_READ_TIMEOUT),
+            allow_weak_access_keys: o
+                .allow_weak_access_keys
+                .or(file.allow_weak_access_keys)
+                .unwrap_or(false),
         };
         config.check()?;
         Ok(config)
@@ -543,20 +554,44 @@ impl Config {
             return Err("body_read_timeout_ms must be at least 1".into());
         }
         for k in &self.access_keys {
-            if k.id.len() < 16 || !k.id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            if k.id.is_empty() || !k.id.chars().all(|c| c.is_ascii_alphanumeric()) {
                 return Err(format!(
-                    "access key id '{}' must be at least 16 letters and digits",
+                    "access key id '{}' must be letters and digits",
+                    k.id
+                ));
+            }
+            if k.secret.is_empty() {
+                return Err(format!("the secret of access key '{}' is empty", k.id));
+            }
+            if self.allow_weak_access_keys {
+                continue;
+            }
+            if k.id.len() < 16 {
+                return Err(format!(
+                    "access key id '{}' must be at least 16 letters and digits \
+                     (allow_weak_access_keys accepts shorter ones, for tests only)",
                     k.id
                 ));
             }
             if k.secret.len() < 16 {
                 return Err(format!(
-                    "the secret of access key '{}' is too short (16 characters at least)",
+                    "the secret of access key '{}' is too short (16 characters at least; \
+                     allow_weak_access_keys accepts shorter ones, for tests only)",
                     k.id
                 ));
             }
         }
         Ok(())
+    }
+
+    /// The configured access keys a strict start would refuse (shorter than 16 characters), for
+    /// the warning every start with `allow_weak_access_keys` logs.
+    pub fn weak_access_keys(&self) -> Vec<&str> {
+        self.access_keys
+            .iter()
+            .filter(|k| k.id.len() < 16 || k.secret.len() < 16)
+            .map(|k| k.id.as_str())
+            .collect()
     }
 }
 
@@ -964,6 +999,41 @@ UserCreation = 0
             ..Default::default()
         };
         assert!(Config::load(&bad).is_err());
+    }
+
+    #[test]
+    fn weak_access_keys_only_when_allowed() {
+        let weak = || Overrides {
+            access_keys: Some("test:test".into()),
+            ..Default::default()
+        };
+        let e = Config::load(&weak()).unwrap_err();
+        assert!(
+            e.contains("at least 16") && e.contains("allow_weak_access_keys"),
+            "{e}"
+        );
+        let c = Config::load(&Overrides {
+            allow_weak_access_keys: Some(true),
+            ..weak()
+        })
+        .unwrap();
+        assert_eq!(c.weak_access_keys(), ["test"]);
+        let dir = tempfile_dir("weak");
+        let path = dir.join("g.toml");
+        std::fs::write(&path, "allow_weak_access_keys = true\n").unwrap();
+        let c = Config::load(&Overrides {
+            config: Some(path),
+            ..weak()
+        })
+        .unwrap();
+        assert!(c.allow_weak_access_keys);
+        // Still letters and digits, and a secret.
+        assert!(Config::load(&Overrides {
+            access_keys: Some("te-st:test".into()),
+            allow_weak_access_keys: Some(true),
+            ..Default::default()
+        })
+        .is_err());
     }
 
     #[test]

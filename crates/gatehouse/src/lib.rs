@@ -377,6 +377,15 @@ fn spawn_session_pruner(store: SqlStore, every: std::time::Duration) {
 pub async fn serve(config: Config) -> Result<(), String> {
     // Before anything can hash: the bound of the CPU queue.
     domain::services::directory::password::set_queue_limit(config.cpu_queue_limit);
+    let weak = config.weak_access_keys();
+    if config.allow_weak_access_keys && !weak.is_empty() {
+        // At every start, so a test set-up that reaches production cannot go unnoticed.
+        tracing::warn!(
+            keys = ?weak,
+            "allow_weak_access_keys is on and these access keys are shorter than 16 characters: \
+             anyone who guesses them administers every pool; use this for tests only"
+        );
+    }
     let store = open_store(&config).await?;
     store.spawn_invalidation_listener();
     spawn_session_pruner(store.clone(), config.session_prune_interval);
