@@ -516,9 +516,7 @@ async fn an_sms_sns_refuses_as_invalid_is_not_retried(backend: Backend) {
 async fn sign_in_codes_go_through_sns_and_a_refused_one_is_reported_as_cognito_does(
     backend: Backend,
 ) {
-    use aws_sdk_cognitoidentityprovider::types::{
-        ChallengeNameType, SmsMfaSettingsType, UserPoolMfaType,
-    };
+    use aws_sdk_cognitoidentityprovider::types::{ChallengeNameType, UserPoolMfaType};
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
     let sns = PyServer::start("sns_server.py", port, &tmp.path().join("sms.jsonl"));
@@ -538,18 +536,7 @@ async fn sign_in_codes_go_through_sns_and_a_refused_one_is_reported_as_cognito_d
             .send()
             .await
             .unwrap();
-        c.admin_set_user_mfa_preference()
-            .user_pool_id(&pool)
-            .username(name)
-            .sms_mfa_settings(
-                SmsMfaSettingsType::builder()
-                    .enabled(true)
-                    .preferred_mfa(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        crate::mfa::prefer_sms(&c, &pool, name).await;
     }
     let r = crate::mfa::initiate(&c, &client, "good", "Passw0rd!x").await;
     assert_eq!(r.challenge_name, Some(ChallengeNameType::SmsMfa));

@@ -6,7 +6,7 @@
 use aws_sdk_cognitoidentityprovider as cognito;
 use cognito::types::{
     AuthFlowType, ChallengeNameType, DeviceConfigurationType, DeviceRememberedStatusType,
-    DeviceSecretVerifierConfigType, SmsMfaConfigType, SmsMfaSettingsType, UserPoolMfaType,
+    DeviceSecretVerifierConfigType, SmsMfaConfigType, UserPoolMfaType,
 };
 
 use crate::harness::{error_code, error_message, Backend, Server};
@@ -55,18 +55,7 @@ async fn device_pool(c: &cognito::Client) -> String {
 
 async fn sms_user(c: &cognito::Client, pool: &str, name: &str) {
     mfa_user(c, pool, name, "Passw0rd!x").await;
-    c.admin_set_user_mfa_preference()
-        .user_pool_id(pool)
-        .username(name)
-        .sms_mfa_settings(
-            SmsMfaSettingsType::builder()
-                .enabled(true)
-                .preferred_mfa(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    crate::mfa::prefer_sms(c, pool, name).await;
 }
 
 fn sms_count(server: &Server) -> usize {

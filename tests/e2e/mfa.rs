@@ -152,8 +152,30 @@ pub async fn respond(
         .map_err(|e| format!("{}: {}", error_code(&e), error_message(&e)))
 }
 
+/// Enables SMS MFA for a user and prefers it, as an administrator.
+pub async fn prefer_sms(c: &cognito::Client, pool: &str, name: &str) {
+    c.admin_set_user_mfa_preference()
+        .user_pool_id(pool)
+        .username(name)
+        .sms_mfa_settings(
+            SmsMfaSettingsType::builder()
+                .enabled(true)
+                .preferred_mfa(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Sets up TOTP through the access token and prefers it; returns the secret.
 pub async fn enrol_totp(c: &cognito::Client, access: &str) -> String {
+    enrol_totp_at(c, access, 0).await
+}
+
+/// As [`enrol_totp`], verifying with the code of the step `steps` from now (so later steps stay
+/// fresh for the sign-ins that follow).
+pub async fn enrol_totp_at(c: &cognito::Client, access: &str, steps: i64) -> String {
     let secret = c
         .associate_software_token()
         .access_token(access)
@@ -165,7 +187,7 @@ pub async fn enrol_totp(c: &cognito::Client, access: &str) -> String {
     let v = c
         .verify_software_token()
         .access_token(access)
-        .user_code(totp(&secret, 0))
+        .user_code(totp(&secret, steps))
         .friendly_device_name("phone")
         .send()
         .await

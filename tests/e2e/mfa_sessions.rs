@@ -7,10 +7,7 @@
 use std::time::Duration;
 
 use aws_sdk_cognitoidentityprovider as cognito;
-use cognito::types::{
-    ChallengeNameType, MessageActionType, SmsMfaSettingsType, SoftwareTokenMfaSettingsType,
-    UserPoolMfaType, VerifySoftwareTokenResponseType,
-};
+use cognito::types::{ChallengeNameType, MessageActionType, UserPoolMfaType};
 
 use crate::harness::{Backend, Options, Server, TEST_KEK};
 use crate::mfa::{initiate, mfa_pool, mfa_user, now_s, respond, totp, PHONE};
@@ -55,35 +52,7 @@ async fn totp_user(c: &cognito::Client, pool: &str, client: &str, name: &str) ->
     let t = password_sign_in(c, client, name, "Passw0rd!x")
         .await
         .unwrap();
-    let access = t.access_token().unwrap();
-    let secret = c
-        .associate_software_token()
-        .access_token(access)
-        .send()
-        .await
-        .unwrap()
-        .secret_code
-        .unwrap();
-    let v = c
-        .verify_software_token()
-        .access_token(access)
-        .user_code(totp(&secret, -1))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(v.status, Some(VerifySoftwareTokenResponseType::Success));
-    c.set_user_mfa_preference()
-        .access_token(access)
-        .software_token_mfa_settings(
-            SoftwareTokenMfaSettingsType::builder()
-                .enabled(true)
-                .preferred_mfa(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    secret
+    crate::mfa::enrol_totp_at(c, t.access_token().unwrap(), -1).await
 }
 
 async fn a_totp_session_answers_once_even_with_a_fresh_code(backend: Backend) {
@@ -171,18 +140,7 @@ async fn a_sent_code_answers_only_its_own_challenge(backend: Backend) {
     let pool = mfa_pool(&c, UserPoolMfaType::Optional).await;
     let (client, _) = app_client(&c, &pool, false).await;
     mfa_user(&c, &pool, "sam", "Passw0rd!x").await;
-    c.admin_set_user_mfa_preference()
-        .user_pool_id(&pool)
-        .username("sam")
-        .sms_mfa_settings(
-            SmsMfaSettingsType::builder()
-                .enabled(true)
-                .preferred_mfa(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    crate::mfa::prefer_sms(&c, &pool, "sam").await;
     let sms = |session: String, code: String| {
         let (c, client) = (c.clone(), client.clone());
         async move {
