@@ -575,18 +575,7 @@ async fn sms_and_email_codes_and_choosing(backend: Backend) {
     let pool = mfa_pool(&c, UserPoolMfaType::Optional).await;
     let (client, _) = app_client(&c, &pool, false).await;
     mfa_user(&c, &pool, "ella", "Passw0rd!x").await;
-    c.admin_set_user_mfa_preference()
-        .user_pool_id(&pool)
-        .username("ella")
-        .sms_mfa_settings(
-            SmsMfaSettingsType::builder()
-                .enabled(true)
-                .preferred_mfa(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    prefer_sms(&c, &pool, "ella").await;
     let me = c
         .admin_get_user()
         .user_pool_id(&pool)
@@ -760,18 +749,7 @@ async fn sms_and_email_codes_and_choosing(backend: Backend) {
     assert_eq!(admin.mfa_options().len(), 1);
 
     // SMS_MFA after SRP, too (SMS preferred again).
-    c.admin_set_user_mfa_preference()
-        .user_pool_id(&pool)
-        .username("ella")
-        .sms_mfa_settings(
-            SmsMfaSettingsType::builder()
-                .enabled(true)
-                .preferred_mfa(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    prefer_sms(&c, &pool, "ella").await;
     let sent = crate::self_service::count_delivered(&server, "mfa:sms", PHONE);
     let step = srp_sign_in_steps(&c, &pool, &client, "ella", "Passw0rd!x")
         .await

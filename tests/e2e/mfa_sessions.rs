@@ -55,6 +55,26 @@ async fn totp_user(c: &cognito::Client, pool: &str, client: &str, name: &str) ->
     crate::mfa::enrol_totp_at(c, t.access_token().unwrap(), -1).await
 }
 
+type Answer = cognito::operation::respond_to_auth_challenge::RespondToAuthChallengeOutput;
+
+/// Answers `user`'s SOFTWARE_TOKEN_MFA challenge through `client`.
+async fn answer_totp(
+    c: &cognito::Client,
+    client: &str,
+    session: &str,
+    user: &str,
+    code: &str,
+) -> Result<Answer, String> {
+    respond(
+        c,
+        client,
+        ChallengeNameType::SoftwareTokenMfa,
+        session,
+        &[("USERNAME", user), ("SOFTWARE_TOKEN_MFA_CODE", code)],
+    )
+    .await
+}
+
 async fn a_totp_session_answers_once_even_with_a_fresh_code(backend: Backend) {
     let server = Server::start_with(server_options(backend)).await;
     let c = server.client();
@@ -68,16 +88,7 @@ async fn a_totp_session_answers_once_even_with_a_fresh_code(backend: Backend) {
     let session = r.session.unwrap();
     let answer = |code: String| {
         let (c, client, session) = (c.clone(), client.clone(), session.clone());
-        async move {
-            respond(
-                &c,
-                &client,
-                ChallengeNameType::SoftwareTokenMfa,
-                &session,
-                &[("USERNAME", "tom"), ("SOFTWARE_TOKEN_MFA_CODE", &code)],
-            )
-            .await
-        }
+        async move { answer_totp(&c, &client, &session, "tom", &code).await }
     };
     let ok = answer(totp(&secret, 0)).await.unwrap();
     assert!(ok.authentication_result.unwrap().access_token.is_some());
@@ -86,15 +97,12 @@ async fn a_totp_session_answers_once_even_with_a_fresh_code(backend: Backend) {
     assert_eq!(e, SPENT);
     // ... and the replay did not use that step up: a new sign-in takes it.
     let r = initiate(&c, &client, "tom", "Passw0rd!x").await;
-    let ok = respond(
+    let ok = answer_totp(
         &c,
         &client,
-        ChallengeNameType::SoftwareTokenMfa,
         r.session.as_deref().unwrap(),
-        &[
-            ("USERNAME", "tom"),
-            ("SOFTWARE_TOKEN_MFA_CODE", &totp(&secret, 1)),
-        ],
+        "tom",
+        &totp(&secret, 1),
     )
     .await
     .unwrap();
@@ -108,16 +116,7 @@ async fn a_totp_session_answers_once_even_with_a_fresh_code(backend: Backend) {
         .map(|i| {
             let (c, client, session) = (c.clone(), client.clone(), session.clone());
             let code = totp(&secret, i);
-            tokio::spawn(async move {
-                respond(
-                    &c,
-                    &client,
-                    ChallengeNameType::SoftwareTokenMfa,
-                    &session,
-                    &[("USERNAME", "tom"), ("SOFTWARE_TOKEN_MFA_CODE", &code)],
-                )
-                .await
-            })
+            tokio::spawn(async move { answer_totp(&c, &client, &session, "tom", &code).await })
         })
         .collect();
     let mut won = 0;
@@ -191,16 +190,7 @@ async fn a_sealed_session_takes_three_wrong_codes(backend: Backend) {
     let session = r.session.unwrap();
     let answer = |code: String| {
         let (c, client, session) = (c.clone(), client.clone(), session.clone());
-        async move {
-            respond(
-                &c,
-                &client,
-                ChallengeNameType::SoftwareTokenMfa,
-                &session,
-                &[("USERNAME", "tess"), ("SOFTWARE_TOKEN_MFA_CODE", &code)],
-            )
-            .await
-        }
+        async move { answer_totp(&c, &client, &session, "tess", &code).await }
     };
     for _ in 0..3 {
         let e = answer(wrong.clone()).await.unwrap_err();
@@ -214,15 +204,12 @@ async fn a_sealed_session_takes_three_wrong_codes(backend: Backend) {
     // which earns the lockout's first one-second lock: the answer waits it out.
     let r = initiate(&c, &client, "tess", "Passw0rd!x").await;
     tokio::time::sleep(Duration::from_millis(1_200)).await;
-    let ok = respond(
+    let ok = answer_totp(
         &c,
         &client,
-        ChallengeNameType::SoftwareTokenMfa,
         r.session.as_deref().unwrap(),
-        &[
-            ("USERNAME", "tess"),
-            ("SOFTWARE_TOKEN_MFA_CODE", &totp(&secret, 0)),
-        ],
+        "tess",
+        &totp(&secret, 0),
     )
     .await
     .unwrap();
@@ -252,16 +239,7 @@ async fn sealed_sessions_cannot_be_read_changed_or_moved(backend: Backend) {
     let code = totp(&secret, 0);
     let answer = |client: String, session: String| {
         let (c, code) = (c.clone(), code.clone());
-        async move {
-            respond(
-                &c,
-                &client,
-                ChallengeNameType::SoftwareTokenMfa,
-                &session,
-                &[("USERNAME", "vic"), ("SOFTWARE_TOKEN_MFA_CODE", &code)],
-            )
-            .await
-        }
+        async move { answer_totp(&c, &client, &session, "vic", &code).await }
     };
     // One character changed anywhere: refused.
     for at in [0, session.len() / 2, session.len() - 1] {

@@ -8,7 +8,7 @@ mod support;
 
 use domain::ports::{
     AuthStore, ChallengeProof, ChallengeStart, DeviceRecord, LockoutPolicy, MfaFactor, MfaStore,
-    SrpVerifier, TokenSessionRecord, UserMfaRecord,
+    SrpVerifier, UserMfaRecord,
 };
 use storage::SqlStore;
 
@@ -98,23 +98,6 @@ async fn secrets_are_sealed_in_their_rows(store: SqlStore, url: String) {
     assert!(!store.put_user_mfa(&stray).await.unwrap());
 }
 
-fn token_session(pool: &str, user: &str, challenge: &str) -> TokenSessionRecord {
-    TokenSessionRecord {
-        origin_jti: challenge.into(),
-        pool_id: pool.into(),
-        client_id: "client".into(),
-        user_id: user.into(),
-        refresh_hash: unique(),
-        previous_refresh_hash: None,
-        previous_valid_until_ms: None,
-        auth_time_s: NOW_MS / 1000,
-        created_ms: NOW_MS,
-        expires_ms: NOW_MS + DAY_MS,
-        revoked_ms: None,
-        device_key: None,
-    }
-}
-
 /// The write behind a right MFA answer: started once per challenge id (also by parallel
 /// answers), refused while the user is locked, after the challenge took its wrong codes, or on
 /// a used TOTP step; and a refused answer claims no step.
@@ -128,7 +111,8 @@ async fn a_code_challenge_ends_in_one_session(store: SqlStore, _url: String) {
         max_failures: 3,
     };
     let start = |challenge: &str, step: Option<i64>| {
-        let (s, session) = (store.clone(), token_session(&pool, &user, challenge));
+        let session = support::token_session(&pool, &user, challenge, NOW_MS + DAY_MS);
+        let s = store.clone();
         async move {
             s.start_token_session_after_challenge(&session, &proof(step), NOW_MS)
                 .await

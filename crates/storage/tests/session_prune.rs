@@ -39,20 +39,7 @@ fn challenge(pool: &str, expires_ms: i64) -> ChallengeSessionRecord {
 }
 
 fn token(pool: &str, user: &str, expires_ms: i64) -> TokenSessionRecord {
-    TokenSessionRecord {
-        origin_jti: unique(),
-        pool_id: pool.into(),
-        client_id: "client".into(),
-        user_id: user.into(),
-        refresh_hash: unique(),
-        previous_refresh_hash: None,
-        previous_valid_until_ms: None,
-        auth_time_s: (expires_ms - 30 * DAY_MS) / 1000,
-        created_ms: expires_ms - 30 * DAY_MS,
-        expires_ms,
-        revoked_ms: None,
-        device_key: None,
-    }
+    support::token_session(pool, user, &unique(), expires_ms)
 }
 
 async fn expired_sessions_go_and_live_ones_stay(store: SqlStore, _url: String) {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use std::collections::BTreeMap;
 
-use domain::ports::{DirectoryStore, UserPoolStore, UserRecord, UserWrite};
+use domain::ports::{DirectoryStore, TokenSessionRecord, UserPoolStore, UserRecord, UserWrite};
 use domain::user_pool::{default_settings, PoolSettings, UserPoolRecord};
 use storage::SqlStore;
 
@@ -85,6 +85,31 @@ macro_rules! suite_with_dir {
             )+
         }
     };
+}
+
+/// A signed-in session of `user` stored under `origin_jti`, started 30 days before `expires_ms`
+/// (its refresh token's end), with a random refresh-token hash.
+pub fn token_session(
+    pool: &str,
+    user: &str,
+    origin_jti: &str,
+    expires_ms: i64,
+) -> TokenSessionRecord {
+    let started_ms = expires_ms - 30 * 86_400_000;
+    TokenSessionRecord {
+        origin_jti: origin_jti.into(),
+        pool_id: pool.into(),
+        client_id: "client".into(),
+        user_id: user.into(),
+        refresh_hash: uuid::Uuid::new_v4().simple().to_string(),
+        previous_refresh_hash: None,
+        previous_valid_until_ms: None,
+        auth_time_s: started_ms / 1000,
+        created_ms: started_ms,
+        expires_ms,
+        revoked_ms: None,
+        device_key: None,
+    }
 }
 
 /// A new pool holding one CONFIRMED user without a password, both stamped `now_ms`: the
