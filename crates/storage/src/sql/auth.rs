@@ -230,12 +230,15 @@ impl AuthStore for SqlStore {
         if self.backend != Backend::Postgres {
             return self.start_after_challenge_in_steps(s, proof, now_ms).await;
         }
-        // One statement, so an MFA answer waits for one durable commit and reads nothing else:
+        // One statement (its text built once: every MFA answer runs it), so an MFA answer waits
+        // for one durable commit and reads nothing else:
         // the lock and the challenge's wrong codes are checked, the TOTP step claimed, the
         // session stored under the challenge's id (a second answer finds it there, or collides
         // with it if both run at once, and stores nothing) and the failures forgotten, each step
         // only if the ones before it held. The counts say which step stopped it.
-        let sql = format!(
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            format!(
             "WITH unlocked AS (SELECT 1 AS ok WHERE NOT EXISTS (SELECT 1 FROM sign_in_failures \
              WHERE pool_id = $2 AND user_id = $4 AND locked_until_ms > $14)), \
              live AS (SELECT 1 AS ok FROM unlocked WHERE NOT EXISTS (SELECT 1 FROM \
@@ -253,8 +256,9 @@ impl AuthStore for SqlStore {
              SELECT (SELECT count(*) FROM unlocked) AS unlocked, \
              (SELECT count(*) FROM live) AS live, (SELECT count(*) FROM step) AS step, \
              (SELECT count(*) FROM started) AS started"
-        );
-        let row = bind_token_session(sqlx::query(&sql), s)
+        )
+        });
+        let row = bind_token_session(sqlx::query(sql), s)
             .bind(proof.totp_step)
             .bind(now_ms)
             .bind(proof.max_failures)
