@@ -472,9 +472,10 @@ async fn schema_rules(backend: Backend) {
         .send()
         .await
         .unwrap_err();
+    // Deletes and updates word it as `user.<name>: ...` lines (corrections.md #7).
     assert_eq!(
         error_message(&err),
-        "Attributes did not conform to the schema: email: The attribute is required\n"
+        "user.email: The attribute is required\n"
     );
     let err = c
         .admin_update_user_attributes()
@@ -553,6 +554,27 @@ async fn attribute_updates_and_status_changes(backend: Backend) {
         .await
         .unwrap();
     assert!(get_user(&c, &pool, "bob").await.enabled());
+
+    // Still on the invitation's temporary password: nothing to reset (corrections.md #10).
+    let err = c
+        .admin_reset_user_password()
+        .user_pool_id(&pool)
+        .username("bob")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_message(&err),
+        "User password cannot be reset in the current state."
+    );
+    c.admin_set_user_password()
+        .user_pool_id(&pool)
+        .username("bob")
+        .password("Perm4nent!Pass0")
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
 
     // No verified channel: the reset cannot deliver a code.
     let err = c
@@ -1729,8 +1751,7 @@ async fn custom_attributes_and_csv_header(backend: Backend) {
             .unwrap_err();
         assert_eq!(error_code(&err), "InvalidParameterException", "{n}={v}");
         assert!(
-            error_message(&err)
-                .starts_with(&format!("Attributes did not conform to the schema: {n}:")),
+            error_message(&err).starts_with(&format!("user.{n}:")),
             "{}",
             error_message(&err)
         );

@@ -126,7 +126,7 @@ async fn model_constraints_give_invalid_parameter() {
     assert!(r
         .message()
         .contains("Member must have length less than or equal to 128"));
-    assert!(r.message().contains("at 'mfaConfiguration' failed to satisfy constraint: Member must satisfy enum value set: [OFF, ON, OPTIONAL]"));
+    assert!(r.message().contains("at 'mfaConfiguration' failed to satisfy constraint: Member must satisfy enum value set: [OPTIONAL, OFF, ON]"));
     let r = signed(
         &server,
         "CreateUserPool",

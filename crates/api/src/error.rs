@@ -97,8 +97,9 @@ impl ApiError {
 pub fn wire_status(code: ErrorCode) -> u16 {
     match code {
         ErrorCode::ResourceNotFoundException | ErrorCode::NotAuthorizedException => 400,
-        // Throttling too comes with 400, not the model's 429 (corrections.md #13).
-        ErrorCode::TooManyRequestsException => 400,
+        // A missing user and throttling too come with 400, not the model's 404 and 429
+        // (corrections.md #13).
+        ErrorCode::UserNotFoundException | ErrorCode::TooManyRequestsException => 400,
         other => other.http_status(),
     }
 }

@@ -388,6 +388,9 @@ impl AuthService {
             }
             None => return Err(combination_not_found()),
         };
+        if user.status == UserStatusType::ForceChangePassword.as_str() {
+            return Err(domain::services::directory::reset_refused());
+        }
         let (channel, dest) = match recovery_channel(&pool, &user) {
             Ok(c) => c,
             Err(_) if hide => {

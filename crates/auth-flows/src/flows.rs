@@ -114,6 +114,13 @@ fn user_not_found() -> CognitoError {
     CognitoError::new(ErrorCode::UserNotFoundException, "User does not exist.")
 }
 
+fn not_confirmed() -> CognitoError {
+    CognitoError::new(
+        ErrorCode::UserNotConfirmedException,
+        "User is not confirmed.",
+    )
+}
+
 pub(crate) fn user_disabled() -> CognitoError {
     CognitoError::new(ErrorCode::NotAuthorizedException, "User is disabled.")
 }
@@ -239,6 +246,9 @@ impl AuthService {
 
     /// The user a USERNAME names. Unknown users fail here unless the client hides their
     /// existence; then `None` and the caller fails later exactly like a wrong password.
+    /// An unconfirmed user is refused here, before any credential is checked, whatever the
+    /// password and whatever PreventUserExistenceErrors says: Cognito checks the status first
+    /// (corrections.md #8; docs/resources/sign-in-order.md).
     async fn candidate_user(
         &self,
         c: &Candidate<'_>,
@@ -251,6 +261,7 @@ impl AuthService {
             .await?;
         match user {
             Some(u) if !u.enabled => Err(user_disabled()),
+            Some(u) if u.status == UserStatusType::Unconfirmed.as_str() => Err(not_confirmed()),
             Some(u) => Ok(Some(u)),
             None if prevents_user_existence_errors(&c.client.record.settings) => Ok(None),
             None => Err(user_not_found()),
@@ -315,10 +326,7 @@ impl AuthService {
             lockout::succeeded(&*self.store, &user.pool_id, &user.id).await?;
         }
         match status {
-            Some(UserStatusType::Unconfirmed) => Err(CognitoError::new(
-                ErrorCode::UserNotConfirmedException,
-                "User is not confirmed.",
-            )),
+            Some(UserStatusType::Unconfirmed) => Err(not_confirmed()),
             Some(UserStatusType::ResetRequired) => Err(CognitoError::new(
                 ErrorCode::PasswordResetRequiredException,
                 "Password reset required for the user",

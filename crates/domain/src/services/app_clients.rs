@@ -81,7 +81,10 @@ fn secret_id(client_id: &str, created_ms: i64) -> String {
 }
 
 pub fn client_not_found(client_id: &str) -> CognitoError {
-    CognitoError::resource_not_found(format!("User pool client {client_id} does not exist."))
+    CognitoError::resource_not_found(format!(
+        "User pool client {} does not exist.",
+        crate::error::echo(client_id)
+    ))
 }
 
 /// Whether `candidate` equals one of the client's secrets. Every secret is compared, each in
@@ -221,7 +224,9 @@ fn is_legacy_flow(f: &ExplicitAuthFlowsType) -> bool {
 }
 
 /// A redirect (callback or sign-out) URL Cognito accepts: absolute, no fragment, HTTPS unless it is
-/// `http://localhost`, or an app scheme such as `myapp://callback`.
+/// on the local machine (`http://localhost`, and since August 2025 the loopback addresses
+/// `http://127.0.0.1` and `http://[::1]`: corrections.md #14), or an app scheme such as
+/// `myapp://callback`.
 fn valid_redirect_url(url: &str) -> bool {
     if url.contains('#') || url.chars().any(char::is_whitespace) {
         return false;
@@ -238,8 +243,22 @@ fn valid_redirect_url(url: &str) -> bool {
     match scheme.to_ascii_lowercase().as_str() {
         "https" => true,
         "http" => {
-            let host_end = rest.find([':', '/', '?']).unwrap_or(rest.len());
-            rest[..host_end].eq_ignore_ascii_case("localhost")
+            let (host, after) = match rest.strip_prefix('[') {
+                Some(v6) => match v6.split_once(']') {
+                    Some((host, after)) => (host, after),
+                    None => return false,
+                },
+                None => rest.split_at(rest.find([':', '/', '?']).unwrap_or(rest.len())),
+            };
+            let port_ok = match after.strip_prefix(':') {
+                Some(p) => {
+                    let digits = p.split(['/', '?']).next().unwrap_or_default();
+                    !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+                }
+                None => after.is_empty() || after.starts_with(['/', '?']),
+            };
+            port_ok
+                && (host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1" || host == "::1")
         }
         _ => true,
     }
@@ -833,6 +852,10 @@ mod tests {
             "https://example.com/cb",
             "http://localhost",
             "http://localhost:3000/cb",
+            "http://127.0.0.1",
+            "http://127.0.0.1:8080/callback?x=1",
+            "http://[::1]/cb",
+            "http://[::1]:4200",
             "myapp://callback",
         ] {
             assert!(valid_redirect_url(ok), "{ok}");
@@ -840,6 +863,11 @@ mod tests {
         for bad in [
             "http://example.com",
             "http://localhost.evil.com/",
+            "http://127.0.0.1.evil.com/",
+            "http://127.0.0.2/",
+            "http://[::1",
+            "http://[::2]/",
+            "http://127.0.0.1:/cb",
             "https://example.com/#frag",
             "example.com",
             "://x",

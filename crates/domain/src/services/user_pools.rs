@@ -386,7 +386,7 @@ impl UserPoolService {
                     .any(|n| bare(n) == bare(&name));
                 if clash {
                     return Err(CognitoError::invalid_parameter(format!(
-                        "Existing attribute already has name {name}."
+                        "{name}: Existing attribute already has name {name}."
                     )));
                 }
                 added.push(def);
@@ -702,13 +702,18 @@ pub fn build_schema(requested: &[SchemaAttributeType]) -> ServiceResult<Vec<Sche
                 // sub is always required and immutable; Cognito ignores attempts to change it.
                 continue;
             }
-            if let Some(t) = attr.attribute_data_type {
-                if Some(t) != std.attribute_data_type {
-                    return Err(CognitoError::invalid_parameter(format!(
-                        "Existing attribute {raw} cannot be changed to a different data type."
-                    )));
-                }
+            // A standard attribute repeated with its own type or none is accepted (CDK sends
+            // `{Name: email, Required: true, Mutable: true}`); another type or the developer-only
+            // flag is refused with Cognito's one message for both (corrections.md #1).
+            let retyped = attr
+                .attribute_data_type
+                .is_some_and(|t| Some(t) != std.attribute_data_type);
+            if retyped || attr.developer_only_attribute == Some(true) {
+                return Err(CognitoError::invalid_parameter(format!(
+                    "You can not change AttributeDataType or set developerOnlyAttribute for standard schema attribute {raw}"
+                )));
             }
+            check_constraints(attr, std.attribute_data_type)?;
             if let Some(m) = attr.mutable {
                 std.mutable = Some(m);
             }
@@ -750,9 +755,12 @@ pub fn custom_attribute(
             "Required custom attributes are not supported currently.",
         ));
     }
-    let data_type = attr
-        .attribute_data_type
-        .unwrap_or(AttributeDataType::String);
+    // Cognito has no default type for a custom attribute (corrections.md #2).
+    let data_type = attr.attribute_data_type.ok_or_else(|| {
+        CognitoError::invalid_parameter(
+            "Invalid AttributeDataType input, consider using the provided AttributeDataType enum.",
+        )
+    })?;
     let developer_only = attr.developer_only_attribute.unwrap_or(false);
     let name = if developer_only {
         format!("dev:custom:{bare}")
@@ -768,47 +776,68 @@ pub fn custom_attribute(
         number_attribute_constraints: None,
         string_attribute_constraints: None,
     };
+    check_constraints(attr, Some(data_type))?;
     match data_type {
         AttributeDataType::String => {
-            let c = attr
-                .string_attribute_constraints
-                .clone()
-                .unwrap_or_default();
-            let min = parse_bound(c.min_length.as_deref(), "MinLength")?;
-            let max = parse_bound(c.max_length.as_deref(), "MaxLength")?;
-            if let (Some(a), Some(b)) = (min, max) {
-                if a > b {
-                    return Err(CognitoError::invalid_parameter(
-                        "Invalid string constraints: MinLength must be less than or equal to MaxLength.",
-                    ));
-                }
-            }
-            if max.is_some_and(|m| m > 2048) {
-                return Err(CognitoError::invalid_parameter(
-                    "Invalid string constraints: MaxLength must be at most 2048.",
-                ));
-            }
-            out.string_attribute_constraints = Some(c);
+            out.string_attribute_constraints = Some(
+                attr.string_attribute_constraints
+                    .clone()
+                    .unwrap_or_default(),
+            );
         }
         AttributeDataType::Number => {
-            let c = attr
-                .number_attribute_constraints
-                .clone()
-                .unwrap_or_default();
-            let min = parse_bound(c.min_value.as_deref(), "MinValue")?;
-            let max = parse_bound(c.max_value.as_deref(), "MaxValue")?;
-            if let (Some(a), Some(b)) = (min, max) {
-                if a > b {
-                    return Err(CognitoError::invalid_parameter(
-                        "Invalid number constraints: MinValue must be less than or equal to MaxValue.",
-                    ));
-                }
-            }
-            out.number_attribute_constraints = Some(c);
+            out.number_attribute_constraints = Some(
+                attr.number_attribute_constraints
+                    .clone()
+                    .unwrap_or_default(),
+            );
         }
         _ => {}
     }
     Ok(out)
+}
+
+/// The String and Number constraints of an attribute, standard or custom, checked alike
+/// (corrections.md #4): integer bounds, min not above max, string lengths at most 2048.
+fn check_constraints(
+    attr: &SchemaAttributeType,
+    data_type: Option<AttributeDataType>,
+) -> ServiceResult<()> {
+    match data_type {
+        Some(AttributeDataType::String) => {
+            if let Some(c) = &attr.string_attribute_constraints {
+                let min = parse_bound(c.min_length.as_deref(), "MinLength")?;
+                let max = parse_bound(c.max_length.as_deref(), "MaxLength")?;
+                if let (Some(a), Some(b)) = (min, max) {
+                    if a > b {
+                        return Err(CognitoError::invalid_parameter(
+                            "Invalid string constraints: MinLength must be less than or equal to MaxLength.",
+                        ));
+                    }
+                }
+                if max.is_some_and(|m| m > 2048) || min.is_some_and(|m| m > 2048) {
+                    return Err(CognitoError::invalid_parameter(
+                        "Invalid string constraints: MaxLength must be at most 2048.",
+                    ));
+                }
+            }
+        }
+        Some(AttributeDataType::Number) => {
+            if let Some(c) = &attr.number_attribute_constraints {
+                let min = parse_bound(c.min_value.as_deref(), "MinValue")?;
+                let max = parse_bound(c.max_value.as_deref(), "MaxValue")?;
+                if let (Some(a), Some(b)) = (min, max) {
+                    if a > b {
+                        return Err(CognitoError::invalid_parameter(
+                            "Invalid number constraints: MinValue must be less than or equal to MaxValue.",
+                        ));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn parse_bound(v: Option<&str>, what: &str) -> ServiceResult<Option<i64>> {

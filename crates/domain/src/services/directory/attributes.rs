@@ -32,6 +32,18 @@ fn schema_error(lines: &[String]) -> CognitoError {
     CognitoError::invalid_parameter(msg)
 }
 
+/// The wording of attribute updates and deletes: one `user.<name>: ...` line per problem and no
+/// heading; the heading above belongs to SignUp and AdminCreateUser (corrections.md #7).
+pub fn update_error(lines: &[String]) -> CognitoError {
+    let mut msg = String::new();
+    for l in lines {
+        msg.push_str("user.");
+        msg.push_str(l);
+        msg.push('\n');
+    }
+    CognitoError::invalid_parameter(msg)
+}
+
 pub fn schema(pool: &UserPoolType) -> &[SchemaAttributeType] {
     pool.schema_attributes.as_deref().unwrap_or_default()
 }
@@ -171,7 +183,10 @@ pub fn validate(
         }
     }
     if !errors.is_empty() {
-        return Err(schema_error(&errors));
+        return Err(match mode {
+            Mode::Create => schema_error(&errors),
+            Mode::Update => update_error(&errors),
+        });
     }
     Ok(out)
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 pub use attributes::username_key;
 pub use import::{import_write, ImportedUser};
 pub use invitations::{mailbox_address, SenderPolicy};
-pub use users::AttributeUpdate;
+pub use users::{reset_refused, AttributeUpdate};
 
 use crate::ports::{DropMessages, MessageSender};
 

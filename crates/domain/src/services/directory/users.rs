@@ -429,12 +429,7 @@ impl DirectoryService {
             }
         }
         if !errors.is_empty() {
-            let mut msg = String::from("Attributes did not conform to the schema: ");
-            for e in errors {
-                msg.push_str(&e);
-                msg.push('\n');
-            }
-            return Err(CognitoError::invalid_parameter(msg));
+            return Err(attributes::update_error(&errors));
         }
         self.modify_user(
             ctx,
@@ -576,6 +571,17 @@ impl DirectoryService {
             req.username.as_deref(),
             false,
             |_, mut u| {
+                // A disabled user, and one who never set a password, cannot be reset
+                // (corrections.md #9 and #10).
+                if !u.enabled {
+                    return Err(CognitoError::new(
+                        ErrorCode::NotAuthorizedException,
+                        "User is disabled.",
+                    ));
+                }
+                if u.status == UserStatusType::ForceChangePassword.as_str() {
+                    return Err(reset_refused());
+                }
                 let verified = |k: &str| get_attr(&u.attributes, k) == Some("true");
                 if !verified("email_verified") && !verified("phone_number_verified") {
                     return Err(CognitoError::invalid_parameter(
@@ -727,4 +733,13 @@ impl DirectoryService {
             .await?;
         Ok(AddCustomAttributesResponse {})
     }
+}
+
+/// Cognito's answer to a password reset of a user still on a temporary password: the
+/// administrator resends the invitation instead (AdminCreateUser with RESEND).
+pub fn reset_refused() -> CognitoError {
+    CognitoError::new(
+        ErrorCode::NotAuthorizedException,
+        "User password cannot be reset in the current state.",
+    )
 }
