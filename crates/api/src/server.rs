@@ -301,6 +301,9 @@ fn respond(
     resp.body(body)
 }
 
+/// The longest `x-amzn-ErrorMessage` sent, in characters (all ASCII once cleaned).
+const ERROR_HEADER_LIMIT: usize = 1024;
+
 /// `{"__type": ..., "message": ...}` with `x-amzn-ErrorType` and `x-amzn-ErrorMessage` beside it.
 pub fn error_response(e: &ApiError, request_id: &str) -> HttpResponse {
     let mut body = serde_json::Map::new();
@@ -316,9 +319,12 @@ pub fn error_response(e: &ApiError, request_id: &str) -> HttpResponse {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut resp = respond(status, bytes, request_id, Some(&e.type_name));
     if let Some(m) = &e.message {
-        // Header values cannot carry line breaks or non-visible bytes; the body has the full text.
+        // Header values cannot carry line breaks or non-visible bytes, and a header line must
+        // not grow with the input (boto3 and Node refuse long ones and drop the answer): the
+        // header carries at most ERROR_HEADER_LIMIT characters, the body the whole text.
         let clean: String = m
             .chars()
+            .take(ERROR_HEADER_LIMIT)
             .map(|c| {
                 if c.is_ascii_graphic() || c == ' ' {
                     c

@@ -12,6 +12,8 @@ use subtle::ConstantTimeEq;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
+use domain::echo;
+
 use crate::access::{AccessKey, AccessKeys};
 use crate::error::ApiError;
 
@@ -59,7 +61,7 @@ fn parse_auth_header(raw: &str) -> Result<AuthHeader<'_>, ApiError> {
     let rest = raw.strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| {
         ApiError::incomplete_signature(format!(
             "Unsupported authorization type: {}",
-            first_word(raw)
+            echo(first_word(raw))
         ))
     })?;
     let mut credential = None;
@@ -72,7 +74,7 @@ fn parse_auth_header(raw: &str) -> Result<AuthHeader<'_>, ApiError> {
         }
         let Some((k, v)) = part.split_once('=') else {
             return Err(ApiError::incomplete_signature(format!(
-                "'{part}' not a valid key=value pair (missing equal-sign) in Authorization header: '{raw}'."
+                "'{}' not a valid key=value pair (missing equal-sign) in Authorization header: '{}'.", echo(part), echo(raw)
             )));
         };
         match k.trim() {
@@ -96,14 +98,15 @@ fn parse_auth_header(raw: &str) -> Result<AuthHeader<'_>, ApiError> {
     }
     if !missing.is_empty() {
         return Err(ApiError::incomplete_signature(format!(
-            "{missing}Authorization={raw}"
+            "{missing}Authorization={}",
+            echo(raw)
         )));
     }
     let credential = credential.unwrap_or_default();
     let scope: Vec<&str> = credential.split('/').collect();
     if scope.len() != 5 {
         return Err(ApiError::incomplete_signature(format!(
-            "Credential should have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{credential}'"
+            "Credential should have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{}'", echo(credential)
         )));
     }
     Ok(AuthHeader {
@@ -190,13 +193,13 @@ impl Verifier {
         let auth = parse_auth_header(raw)?;
         let Some(amz_date_raw) = req.header("x-amz-date") else {
             return Err(ApiError::incomplete_signature(format!(
-                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization={raw}"
+                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization={}", echo(raw)
             )));
         };
         let amz_date = std::str::from_utf8(amz_date_raw).unwrap_or("");
         let signed_at = PrimitiveDateTime::parse(amz_date, AMZ_DATE)
             .map(|t| t.assume_utc())
-            .map_err(|_| ApiError::incomplete_signature(format!("Date must be in ISO-8601 'basic format'. Got '{amz_date}'. See http://en.wikipedia.org/wiki/ISO_8601")))?;
+            .map_err(|_| ApiError::incomplete_signature(format!("Date must be in ISO-8601 'basic format'. Got '{}'. See http://en.wikipedia.org/wiki/ISO_8601", echo(amz_date))))?;
         if auth.service != SERVICE {
             return Err(ApiError::invalid_signature(format!(
                 "Credential should be scoped to correct service: '{SERVICE}'. "
@@ -205,14 +208,15 @@ impl Verifier {
         if auth.terminator != "aws4_request" {
             return Err(ApiError::invalid_signature(format!(
                 "Credential should be scoped with a valid terminator: 'aws4_request', not '{}'. ",
-                auth.terminator
+                echo(auth.terminator)
             )));
         }
         if !amz_date.starts_with(auth.date) || auth.date.len() != 8 {
             return Err(ApiError::invalid_signature(format!(
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}', from '{amz_date}'.",
-                auth.date,
-                amz_date.get(..8).unwrap_or(amz_date)
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}', from '{}'.",
+                echo(auth.date),
+                amz_date.get(..8).unwrap_or(amz_date),
+                echo(amz_date)
             )));
         }
         // The scope's region becomes the region of every pool the call creates or names, so it
@@ -222,7 +226,7 @@ impl Verifier {
         {
             return Err(ApiError::invalid_signature(format!(
                 "Credential should be scoped to a valid region, not '{}'. ",
-                auth.region
+                echo(auth.region)
             )));
         }
         let now_t = OffsetDateTime::from(now);

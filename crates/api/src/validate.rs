@@ -34,6 +34,13 @@ fn shape(id: ShapeId) -> &'static Shape {
     &SHAPES[id as usize]
 }
 
+/// The value as messages quote it, cut at [`domain::error::ECHO_LIMIT`] characters: a value
+/// thousands of characters long would otherwise come back whole, in the body and in the
+/// `x-amzn-ErrorMessage` header (docs/resources/corrections.md).
+fn echo(value: &Value) -> String {
+    domain::echo(&render(value)).into_owned()
+}
+
 /// How a value is quoted in messages (Java's toString style): strings bare, lists as `[a, b]`.
 fn render(value: &Value) -> String {
     match value {
@@ -71,7 +78,7 @@ impl Validator {
         let what = match value {
             None => "Value null".to_string(),
             Some(_) if sensitive => "Value".to_string(),
-            Some(v) => format!("Value '{}'", render(v)),
+            Some(v) => format!("Value '{}'", echo(v)),
         };
         self.errors.push(format!(
             "{what} at '{path}' failed to satisfy constraint: {constraint}"
@@ -146,9 +153,11 @@ impl Validator {
                         );
                     }
                 }
+                let mut pattern_failed = false;
                 if let Some(p) = pattern {
                     if let Some(re) = pattern_regex(id) {
                         if !re.is_match(s) {
+                            pattern_failed = true;
                             self.fail(
                                 Some(value),
                                 sensitive,
@@ -158,6 +167,18 @@ impl Validator {
                         }
                     }
                 }
+                // U+0000 cannot be stored in Postgres text, and SQLite would keep it: refused
+                // in every string, the same on both backends, before any lookup or write
+                // (docs/resources/validation-messages.md). A pattern that already refused the
+                // value said enough.
+                if !pattern_failed && s.contains('\0') {
+                    self.fail(
+                        Some(value),
+                        sensitive,
+                        path,
+                        "Member must not contain null characters".into(),
+                    );
+                }
                 if !enum_values.is_empty() && !enum_values.contains(&s.as_str()) {
                     self.fail(
                         Some(value),
@@ -165,7 +186,7 @@ impl Validator {
                         path,
                         format!(
                             "Member must satisfy enum value set: [{}]",
-                            enum_values.join(", ")
+                            java_hash_set_order(enum_values).join(", ")
                         ),
                     );
                 }
@@ -253,20 +274,39 @@ impl Validator {
                         );
                     }
                 }
+                // Members that are structures, lists or maps are reported at their own paths
+                // (`schema.1.member.name`); scalar members are reported once, as the whole list
+                // at the list's path with the members' constraints nested (corrections.md #11).
+                let scalar = !matches!(
+                    shape(*member).kind,
+                    ShapeKind::Structure { .. } | ShapeKind::List { .. } | ShapeKind::Map { .. }
+                );
+                let mut nested: Vec<String> = Vec::new();
                 for (i, item) in items.iter().enumerate() {
                     if item.is_null() {
                         continue;
                     }
-                    self.walk(
-                        item,
-                        *member,
-                        &format!(
-                            "{}.{}.member",
-                            if path.is_empty() { "" } else { path },
-                            i + 1
-                        ),
+                    let member_path = format!("{path}.{}.member", i + 1);
+                    if !scalar {
+                        self.walk(item, *member, &member_path, sensitive)?;
+                        continue;
+                    }
+                    let mut inner = Validator { errors: Vec::new() };
+                    inner.walk(item, *member, &member_path, sensitive)?;
+                    for e in inner.errors {
+                        let constraint = constraint_of(&e).to_string();
+                        if !nested.contains(&constraint) {
+                            nested.push(constraint);
+                        }
+                    }
+                }
+                if !nested.is_empty() {
+                    self.fail(
+                        Some(value),
                         sensitive,
-                    )?;
+                        path,
+                        format!("Member must satisfy constraint: [{}]", nested.join(", ")),
+                    );
                 }
             }
             ShapeKind::Map {
@@ -320,6 +360,37 @@ impl Validator {
         }
         Ok(())
     }
+}
+
+/// The `X` of `... failed to satisfy constraint: X`.
+fn constraint_of(e: &str) -> &str {
+    const MARK: &str = "failed to satisfy constraint: ";
+    e.find(MARK).map_or(e, |i| &e[i + MARK.len()..])
+}
+
+/// The values in the order a Java `HashSet<String>` of them iterates, which is the order
+/// Cognito lists enum values in its messages: captured `[OPTIONAL, OFF, ON]` for the model's
+/// `[OFF, ON, OPTIONAL]` and `[implicit, client_credentials, code]` for `[code, implicit,
+/// client_credentials]` (corrections.md #12). Buckets are `hash ^ hash >>> 16` masked by the
+/// table size (16, doubled while more than three quarters full); a bucket keeps insertion order.
+fn java_hash_set_order<'a>(values: &[&'a str]) -> Vec<&'a str> {
+    let mut table = 16usize;
+    while values.len() * 4 > table * 3 {
+        table *= 2;
+    }
+    let bucket = |v: &str| {
+        let h = v
+            .encode_utf16()
+            .fold(0u32, |h, c| h.wrapping_mul(31).wrapping_add(u32::from(c)));
+        ((h ^ (h >> 16)) as usize) & (table - 1)
+    };
+    let mut ordered: Vec<(usize, usize, &'a str)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (bucket(v), i, *v))
+        .collect();
+    ordered.sort_unstable();
+    ordered.into_iter().map(|(_, _, v)| v).collect()
 }
 
 /// Rewrites `... failed to satisfy constraint: X` into `... failed to satisfy constraint: Map keys must satisfy constraint: [X]`.
@@ -534,7 +605,104 @@ mod tests {
         assert!(err
             .message
             .unwrap()
-            .contains("Member must satisfy enum value set: [OFF, ON, OPTIONAL]"));
+            .contains("Member must satisfy enum value set: [OPTIONAL, OFF, ON]"));
+    }
+
+    #[test]
+    fn enums_are_listed_in_java_hash_set_order() {
+        // The two orders captured from Cognito (corrections.md #12).
+        assert_eq!(
+            java_hash_set_order(&["OFF", "ON", "OPTIONAL"]),
+            ["OPTIONAL", "OFF", "ON"]
+        );
+        assert_eq!(
+            java_hash_set_order(&["code", "implicit", "client_credentials"]),
+            ["implicit", "client_credentials", "code"]
+        );
+        // Past twelve values the table doubles, and every value is still listed once.
+        let many: Vec<String> = (0..40).map(|i| format!("v{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        let mut ordered = java_hash_set_order(&refs);
+        assert_ne!(ordered, refs);
+        ordered.sort_unstable();
+        let mut sorted = refs.clone();
+        sorted.sort_unstable();
+        assert_eq!(ordered, sorted);
+    }
+
+    #[test]
+    fn scalar_list_members_are_reported_at_the_list() {
+        let err = validate_input(
+            &json!({"UserPoolId": "us-east-1_abc", "ClientName": "c",
+                    "AllowedOAuthFlows": ["code", "token"]}),
+            input("CreateUserPoolClientRequest"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message.as_deref(),
+            Some("1 validation error detected: Value '[code, token]' at 'allowedOAuthFlows' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [implicit, client_credentials, code]]")
+        );
+        // Members that are structures keep their own paths.
+        let err = validate_input(
+            &json!({"PoolName": "p", "Schema": [{"Name": "a"}, {"Name": ""}]}),
+            input("CreateUserPoolRequest"),
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .as_deref()
+                .unwrap()
+                .contains("at 'schema.2.member.name'"),
+            "{:?}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn null_characters_are_refused_in_every_string() {
+        // A map value (InitiateAuth's USERNAME) ...
+        let err = validate_input(
+            &json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "abc",
+                    "AuthParameters": {"USERNAME": "u1\u{0}", "PASSWORD": "p"}}),
+            input("InitiateAuthRequest"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message.as_deref(),
+            Some("1 validation error detected: Value at 'authParameters' failed to satisfy constraint: Map value must satisfy constraint: [Member must not contain null characters]")
+        );
+        // ... a member without a pattern (a group's description) ...
+        let err = validate_input(
+            &json!({"UserPoolId": "us-east-1_abc", "GroupName": "g", "Description": "a\u{0}b"}),
+            input("CreateGroupRequest"),
+        )
+        .unwrap_err();
+        assert!(err
+            .message
+            .unwrap()
+            .ends_with("at 'description' failed to satisfy constraint: Member must not contain null characters"));
+        // ... and a member whose pattern already refuses it gets the pattern's message only.
+        let err = validate_input(
+            &json!({"UserPoolId": "us-east-1_abc", "Username": "u\u{0}"}),
+            input("AdminGetUserRequest"),
+        )
+        .unwrap_err();
+        let msg = err.message.unwrap();
+        assert!(msg.starts_with("1 validation error detected: "), "{msg}");
+        assert!(msg.contains("regular expression pattern"), "{msg}");
+    }
+
+    #[test]
+    fn echoed_values_are_bounded() {
+        let huge = "x".repeat(70_000);
+        let err = validate_input(
+            &json!({"UserPoolId": huge, "Username": "u"}),
+            input("AdminGetUserRequest"),
+        )
+        .unwrap_err();
+        let msg = err.message.unwrap();
+        assert!(msg.len() < 1_000, "{} characters", msg.len());
+        assert!(msg.contains(&format!("Value '{}...' at 'userPoolId'", "x".repeat(256))));
     }
 
     #[test]

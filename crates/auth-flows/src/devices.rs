@@ -421,6 +421,9 @@ impl AuthService {
                     .decode(t)
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
+                    // A device key never holds control characters (and Postgres cannot compare
+                    // text with a NUL in it).
+                    .filter(|k| !k.is_empty() && !k.chars().any(char::is_control))
                     .ok_or_else(|| CognitoError::invalid_parameter("Invalid pagination token."))?,
             ),
             None => None,

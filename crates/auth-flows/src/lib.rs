@@ -78,7 +78,7 @@ impl AuthService {
 
     /// The JWKS of a pool (its keys are made on first need), or None when there is no such pool.
     pub async fn jwks(&self, pool_id: &str) -> domain::ServiceResult<Option<serde_json::Value>> {
-        if self.store.get_user_pool(pool_id).await?.is_none() {
+        if !could_be_pool_id(pool_id) || self.store.get_user_pool(pool_id).await?.is_none() {
             return Ok(None);
         }
         Ok(Some(self.keys.keys(pool_id).await?.jwks().clone()))
@@ -89,7 +89,7 @@ impl AuthService {
         &self,
         pool_id: &str,
     ) -> domain::ServiceResult<Option<serde_json::Value>> {
-        if self.store.get_user_pool(pool_id).await?.is_none() {
+        if !could_be_pool_id(pool_id) || self.store.get_user_pool(pool_id).await?.is_none() {
             return Ok(None);
         }
         Ok(Some(self.issuer.openid_configuration(pool_id)))
@@ -98,4 +98,20 @@ impl AuthService {
     fn now_s(&self) -> i64 {
         self.clock.now_ms().div_euclid(1000)
     }
+}
+
+/// Whether a path segment has the shape of a pool id (`[\w-]+_[0-9a-zA-Z]+`, at most 55
+/// characters). The well-known paths take any text, including a decoded `%00` that Postgres
+/// cannot compare; anything else is a pool that does not exist.
+fn could_be_pool_id(id: &str) -> bool {
+    let Some((region, suffix)) = id.rsplit_once('_') else {
+        return false;
+    };
+    id.len() <= 55
+        && !region.is_empty()
+        && !suffix.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && suffix.chars().all(|c| c.is_ascii_alphanumeric())
 }

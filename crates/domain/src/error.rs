@@ -14,6 +14,18 @@ pub struct CognitoError {
 
 pub type ServiceResult<T> = Result<T, CognitoError>;
 
+/// At most this many characters of a caller's value are quoted back in a message.
+pub const ECHO_LIMIT: usize = 256;
+
+/// `value` as a message quotes it: cut at [`ECHO_LIMIT`] characters and marked `...`, so that an
+/// answer (and its `x-amzn-ErrorMessage` header) does not grow with the input.
+pub fn echo(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(ECHO_LIMIT) {
+        Some((cut, _)) => format!("{}...", &value[..cut]).into(),
+        None => value.into(),
+    }
+}
+
 impl CognitoError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
@@ -28,7 +40,7 @@ impl CognitoError {
         Self::new(ErrorCode::ResourceNotFoundException, message)
     }
     pub fn pool_not_found(pool_id: &str) -> Self {
-        Self::resource_not_found(format!("User pool {pool_id} does not exist."))
+        Self::resource_not_found(format!("User pool {} does not exist.", echo(pool_id)))
     }
     /// Cognito's throttling answer: a rate limit, or no room to queue CPU-heavy work.
     pub fn rate_exceeded() -> Self {

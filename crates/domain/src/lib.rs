@@ -12,4 +12,4 @@ pub mod user_pool;
 
 pub use cognito_model as model;
 pub use context::RequestContext;
-pub use error::{CognitoError, ServiceResult};
+pub use error::{echo, CognitoError, ServiceResult};

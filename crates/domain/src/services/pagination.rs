@@ -27,7 +27,12 @@ pub fn decode(token: &str) -> Result<String, CognitoError> {
         .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16))
         .collect::<Result<Vec<u8>, _>>()
         .map_err(|_| bad())?;
-    String::from_utf8(bytes).map_err(|_| bad())
+    let key = String::from_utf8(bytes).map_err(|_| bad())?;
+    // No key we issue holds a control character, and Postgres cannot compare text with a NUL.
+    if key.chars().any(char::is_control) {
+        return Err(bad());
+    }
+    Ok(key)
 }
 
 #[cfg(test)]
@@ -42,5 +47,7 @@ mod tests {
         assert!(decode("nonsense").is_err());
         assert!(decode("gh1.0").is_err());
         assert!(decode("gh1.zz").is_err());
+        assert!(decode("gh1.00").is_err());
+        assert!(decode("gh1.610a").is_err());
     }
 }
