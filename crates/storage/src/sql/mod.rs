@@ -23,6 +23,7 @@ use crate::user_cache::UserCache;
 pub use bulk::BulkOutcome;
 mod directory;
 mod identity_providers;
+mod liveness;
 mod lookup_batch;
 mod mfa;
 mod outbox;
@@ -40,6 +41,9 @@ const ACK_CHANNEL: &str = "gatehouse_revocation_ack";
 const NODE_LIVENESS_MS: i64 = 3_000;
 /// The NOTIFY channel that carries the user cache marks of a committed user write (see `user_cache`).
 const USER_CHANNEL: &str = "gatehouse_user_changed";
+
+/// How long `/ready` waits for the database before it says not ready.
+pub const READY_TIMEOUT: Duration = Duration::from_millis(800);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -99,7 +103,23 @@ pub struct SqlStore {
 }
 
 fn backend_err(e: sqlx::Error) -> StoreError {
+    liveness::observe(&e);
     StoreError::Backend(e.to_string())
+}
+
+/// Pings a pooled Postgres connection before it serves a request when it may have died unseen
+/// (see `liveness`); a failed ping makes the pool drop it and open another.
+async fn check_before_use<C: sqlx::Connection>(
+    conn: &mut C,
+    idle_for: Duration,
+) -> Result<bool, sqlx::Error> {
+    if liveness::needs_ping(idle_for) {
+        if let Err(e) = conn.ping().await {
+            liveness::observe(&e);
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 impl SqlStore {
@@ -113,7 +133,8 @@ impl SqlStore {
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
             // No ping round trip before every query (sqlx's default): it doubled the database work
-            // of AdminGetUser. A connection that died is dropped when a query on it fails.
+            // of AdminGetUser. On Postgres a connection that may have died unseen (idle, or older
+            // than a failure) is pinged before use instead (see `liveness`).
             .test_before_acquire(false);
         if backend == Backend::Sqlite {
             // Each pooled connection waits for the single SQLite writer instead of failing at once.
@@ -133,9 +154,11 @@ impl SqlStore {
             });
         }
         if backend == Backend::Postgres {
-            opts = opts.after_connect(|conn, _| {
-                Box::pin(async move { conn.execute(POSTGRES_SESSION).await.map(drop) })
-            });
+            opts = opts
+                .after_connect(|conn, _| {
+                    Box::pin(async move { conn.execute(POSTGRES_SESSION).await.map(drop) })
+                })
+                .before_acquire(|conn, meta| Box::pin(check_before_use(conn, meta.idle_for)));
         }
         let url_for_pool = if backend == Backend::Sqlite && !url.contains("mode=") {
             format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })
@@ -195,6 +218,9 @@ impl SqlStore {
                         .max_connections(each)
                         .acquire_timeout(Duration::from_secs(10))
                         .test_before_acquire(false)
+                        .before_acquire(|conn, meta| {
+                            Box::pin(check_before_use(conn, meta.idle_for))
+                        })
                         .after_connect(|conn, _| {
                             Box::pin(async move { conn.execute(POSTGRES_SESSION).await.map(drop) })
                         })
@@ -318,12 +344,15 @@ impl SqlStore {
     }
 
     /// Reachability, for `/ready`.
+    /// Bounded by [`READY_TIMEOUT`]: a database that hangs is as unready as one that is down.
     pub async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(backend_err)?;
-        Ok(())
+        let probe = sqlx::query("SELECT 1").execute(&self.pool);
+        match tokio::time::timeout(READY_TIMEOUT, probe).await {
+            Ok(done) => done.map(drop).map_err(backend_err),
+            Err(_) => Err(StoreError::Backend(
+                "the database did not answer in time".into(),
+            )),
+        }
     }
 
     pub fn cache(&self) -> &Arc<PoolCache> {
