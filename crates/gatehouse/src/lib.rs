@@ -2,11 +2,12 @@
 
 pub mod config;
 pub mod credentials;
+mod http_server;
 pub mod seed;
 
 use std::sync::Arc;
 
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use api::access::{AccessKey, AccessKeys, Policy};
 use api::sigv4::Verifier;
 use api::{AppState, Readiness};
@@ -430,7 +431,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     });
     let metrics_store = web::Data::new(store.clone());
     let account = web::Data::new(AccountId(config.account_id.clone()));
-    let server = HttpServer::new(move || {
+    let server = http_server::serve(config.listen, config.workers, move || {
         App::new()
             .app_data(state.clone())
             .app_data(stats.clone())
@@ -439,26 +440,14 @@ pub async fn serve(config: Config) -> Result<(), String> {
             .configure(api::routes)
             .route("/metrics", web::get().to(metrics))
     })
-    .workers(config.workers)
-    .backlog(4096)
-    // A client that closes its side has gone: drop its request at once, so its handler stops
-    // and any password hash it queued is skipped (with half-closed connections allowed, actix
-    // kept running the handler for nobody).
-    .h1_allow_half_closed(false)
-    .bind(config.listen)
     .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    for addr in server.addrs() {
-        tracing::info!(listen = %addr, public_url = %config.public_url, "gatehouse listening");
-    }
+    tracing::info!(listen = %config.listen, public_url = %config.public_url, "gatehouse listening");
     if config.database_url.starts_with("sqlite:") {
         tracing::info!(data_dir = %config.data_dir.display(), database = %storage::redact(&config.database_url), "data kept in embedded SQLite");
     } else {
         tracing::info!(database = %storage::redact(&config.database_url), "data kept in Postgres");
     }
-    let result = server
-        .run()
-        .await
-        .map_err(|e| format!("server failed: {e}"));
+    let result = server.await.map_err(|e| format!("server failed: {e}"));
     store.leave().await;
     result
 }
