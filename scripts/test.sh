@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --workspace --all-targets
 cargo test --workspace --no-fail-fast -- --test-threads=4
+# Hostile input against the debug binary just built: 20,000 model-driven requests per backend
+# (SQLite, and Postgres when GATEHOUSE_TEST_DATABASE_URL is set); then Postgres restarted and
+# frozen under load, on a private cluster the test starts itself.
+bash scripts/fuzz/run.sh
+bash scripts/resilience/pg_restart.sh
 bash scripts/cross-client/quickstart.sh
 bash scripts/cross-client/signin.sh
 bash scripts/cross-client/mfa.sh

@@ -6,6 +6,7 @@ mod harness;
 mod raw;
 
 mod app_clients;
+mod corrections;
 mod delivery;
 mod devices;
 mod directory;
