@@ -482,13 +482,18 @@ impl Paging<'_> {
                         },
                     )
                     .await;
+                // A user still on the invitation's temporary password cannot be reset
+                // (corrections.md #10), verified or not.
+                let invited = m.status == UserStatusType::ForceChangePassword.as_str();
                 match (r, m.verified) {
-                    (Ok(_), true) => {
+                    (Err(err), _) if invited && err.code == ErrorCode::NotAuthorizedException => {}
+                    (Ok(_), true) if !invited => {
                         if let Some(slot) = self.model.get_mut(&sub) {
                             slot.status = UserStatusType::ResetRequired.as_str().to_string();
                         }
                     }
-                    (Err(err), false) if err.code == ErrorCode::InvalidParameterException => {}
+                    (Err(err), false)
+                        if !invited && err.code == ErrorCode::InvalidParameterException => {}
                     (r, verified) => {
                         return Err(fail(format!(
                             "reset of {} (verified: {verified}) answered {:?}",
