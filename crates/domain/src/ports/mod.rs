@@ -8,6 +8,7 @@ mod identity_providers;
 mod messages;
 mod mfa;
 mod outbox;
+mod triggers;
 mod user_pools;
 
 pub use app_clients::*;
@@ -18,6 +19,7 @@ pub use identity_providers::*;
 pub use messages::*;
 pub use mfa::*;
 pub use outbox::*;
+pub use triggers::*;
 pub use user_pools::*;
 
 /// A storage failure. `Conflict` is a unique-key clash the service can act on; everything else is

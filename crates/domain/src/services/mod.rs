@@ -5,6 +5,7 @@ pub mod app_clients;
 pub mod directory;
 pub mod identity_providers;
 pub mod pagination;
+pub mod triggers;
 pub mod user_pools;
 
 use std::sync::Arc;
@@ -23,6 +24,8 @@ pub struct Services {
     pub app_clients: AppClientService,
     pub directory: DirectoryService,
     pub identity_providers: IdentityProviderService,
+    /// The pool's Lambda triggers, as webhooks.
+    pub triggers: triggers::Triggers,
 }
 
 impl Services {
@@ -55,7 +58,19 @@ impl Services {
                 .with_sender(sender),
             identity_providers: IdentityProviderService::new(store, clock, user_pools.clone()),
             user_pools,
+            triggers: Default::default(),
         }
+    }
+
+    /// Services that invoke the pools' triggers through `triggers` (and refuse LambdaConfig ARNs
+    /// it cannot invoke unless it allows them).
+    pub fn with_triggers(mut self, triggers: triggers::Triggers) -> Self {
+        // Only CreateUserPool and UpdateUserPool check a LambdaConfig; the other services'
+        // copies of the pool service only load pools.
+        self.user_pools = self.user_pools.with_triggers(triggers.clone());
+        self.directory = self.directory.with_triggers(triggers.clone());
+        self.triggers = triggers;
+        self
     }
 
     /// Services whose one-time codes are hashed under `settings`' key and limited by its limits

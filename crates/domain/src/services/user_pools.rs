@@ -31,6 +31,8 @@ pub struct UserPoolService {
     clock: Arc<dyn Clock>,
     /// Which email senders pools may name.
     senders: Arc<crate::services::directory::SenderPolicy>,
+    /// Which LambdaConfig ARNs can be invoked.
+    triggers: crate::services::triggers::Triggers,
 }
 
 impl UserPoolService {
@@ -41,7 +43,14 @@ impl UserPoolService {
             store,
             clock,
             senders: Arc::new(crate::services::directory::SenderPolicy::any()),
+            triggers: Default::default(),
         }
+    }
+
+    /// Refuses LambdaConfig ARNs `triggers` cannot invoke (unless it allows unresolved ones).
+    pub fn with_triggers(mut self, triggers: crate::services::triggers::Triggers) -> Self {
+        self.triggers = triggers;
+        self
     }
 
     pub fn with_sender_policy(mut self, policy: crate::services::directory::SenderPolicy) -> Self {
@@ -78,6 +87,8 @@ impl UserPoolService {
         apply_mutable_settings(&mut s, MutableSettings::from_create(&req));
         validate_settings(&s)?;
         self.senders.check(&s, ctx)?;
+        self.triggers
+            .check_lambda_config(s.lambda_config.as_ref())?;
 
         let now = self.clock.now_ms();
         let tags = req.user_pool_tags.clone().unwrap_or_default();
@@ -150,6 +161,8 @@ impl UserPoolService {
             apply_mutable_settings(&mut s, MutableSettings::from_update(&req));
             validate_settings(&s)?;
             self.senders.check(&s, ctx)?;
+            self.triggers
+                .check_lambda_config(s.lambda_config.as_ref())?;
             let mut record = view.record.clone();
             if let Some(name) = &req.pool_name {
                 record.name = name.clone();
