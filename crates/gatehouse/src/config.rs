@@ -188,6 +188,13 @@ pub struct Overrides {
     /// test suites use). For test set-ups only: every start logs a warning.
     #[arg(long, env = "GATEHOUSE_ALLOW_WEAK_ACCESS_KEYS", num_args = 0..=1, default_missing_value = "true")]
     pub allow_weak_access_keys: Option<bool>,
+    /// Trigger endpoints as a JSON array of `{arn | arn_pattern, url, secret, timeout_ms}`
+    /// (added to the file's `[[triggers]]`).
+    #[arg(long, env = "GATEHOUSE_TRIGGERS", hide_env_values = true)]
+    pub triggers: Option<String>,
+    /// Let a LambdaConfig name ARNs no trigger endpoint serves (their invocations then fail).
+    #[arg(long, env = "GATEHOUSE_ALLOW_UNRESOLVED_TRIGGER_ARNS", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_unresolved_trigger_arns: Option<bool>,
 }
 
 /// `[codes]` in the file: the limits on one-time codes (see the flags of the same names).
@@ -342,6 +349,9 @@ pub struct FileConfig {
     pub rate_limits: Option<RateLimitsFileConfig>,
     pub body_read_timeout_ms: Option<u64>,
     pub allow_weak_access_keys: Option<bool>,
+    #[serde(default)]
+    pub triggers: Vec<webhooks::Endpoint>,
+    pub allow_unresolved_trigger_arns: Option<bool>,
 }
 
 /// `[rate_limits]` in the file.
@@ -395,6 +405,9 @@ pub struct Config {
     pub body_read_timeout: std::time::Duration,
     /// Access keys under 16 characters are accepted (test set-ups only).
     pub allow_weak_access_keys: bool,
+    /// Where each LambdaConfig ARN's events go.
+    pub triggers: Vec<webhooks::Endpoint>,
+    pub allow_unresolved_trigger_arns: bool,
 }
 
 pub const DEFAULT_SESSION_PRUNE_INTERVAL_S: u64 = 300;
@@ -529,6 +542,22 @@ impl Config {
             allow_weak_access_keys: o
                 .allow_weak_access_keys
                 .or(file.allow_weak_access_keys)
+                .unwrap_or(false),
+            triggers: {
+                let mut all = file.triggers.clone();
+                if let Some(json) = &o.triggers {
+                    let more: Vec<webhooks::Endpoint> = serde_json::from_str(json)
+                        .map_err(|e| format!("invalid GATEHOUSE_TRIGGERS: {e}"))?;
+                    all.extend(more);
+                }
+                for e in &all {
+                    e.validate()?;
+                }
+                all
+            },
+            allow_unresolved_trigger_arns: o
+                .allow_unresolved_trigger_arns
+                .or(file.allow_unresolved_trigger_arns)
                 .unwrap_or(false),
         };
         config.check()?;

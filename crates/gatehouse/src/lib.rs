@@ -409,7 +409,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
         sender,
         sender_policy(&config),
     )
-    .with_code_settings(code_settings(&config, &kek));
+    .with_code_settings(code_settings(&config, &kek))
+    .with_triggers(triggers(&config)?);
     let auth = auth_flows::AuthService::new(
         shared_store,
         clock,
@@ -450,6 +451,21 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let result = server.await.map_err(|e| format!("server failed: {e}"));
     store.leave().await;
     result
+}
+
+/// The pools' triggers: the configured endpoints as signed webhooks.
+fn triggers(config: &Config) -> Result<domain::services::triggers::Triggers, String> {
+    let invoker = webhooks::WebhookInvoker::new(config.triggers.clone())?;
+    if !config.triggers.is_empty() {
+        tracing::info!(
+            endpoints = config.triggers.len(),
+            "trigger endpoints configured"
+        );
+    }
+    Ok(domain::services::triggers::Triggers::new(
+        Arc::new(invoker),
+        config.allow_unresolved_trigger_arns,
+    ))
 }
 
 pub async fn run(cli: Cli) -> Result<(), String> {
