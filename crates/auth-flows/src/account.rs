@@ -13,7 +13,8 @@ use cognito_model::shapes::{
 use domain::ports::{AppClientView, DeliveryChannel, UserPoolView, UserRecord};
 use domain::services::app_clients::prevents_user_existence_errors;
 use domain::services::directory::codes::{self, recovery_channel, CodePurpose, CodeSubject};
-use domain::services::directory::password;
+use domain::services::directory::{password, SignUpCall};
+use domain::services::triggers::{self, Trigger, Triggers};
 use domain::services::DirectoryService;
 use domain::{CognitoError, RequestContext, ServiceResult};
 
@@ -166,11 +167,33 @@ impl AuthService {
             &client,
             attrs.iter().filter_map(|a| a.name.as_deref()),
         )?;
+        let call = SignUpCall {
+            client_id: Some(&client.record.client_id),
+            validation_data: req.validation_data.as_deref(),
+            client_metadata: req.client_metadata.as_ref(),
+        };
         let user = self
             .services
             .directory
-            .sign_up_user(&pool, &username, &pw, attrs)
+            .sign_up_user(&pool, &username, &pw, attrs, call)
             .await?;
+        if user.status == UserStatusType::Confirmed.as_str() {
+            // PreSignUp confirmed the user: no code to send, and PostConfirmation follows.
+            self.post_confirmation(
+                &pool,
+                &user,
+                "PostConfirmation_ConfirmSignUp",
+                &client.record.client_id,
+                req.client_metadata.as_ref(),
+            )
+            .await?;
+            return Ok(SignUpResponse {
+                user_confirmed: Some(true),
+                code_delivery_details: None,
+                user_sub: Some(user.id.clone()),
+                ..Default::default()
+            });
+        }
         let details = match sign_up_channel(&pool, &user) {
             Some((channel, dest)) => Some(
                 self.services
@@ -248,7 +271,8 @@ impl AuthService {
             .check_code(&pool, &user, CodePurpose::SignUp, dest, code)
             .await?;
         let proven = sent_to.as_ref().map(|(c, d)| (c.attribute(), d.as_str()));
-        self.services
+        let confirmed = self
+            .services
             .directory
             .confirm_with_code(
                 &ctx,
@@ -259,7 +283,47 @@ impl AuthService {
                 req.force_alias_creation.unwrap_or(false),
             )
             .await?;
+        // The user stays confirmed when PostConfirmation fails; the caller hears the failure.
+        self.post_confirmation(
+            &pool,
+            &confirmed,
+            "PostConfirmation_ConfirmSignUp",
+            &client.record.client_id,
+            req.client_metadata.as_ref(),
+        )
+        .await?;
         Ok(ConfirmSignUpResponse::default())
+    }
+
+    /// The PostConfirmation trigger, when the pool has one (its answer carries nothing).
+    async fn post_confirmation(
+        &self,
+        pool: &UserPoolView,
+        user: &UserRecord,
+        source: &str,
+        client_id: &str,
+        client_metadata: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> ServiceResult<()> {
+        let request = serde_json::json!({
+            "userAttributes": triggers::user_attributes(user),
+            "clientMetadata": client_metadata.map(|m| triggers::string_map(m.iter())),
+        });
+        let caller = triggers::Caller {
+            client_id: Some(client_id),
+        };
+        self.services
+            .triggers
+            .invoke(
+                pool,
+                Trigger::PostConfirmation,
+                source,
+                &user.username,
+                caller,
+                request,
+                serde_json::json!({}),
+            )
+            .await
+            .map(drop)
     }
 
     pub async fn resend_confirmation_code(
@@ -463,6 +527,20 @@ impl AuthService {
         directory
             .set_own_password(&ctx, &pool, &user, &pw, confirm)
             .await?;
+        if Triggers::configured(&pool, Trigger::PostConfirmation) {
+            let now = directory
+                .sign_in_user(&pool, &user.username)
+                .await?
+                .unwrap_or(user);
+            self.post_confirmation(
+                &pool,
+                &now,
+                "PostConfirmation_ConfirmForgotPassword",
+                &client.record.client_id,
+                req.client_metadata.as_ref(),
+            )
+            .await?;
+        }
         Ok(ConfirmForgotPasswordResponse {})
     }
 

@@ -18,6 +18,7 @@ use cognito_model::shapes::{
 use domain::ports::{AppClientView, UserPoolView, UserRecord};
 use domain::services::app_clients::prevents_user_existence_errors;
 use domain::services::directory::password;
+use domain::services::triggers::{self, Trigger, Triggers};
 use domain::services::DirectoryService;
 use domain::{CognitoError, RequestContext, ServiceResult};
 use hmac::{Hmac, Mac};
@@ -146,6 +147,8 @@ pub(crate) struct Candidate<'a> {
     pub pool: &'a UserPoolView,
     pub client: &'a AppClientView,
     pub admin: bool,
+    /// The call's ClientMetadata, for the triggers that receive it.
+    pub client_metadata: Option<&'a BTreeMap<String, String>>,
 }
 
 impl AuthService {
@@ -180,6 +183,7 @@ impl AuthService {
             pool: &pool,
             client: &client,
             admin: false,
+            client_metadata: req.client_metadata.as_ref(),
         };
         Ok(self.start(&c, flow, &params).await?.into())
     }
@@ -206,6 +210,7 @@ impl AuthService {
             pool: &pool,
             client: &client,
             admin: true,
+            client_metadata: req.client_metadata.as_ref(),
         };
         Ok(self.start(&c, flow, &params).await?.into())
     }
@@ -268,6 +273,34 @@ impl AuthService {
         }
     }
 
+    /// The PreAuthentication trigger, when the pool has one: it may refuse the sign-in. Fired
+    /// before the credential is checked, with the call's ClientMetadata as `validationData`.
+    async fn pre_authentication(&self, c: &Candidate<'_>, user: &UserRecord) -> ServiceResult<()> {
+        if !Triggers::configured(c.pool, Trigger::PreAuthentication) {
+            return Ok(());
+        }
+        let request = serde_json::json!({
+            "userAttributes": triggers::user_attributes(user),
+            "validationData": c.client_metadata.map(|m| triggers::string_map(m.iter())),
+        });
+        let caller = triggers::Caller {
+            client_id: Some(&c.client.record.client_id),
+        };
+        self.services
+            .triggers
+            .invoke(
+                c.pool,
+                Trigger::PreAuthentication,
+                "PreAuthentication_Authentication",
+                &user.username,
+                caller,
+                request,
+                serde_json::json!({}),
+            )
+            .await
+            .map(drop)
+    }
+
     /// USER_PASSWORD_AUTH and ADMIN_USER_PASSWORD_AUTH: one round trip.
     async fn password_flow(&self, c: &Candidate<'_>, p: &Params) -> ServiceResult<Step> {
         let username = param(p, "USERNAME").ok_or_else(|| missing("USERNAME"))?;
@@ -289,6 +322,7 @@ impl AuthService {
             password::blocking(move || password::verify(decoy_hash(), &pw)).await?;
             return Err(incorrect());
         };
+        self.pre_authentication(c, &user).await?;
         lockout::begin(&*self.store, &user.pool_id, &user.id, self.clock.now_ms()).await?;
         let Some(hash) = user.password.as_ref().map(|s| s.hash.clone()) else {
             // A user without a password (imported, say) costs what a check costs, too.
@@ -411,6 +445,9 @@ impl AuthService {
             p.get("SECRET_HASH").map(String::as_str),
         )?;
         let user = self.candidate_user(c, username).await?;
+        if let Some(u) = &user {
+            self.pre_authentication(c, u).await?;
+        }
         let verifier = user
             .as_ref()
             .and_then(|u| u.password.as_ref())
@@ -487,6 +524,7 @@ impl AuthService {
             pool: &pool,
             client: &client,
             admin: false,
+            client_metadata: req.client_metadata.as_ref(),
         };
         let responses = req.challenge_responses.unwrap_or_default();
         Ok(self
@@ -513,6 +551,7 @@ impl AuthService {
             pool: &pool,
             client: &client,
             admin: true,
+            client_metadata: req.client_metadata.as_ref(),
         };
         let responses = req.challenge_responses.unwrap_or_default();
         Ok(self

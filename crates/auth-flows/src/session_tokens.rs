@@ -157,6 +157,7 @@ impl AuthService {
             ChallengeStart::StepUsed => return Err(crate::second_factor::token_used()),
         }
         let (access, id, expires_in) = signed?;
+        self.post_authentication(pool, client, user).await?;
         Ok(AuthenticationResultType {
             access_token: Some(access),
             expires_in: Some(expires_in as i32),
@@ -165,6 +166,40 @@ impl AuthService {
             id_token: Some(id),
             new_device_metadata: None,
         })
+    }
+
+    /// The PostAuthentication trigger of a sign-in, when the pool has one: a failure fails the
+    /// sign-in (its tokens are not handed out).
+    async fn post_authentication(
+        &self,
+        pool: &UserPoolView,
+        client: &AppClientView,
+        user: &UserRecord,
+    ) -> ServiceResult<()> {
+        use domain::services::triggers::{self, Trigger, Triggers};
+        if !Triggers::configured(pool, Trigger::PostAuthentication) {
+            return Ok(());
+        }
+        let request = serde_json::json!({
+            "userAttributes": triggers::user_attributes(user),
+            "newDeviceUsed": false,
+        });
+        let caller = triggers::Caller {
+            client_id: Some(&client.record.client_id),
+        };
+        self.services
+            .triggers
+            .invoke(
+                pool,
+                Trigger::PostAuthentication,
+                "PostAuthentication_Authentication",
+                &user.username,
+                caller,
+                request,
+                serde_json::json!({}),
+            )
+            .await
+            .map(drop)
     }
 
     /// The session a refresh token continues, checked against the client; `rotating` says the

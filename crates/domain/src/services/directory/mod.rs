@@ -18,6 +18,7 @@ use std::sync::Arc;
 pub use attributes::username_key;
 pub use import::{import_write, ImportedUser};
 pub use invitations::{mailbox_address, SenderPolicy};
+pub use self_service::SignUpCall;
 pub use users::{reset_refused, AttributeUpdate};
 
 use crate::ports::{DropMessages, MessageSender};
@@ -43,6 +44,7 @@ pub struct DirectoryService {
     pools: UserPoolService,
     sender: Arc<dyn MessageSender>,
     codes: Arc<codes::CodeSettings>,
+    triggers: crate::services::triggers::Triggers,
 }
 
 pub(crate) fn user_not_found() -> CognitoError {
@@ -113,7 +115,14 @@ impl DirectoryService {
             pools,
             sender: Arc::new(DropMessages),
             codes: codes::CodeSettings::process_local(),
+            triggers: Default::default(),
         }
+    }
+
+    /// The pools' Lambda triggers (PreSignUp fires inside SignUp's user creation).
+    pub fn with_triggers(mut self, triggers: crate::services::triggers::Triggers) -> Self {
+        self.triggers = triggers;
+        self
     }
 
     /// The key one-time codes are hashed under and their limits.

@@ -11,6 +11,7 @@ use super::{alias_exists, password, DirectoryService};
 use crate::context::RequestContext;
 use crate::error::{CognitoError, ServiceResult};
 use crate::ports::{PasswordState, SrpVerifier, UserPoolView, UserRecord, UserWriteOutcome};
+use crate::services::triggers::{self, Trigger, Triggers};
 
 /// Most previous passwords kept for PasswordHistorySize (its model maximum).
 const MAX_HISTORY: usize = 24;
@@ -44,14 +45,90 @@ fn username_exists() -> CognitoError {
     CognitoError::new(ErrorCode::UsernameExistsException, "User already exists")
 }
 
+/// What SignUp passes on to its PreSignUp trigger.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SignUpCall<'a> {
+    pub client_id: Option<&'a str>,
+    pub validation_data: Option<&'a [AttributeType]>,
+    pub client_metadata: Option<&'a std::collections::BTreeMap<String, String>>,
+}
+
 impl DirectoryService {
-    /// SignUp's user: UNCONFIRMED, with its password and validated attributes.
+    /// The PreSignUp trigger, when the pool has one: a failure stops the creation. Marks a
+    /// present email / phone number verified as the answer asks, and tells whether the answer
+    /// confirms the user.
+    pub(crate) async fn pre_sign_up(
+        &self,
+        pool: &UserPoolView,
+        source: &str,
+        username: &str,
+        attrs: &mut Vec<(String, String)>,
+        call: SignUpCall<'_>,
+    ) -> ServiceResult<bool> {
+        if !Triggers::configured(pool, Trigger::PreSignUp) {
+            return Ok(false);
+        }
+        let status = if source == "PreSignUp_AdminCreateUser" {
+            UserStatusType::ForceChangePassword
+        } else {
+            UserStatusType::Unconfirmed
+        };
+        let validation = call.validation_data.map(|v| {
+            triggers::string_map(
+                v.iter()
+                    .filter_map(|a| Some((a.name.as_ref()?, a.value.as_ref()?))),
+            )
+        });
+        let request = serde_json::json!({
+            "userAttributes": triggers::attributes_of(attrs, status.as_str()),
+            "validationData": validation,
+            "clientMetadata": call.client_metadata.map(|m| triggers::string_map(m.iter())),
+        });
+        let response = serde_json::json!({
+            "autoConfirmUser": false,
+            "autoVerifyEmail": false,
+            "autoVerifyPhone": false,
+        });
+        let caller = triggers::Caller {
+            client_id: call.client_id,
+        };
+        let Some(r) = self
+            .triggers
+            .invoke(
+                pool,
+                Trigger::PreSignUp,
+                source,
+                username,
+                caller,
+                request,
+                response,
+            )
+            .await?
+        else {
+            return Ok(false);
+        };
+        let confirm = triggers::answered_flag(&r, "autoConfirmUser")?;
+        for (flag, attr) in [
+            ("autoVerifyEmail", "email"),
+            ("autoVerifyPhone", "phone_number"),
+        ] {
+            if triggers::answered_flag(&r, flag)? && attrs.iter().any(|(n, _)| n == attr) {
+                set_attr(attrs, &format!("{attr}_verified"), "true");
+            }
+        }
+        Ok(confirm)
+    }
+
+    /// SignUp's user: UNCONFIRMED, with its password and validated attributes, or CONFIRMED
+    /// (and verified) as the pool's PreSignUp trigger answers. A failing trigger creates no
+    /// user.
     pub async fn sign_up_user(
         &self,
         pool: &UserPoolView,
         username: &str,
         pw: &str,
         attrs: &[AttributeType],
+        call: SignUpCall<'_>,
     ) -> ServiceResult<UserRecord> {
         let p = &pool.record.settings.pool;
         let policy = password_policy(p);
@@ -81,6 +158,13 @@ impl DirectoryService {
         {
             return Err(username_exists());
         }
+        let mut status = UserStatusType::Unconfirmed;
+        if self
+            .pre_sign_up(pool, "PreSignUp_SignUp", &username, &mut all, call)
+            .await?
+        {
+            status = UserStatusType::Confirmed;
+        }
         let (pid, uname, to_hash) = (pool.record.id.clone(), username.clone(), pw.to_string());
         let (hash, srp) =
             password::blocking(move || password::credential(&pid, &uname, &to_hash)).await??;
@@ -91,7 +175,7 @@ impl DirectoryService {
             id: sub,
             username_key: key,
             username,
-            status: UserStatusType::Unconfirmed.as_str().to_string(),
+            status: status.as_str().to_string(),
             enabled: true,
             created_ms: now,
             modified_ms: now,

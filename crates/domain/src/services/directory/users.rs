@@ -115,6 +115,21 @@ impl DirectoryService {
             None => given,
         };
         attributes::check_required(p, &attrs)?;
+        // An administrator's user is created on a temporary password whatever the answer;
+        // the answer may still mark the email or phone number verified.
+        let call = super::SignUpCall {
+            client_id: None,
+            validation_data: req.validation_data.as_deref(),
+            client_metadata: req.client_metadata.as_ref(),
+        };
+        self.pre_sign_up(
+            &pool,
+            "PreSignUp_AdminCreateUser",
+            &username,
+            &mut attrs,
+            call,
+        )
+        .await?;
         let temp = match req.temporary_password.clone().filter(|t| !t.is_empty()) {
             Some(t) => {
                 password::check_policy(&policy, &t)?;
