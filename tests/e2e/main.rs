@@ -26,4 +26,5 @@ mod security_keys;
 mod security_wire;
 mod self_service;
 mod sign_in;
+mod triggers;
 mod user_pools;

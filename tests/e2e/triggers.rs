@@ -1,0 +1,395 @@
+//! Lambda triggers delivered as signed webhooks to a real HTTP receiver
+//! (tests/e2e/support/trigger_receiver.py), through the unmodified SDK, on both backends:
+//! PreSignUp (its answer confirming and verifying), PostConfirmation, PreAuthentication and
+//! PostAuthentication, the events they carry, and every failure mode with no half-done state.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aws_sdk_cognitoidentityprovider as cognito;
+use cognito::types::{AuthFlowType, LambdaConfigType, VerifiedAttributeType};
+use serde_json::{json, Value};
+
+use crate::harness::{error_code, error_message, Backend, Options, Server};
+use crate::self_service::delivered_code;
+use crate::sign_in::{app_client, attr};
+
+crate::backend_tests!(
+    unresolved_arns_are_refused_unless_allowed,
+    pre_sign_up_confirms_and_verifies_then_post_confirmation_fires,
+    failing_pre_sign_up_creates_no_user,
+    confirmation_and_sign_in_fire_their_triggers,
+    admin_create_user_fires_pre_sign_up,
+);
+
+const SECRET: &str = "trigger-secret-0123456789";
+const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:";
+
+/// The receiver: a Python HTTP server that logs each event and answers as the plan says.
+struct Receiver {
+    child: Child,
+    port: u16,
+    plan: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = dir.path().join("plan.json");
+        let log = dir.path().join("events.jsonl");
+        std::fs::write(&plan, "{}").unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/e2e/support/trigger_receiver.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(&plan)
+            .arg(&log)
+            .arg(SECRET)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 trigger_receiver.py");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("the receiver's port");
+        Receiver {
+            child,
+            port,
+            plan,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn plan(&self, plan: Value) {
+        std::fs::write(&self.plan, plan.to_string()).unwrap();
+    }
+
+    /// Every request received so far.
+    fn received(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// The events sent to `function`.
+    fn events(&self, function: &str) -> Vec<Value> {
+        let path = format!("/{function}");
+        self.received()
+            .into_iter()
+            .filter(|r| r["path"] == path.as_str())
+            .inspect(|r| assert_eq!(r["signature_ok"], true, "{r}"))
+            .map(|r| r["event"].clone())
+            .collect()
+    }
+
+    fn options(&self, backend: Backend) -> Options {
+        let mut o = Options::new(backend);
+        o.env.push((
+            "GATEHOUSE_TRIGGERS".into(),
+            json!([{
+                "arn_pattern": format!("{ARN}*"),
+                "url": format!("http://127.0.0.1:{}/{{function}}", self.port),
+                "secret": SECRET,
+                "timeout_ms": 700,
+            }])
+            .to_string(),
+        ));
+        o
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lambda_config() -> LambdaConfigType {
+    LambdaConfigType::builder()
+        .pre_sign_up(format!("{ARN}presignup"))
+        .post_confirmation(format!("{ARN}postconfirm"))
+        .pre_authentication(format!("{ARN}preauth"))
+        .post_authentication(format!("{ARN}postauth"))
+        .build()
+}
+
+async fn trigger_pool(c: &cognito::Client) -> String {
+    c.create_user_pool()
+        .pool_name("triggers")
+        .lambda_config(lambda_config())
+        .auto_verified_attributes(VerifiedAttributeType::Email)
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap()
+}
+
+async fn sign_up(c: &cognito::Client, client: &str, name: &str) -> Result<bool, String> {
+    c.sign_up()
+        .client_id(client)
+        .username(name)
+        .password("Passw0rd!x")
+        .user_attributes(attr("email", &format!("{name}@example.com")))
+        .validation_data(attr("invite", "abc"))
+        .client_metadata("source", "test")
+        .send()
+        .await
+        .map(|r| r.user_confirmed)
+        .map_err(|e| format!("{}: {}", error_code(&e), error_message(&e)))
+}
+
+async fn user_count(c: &cognito::Client, pool: &str) -> usize {
+    c.list_users()
+        .user_pool_id(pool)
+        .send()
+        .await
+        .unwrap()
+        .users()
+        .len()
+}
+
+async fn unresolved_arns_are_refused_unless_allowed(backend: Backend) {
+    let server = Server::start(backend.clone()).await;
+    let err = server
+        .client()
+        .create_user_pool()
+        .pool_name("p")
+        .lambda_config(lambda_config())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterException");
+    assert!(
+        error_message(&err).contains("PreSignUp"),
+        "{}",
+        error_message(&err)
+    );
+    // Allowed: the pool is made, and the invocation fails as one Cognito may not make.
+    let mut o = Options::new(backend);
+    o.extra_args.push("--allow-unresolved-trigger-arns".into());
+    let server = Server::start_with(o).await;
+    let c = server.client();
+    let pool = trigger_pool(&c).await;
+    let (client, _) = app_client(&c, &pool, false).await;
+    assert_eq!(
+        sign_up(&c, &client, "ann").await,
+        Err("UnexpectedLambdaException: PreSignUp invocation failed due to error AccessDeniedException.".into())
+    );
+    assert_eq!(user_count(&c, &pool).await, 0);
+}
+
+async fn pre_sign_up_confirms_and_verifies_then_post_confirmation_fires(backend: Backend) {
+    let rx = Receiver::start();
+    let server = Server::start_with(rx.options(backend)).await;
+    let c = server.client();
+    let pool = trigger_pool(&c).await;
+    let (client, _) = app_client(&c, &pool, false).await;
+    rx.plan(json!({"/presignup": {"merge": {"autoConfirmUser": true, "autoVerifyEmail": true}}}));
+    assert_eq!(sign_up(&c, &client, "bob").await, Ok(true));
+
+    let ev = &rx.events("presignup")[0];
+    assert_eq!(ev["version"], "1");
+    assert_eq!(ev["triggerSource"], "PreSignUp_SignUp");
+    assert_eq!(ev["region"], "us-east-1");
+    assert_eq!(ev["userPoolId"], pool.as_str());
+    assert_eq!(ev["userName"], "bob");
+    assert_eq!(ev["callerContext"]["clientId"], client.as_str());
+    assert_eq!(ev["request"]["userAttributes"]["email"], "bob@example.com");
+    assert_eq!(
+        ev["request"]["userAttributes"]["cognito:user_status"],
+        "UNCONFIRMED"
+    );
+    assert_eq!(ev["request"]["validationData"], json!({"invite": "abc"}));
+    assert_eq!(ev["request"]["clientMetadata"], json!({"source": "test"}));
+    assert_eq!(
+        ev["response"],
+        json!({"autoConfirmUser": false, "autoVerifyEmail": false, "autoVerifyPhone": false})
+    );
+
+    let u = c
+        .admin_get_user()
+        .user_pool_id(&pool)
+        .username("bob")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(u.user_status().unwrap().as_str(), "CONFIRMED");
+    let verified = u
+        .user_attributes()
+        .iter()
+        .find(|a| a.name() == "email_verified")
+        .and_then(|a| a.value());
+    assert_eq!(verified, Some("true"));
+    let post = rx.events("postconfirm");
+    assert_eq!(post.len(), 1);
+    assert_eq!(post[0]["triggerSource"], "PostConfirmation_ConfirmSignUp");
+    assert_eq!(
+        post[0]["request"]["userAttributes"]["cognito:user_status"],
+        "CONFIRMED"
+    );
+    assert_eq!(
+        post[0]["request"]["clientMetadata"],
+        json!({"source": "test"})
+    );
+}
+
+async fn failing_pre_sign_up_creates_no_user(backend: Backend) {
+    let rx = Receiver::start();
+    let server = Server::start_with(rx.options(backend)).await;
+    let c = server.client();
+    let pool = trigger_pool(&c).await;
+    let (client, _) = app_client(&c, &pool, false).await;
+    // The function fails: its errorMessage, in Cognito's words.
+    rx.plan(json!({"/presignup": {"status": 500, "body": {"errorMessage": "Registration from this domain is not allowed.", "errorType": "Error"}}}));
+    assert_eq!(
+        sign_up(&c, &client, "carl").await,
+        Err("UserLambdaValidationException: PreSignUp failed with error Registration from this domain is not allowed..".into())
+    );
+    // An answer that is not an event.
+    rx.plan(json!({"/presignup": {"raw": "not json"}}));
+    assert_eq!(
+        sign_up(&c, &client, "carl").await,
+        Err("InvalidLambdaResponseException: Unrecognizable lambda output".into())
+    );
+    // A flag that is not a boolean.
+    rx.plan(json!({"/presignup": {"merge": {"autoConfirmUser": "yes"}}}));
+    assert_eq!(
+        sign_up(&c, &client, "carl").await,
+        Err("InvalidLambdaResponseException: Unrecognizable lambda output".into())
+    );
+    // No answer in time: three attempts, then Cognito's timeout message.
+    let before = rx.events("presignup").len();
+    rx.plan(json!({"/presignup": {"sleep_ms": 1500}}));
+    assert_eq!(
+        sign_up(&c, &client, "carl").await,
+        Err("UnexpectedLambdaException: PreSignUp invocation failed due to error Socket timeout while invoking Lambda function.".into())
+    );
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(rx.events("presignup").len() - before, 3);
+    // None of them made a user, sent a code or fired PostConfirmation.
+    assert_eq!(user_count(&c, &pool).await, 0);
+    assert!(rx.events("postconfirm").is_empty());
+    // And the name is still free.
+    rx.plan(json!({}));
+    assert_eq!(sign_up(&c, &client, "carl").await, Ok(false));
+}
+
+async fn confirmation_and_sign_in_fire_their_triggers(backend: Backend) {
+    let rx = Receiver::start();
+    let server = Server::start_with(rx.options(backend)).await;
+    let c = server.client();
+    let pool = trigger_pool(&c).await;
+    let (client, _) = app_client(&c, &pool, false).await;
+    assert_eq!(sign_up(&c, &client, "dora").await, Ok(false));
+    let (_, code) = delivered_code(&server, "sign_up", "dora@example.com").await;
+    c.confirm_sign_up()
+        .client_id(&client)
+        .username("dora")
+        .confirmation_code(code)
+        .send()
+        .await
+        .unwrap();
+    let post = rx.events("postconfirm");
+    assert_eq!(post.len(), 1);
+    assert_eq!(post[0]["triggerSource"], "PostConfirmation_ConfirmSignUp");
+    assert_eq!(
+        post[0]["request"]["userAttributes"]["email_verified"],
+        "true"
+    );
+
+    let sign_in = || {
+        c.initiate_auth()
+            .client_id(&client)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", "dora")
+            .auth_parameters("PASSWORD", "Passw0rd!x")
+            .client_metadata("app", "web")
+            .send()
+    };
+    let out = sign_in().await.unwrap();
+    assert!(out.authentication_result().is_some());
+    let pre = rx.events("preauth");
+    assert_eq!(pre.len(), 1);
+    assert_eq!(pre[0]["triggerSource"], "PreAuthentication_Authentication");
+    assert_eq!(pre[0]["request"]["validationData"], json!({"app": "web"}));
+    assert_eq!(
+        pre[0]["request"]["userAttributes"]["email"],
+        "dora@example.com"
+    );
+    let after = rx.events("postauth");
+    assert_eq!(after.len(), 1);
+    assert_eq!(
+        after[0]["triggerSource"],
+        "PostAuthentication_Authentication"
+    );
+    assert_eq!(after[0]["callerContext"]["clientId"], client.as_str());
+
+    // PreAuthentication refuses: no tokens, and PostAuthentication does not fire.
+    rx.plan(json!({"/preauth": {"status": 400, "body": {"errorMessage": "Sign-in is closed"}}}));
+    let err = sign_in().await.unwrap_err();
+    assert_eq!(
+        format!("{}: {}", error_code(&err), error_message(&err)),
+        "UserLambdaValidationException: PreAuthentication failed with error Sign-in is closed."
+    );
+    assert_eq!(rx.events("postauth").len(), 1);
+    // PostAuthentication fails: the sign-in fails with it.
+    rx.plan(json!({"/postauth": {"status": 500, "body": {"errorMessage": "audit down"}}}));
+    let err = sign_in().await.unwrap_err();
+    assert_eq!(
+        error_message(&err),
+        "PostAuthentication failed with error audit down."
+    );
+}
+
+async fn admin_create_user_fires_pre_sign_up(backend: Backend) {
+    let rx = Receiver::start();
+    let server = Server::start_with(rx.options(backend)).await;
+    let c = server.client();
+    let pool = trigger_pool(&c).await;
+    let create = |name: &'static str| {
+        c.admin_create_user()
+            .user_pool_id(&pool)
+            .username(name)
+            .message_action(cognito::types::MessageActionType::Suppress)
+            .user_attributes(attr("email", &format!("{name}@example.com")))
+            .client_metadata("by", "admin")
+            .send()
+    };
+    rx.plan(json!({"/presignup": {"status": 500, "body": {"errorMessage": "closed"}}}));
+    let err = create("erin").await.unwrap_err();
+    assert_eq!(error_message(&err), "PreSignUp failed with error closed.");
+    assert_eq!(user_count(&c, &pool).await, 0);
+    // Confirmation is not the answer's to give here; verification is.
+    rx.plan(json!({"/presignup": {"merge": {"autoConfirmUser": true, "autoVerifyEmail": true}}}));
+    let made = create("erin").await.unwrap().user.unwrap();
+    assert_eq!(
+        made.user_status().unwrap().as_str(),
+        "FORCE_CHANGE_PASSWORD"
+    );
+    let verified = made
+        .attributes()
+        .iter()
+        .find(|a| a.name() == "email_verified")
+        .and_then(|a| a.value());
+    assert_eq!(verified, Some("true"));
+    let ev = rx.events("presignup").pop().unwrap();
+    assert_eq!(ev["triggerSource"], "PreSignUp_AdminCreateUser");
+    assert_eq!(ev["callerContext"]["clientId"], Value::Null);
+    assert_eq!(ev["request"]["clientMetadata"], json!({"by": "admin"}));
+    assert_eq!(
+        ev["request"]["userAttributes"]["cognito:user_status"],
+        "FORCE_CHANGE_PASSWORD"
+    );
+}
