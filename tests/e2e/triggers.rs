@@ -22,6 +22,7 @@ crate::backend_tests!(
     failing_pre_sign_up_creates_no_user,
     confirmation_and_sign_in_fire_their_triggers,
     admin_create_user_fires_pre_sign_up,
+    pre_token_generation_changes_both_tokens,
 );
 
 const SECRET: &str = "trigger-secret-0123456789";
@@ -391,5 +392,128 @@ async fn admin_create_user_fires_pre_sign_up(backend: Backend) {
     assert_eq!(
         ev["request"]["userAttributes"]["cognito:user_status"],
         "FORCE_CHANGE_PASSWORD"
+    );
+}
+
+async fn pre_token_generation_changes_both_tokens(backend: Backend) {
+    use crate::sign_in::claims;
+    use cognito::types::{
+        PreTokenGenerationLambdaVersionType, PreTokenGenerationVersionConfigType,
+    };
+    let rx = Receiver::start();
+    let server = Server::start_with(rx.options(backend)).await;
+    let c = server.client();
+    let v2 = LambdaConfigType::builder()
+        .pre_token_generation_config(
+            PreTokenGenerationVersionConfigType::builder()
+                .lambda_version(PreTokenGenerationLambdaVersionType::V20)
+                .lambda_arn(format!("{ARN}pretoken"))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let pool = c
+        .create_user_pool()
+        .pool_name("tokens")
+        .lambda_config(v2)
+        .schema(
+            cognito::types::SchemaAttributeType::builder()
+                .name("tier")
+                .attribute_data_type(cognito::types::AttributeDataType::Number)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    let (client, _) = app_client(&c, &pool, false).await;
+    crate::sign_in::user(&c, &pool, "gail", "Passw0rd!x", "gail@example.com").await;
+    c.create_group()
+        .user_pool_id(&pool)
+        .group_name("staff")
+        .send()
+        .await
+        .unwrap();
+    c.admin_add_user_to_group()
+        .user_pool_id(&pool)
+        .username("gail")
+        .group_name("staff")
+        .send()
+        .await
+        .unwrap();
+    rx.plan(
+        json!({"/pretoken": {"merge": {"claimsAndScopeOverrideDetails": {
+            "idTokenGeneration": {
+                "claimsToAddOrOverride": {"plan": "gold", "level": 3, "sub": "forged"},
+                "claimsToSuppress": ["email"]
+            },
+            "accessTokenGeneration": {
+                "claimsToAddOrOverride": {"tenant": {"id": "t1"}},
+                "scopesToAdd": ["orders/read"],
+                "scopesToSuppress": ["aws.cognito.signin.user.admin"]
+            },
+            "groupOverrideDetails": {"groupsToOverride": ["vip"]}
+        }}}}),
+    );
+    let t = crate::sign_in::password_sign_in(&c, &client, "gail", "Passw0rd!x")
+        .await
+        .unwrap();
+    let id = claims(t.id_token().unwrap());
+    assert_eq!(id["plan"], "gold");
+    assert_eq!(id["level"], 3);
+    assert!(id.get("email").is_none(), "{id}");
+    assert_ne!(id["sub"], "forged", "reserved claims stay");
+    assert_eq!(id["cognito:groups"], json!(["vip"]));
+    let access = claims(t.access_token().unwrap());
+    assert_eq!(access["tenant"], json!({"id": "t1"}));
+    assert_eq!(access["scope"], "orders/read");
+    assert_eq!(access["cognito:groups"], json!(["vip"]));
+    let ev = rx.events("pretoken").pop().unwrap();
+    assert_eq!(ev["version"], "2");
+    assert_eq!(ev["triggerSource"], "TokenGeneration_Authentication");
+    assert_eq!(
+        ev["request"]["groupConfiguration"]["groupsToOverride"],
+        json!(["staff"])
+    );
+    assert_eq!(
+        ev["request"]["scopes"],
+        json!(["aws.cognito.signin.user.admin"])
+    );
+    assert_eq!(
+        ev["response"],
+        json!({"claimsAndScopeOverrideDetails": null})
+    );
+
+    // On refresh too, with its own trigger source.
+    let refreshed = c
+        .initiate_auth()
+        .client_id(&client)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", t.refresh_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let id = claims(
+        refreshed
+            .authentication_result()
+            .unwrap()
+            .id_token()
+            .unwrap(),
+    );
+    assert_eq!(id["plan"], "gold");
+    let ev = rx.events("pretoken").pop().unwrap();
+    assert_eq!(ev["triggerSource"], "TokenGeneration_RefreshTokens");
+
+    // A failing trigger: no tokens.
+    rx.plan(json!({"/pretoken": {"status": 500, "body": {"errorMessage": "claims store down"}}}));
+    let err = crate::sign_in::password_sign_in(&c, &client, "gail", "Passw0rd!x")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "UserLambdaValidationException: PreTokenGeneration failed with error claims store down."
     );
 }

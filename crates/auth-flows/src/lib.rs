@@ -11,6 +11,7 @@ pub mod issuer;
 pub mod keys;
 mod lockout;
 mod mfa_settings;
+mod pre_token;
 mod second_factor;
 pub mod session_tokens;
 pub mod sessions;

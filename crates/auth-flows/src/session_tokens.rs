@@ -47,7 +47,9 @@ pub struct Authorized {
 }
 
 impl AuthService {
-    /// Signs the ID and access tokens of a session.
+    /// Signs the ID and access tokens of a session; `source` is the PreTokenGeneration trigger
+    /// source the signing fires.
+    #[allow(clippy::too_many_arguments)]
     async fn sign_tokens(
         &self,
         pool: &UserPoolView,
@@ -56,6 +58,7 @@ impl AuthService {
         origin_jti: &str,
         auth_time_s: i64,
         device_key: Option<&str>,
+        source: &str,
     ) -> ServiceResult<(String, String, i64)> {
         let keys = self.keys.keys(&pool.record.id).await?;
         let mut groups = self
@@ -64,6 +67,9 @@ impl AuthService {
             .groups_of(&pool.record.id, &user.id)
             .await?;
         tokens::order_groups(&mut groups);
+        let overrides = self
+            .pre_token_generation(pool, client, user, &groups, source)
+            .await?;
         let issuer = self.issuer.issuer(&pool.record.id);
         let life = Lifetimes::of(&client.record.settings);
         let subject = TokenSubject {
@@ -76,10 +82,47 @@ impl AuthService {
             auth_time_s,
             now_s: self.now_s(),
             device_key,
+            overrides: overrides.as_ref(),
         };
         let access = tokens::access_token(&keys, &subject, life.access_s)?;
         let id = tokens::id_token(&keys, &subject, life.id_s)?;
         Ok((access, id, life.access_s))
+    }
+
+    /// The PreTokenGeneration trigger, when the pool has one: what its answer changes.
+    async fn pre_token_generation(
+        &self,
+        pool: &UserPoolView,
+        client: &AppClientView,
+        user: &UserRecord,
+        groups: &[domain::ports::GroupRecord],
+        source: &str,
+    ) -> ServiceResult<Option<tokens::ClaimOverrides>> {
+        use domain::services::triggers::{Caller, Trigger, Triggers};
+        if !Triggers::configured(pool, Trigger::PreTokenGeneration) {
+            return Ok(None);
+        }
+        let version = crate::pre_token::version(pool);
+        let (request, response) = crate::pre_token::event_parts(version, user, groups);
+        let caller = Caller {
+            client_id: Some(&client.record.client_id),
+        };
+        let answered = self
+            .services
+            .triggers
+            .invoke(
+                pool,
+                Trigger::PreTokenGeneration,
+                source,
+                &user.username,
+                caller,
+                request,
+                response,
+            )
+            .await?;
+        answered
+            .map(|r| crate::pre_token::overrides(version, &r))
+            .transpose()
     }
 
     /// A new signed-in session with its three tokens.
@@ -143,6 +186,7 @@ impl AuthService {
             &origin_jti,
             auth_time_s,
             device_key.as_deref(),
+            "TokenGeneration_Authentication",
         );
         let (started, signed) = tokio::join!(write, sign);
         let started = started.map_err(|e| match e {
@@ -287,6 +331,7 @@ impl AuthService {
                 &session.origin_jti,
                 session.auth_time_s,
                 session.device_key.as_deref(),
+                "TokenGeneration_RefreshTokens",
             )
             .await?;
         Ok(AuthenticationResultType {
@@ -360,6 +405,7 @@ impl AuthService {
                 &session.origin_jti,
                 session.auth_time_s,
                 session.device_key.as_deref(),
+                "TokenGeneration_RefreshTokens",
             )
             .await?;
         Ok(GetTokensFromRefreshTokenResponse {

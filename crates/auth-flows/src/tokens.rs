@@ -75,6 +75,82 @@ pub struct TokenSubject<'a> {
     pub now_s: i64,
     /// The remembered device the session is bound to (`device_key` in the access token).
     pub device_key: Option<&'a str>,
+    /// What a PreTokenGeneration answer changes.
+    pub overrides: Option<&'a ClaimOverrides>,
+}
+
+/// What a PreTokenGeneration answer changes in the tokens (see `pre_token`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClaimOverrides {
+    pub id_add: Map<String, Value>,
+    pub id_suppress: Vec<String>,
+    pub access_add: Map<String, Value>,
+    pub access_suppress: Vec<String>,
+    /// Replaces `cognito:groups` in both tokens; an empty list removes it.
+    pub groups: Option<Vec<String>>,
+    /// Replaces `cognito:roles` in the ID token; an empty list removes it.
+    pub roles: Option<Vec<String>>,
+    pub preferred_role: Option<String>,
+    pub scopes_add: Vec<String>,
+    pub scopes_suppress: Vec<String>,
+}
+
+/// Claims a trigger cannot add, override or suppress, in either token; the access token also
+/// keeps its own identity claims (its scopes change through scopesToAdd / scopesToSuppress).
+const RESERVED: &[&str] = &[
+    "acr",
+    "amr",
+    "aud",
+    "at_hash",
+    "auth_time",
+    "azp",
+    "cognito:username",
+    "exp",
+    "iat",
+    "identities",
+    "iss",
+    "jti",
+    "nbf",
+    "nonce",
+    "origin_jti",
+    "sub",
+    "token_use",
+];
+const ACCESS_RESERVED: &[&str] = &["client_id", "scope", "username", "event_id", "device_key"];
+
+fn apply(
+    c: &mut Map<String, Value>,
+    add: &Map<String, Value>,
+    suppress: &[String],
+    extra: &[&str],
+) {
+    let free = |k: &str| !RESERVED.contains(&k) && !extra.contains(&k);
+    for (k, v) in add {
+        if free(k) {
+            c.insert(k.clone(), v.clone());
+        }
+    }
+    // Suppression wins over an override of the same claim.
+    for k in suppress {
+        if free(k) {
+            c.remove(k);
+        }
+    }
+}
+
+fn set_list(c: &mut Map<String, Value>, claim: &str, list: &Option<Vec<String>>) {
+    match list {
+        Some(v) if v.is_empty() => {
+            c.remove(claim);
+        }
+        Some(v) => {
+            c.insert(
+                claim.into(),
+                Value::Array(v.iter().cloned().map(Value::from).collect()),
+            );
+        }
+        None => {}
+    }
 }
 
 fn uuid() -> String {
@@ -161,12 +237,25 @@ pub fn access_token(
     c.insert("origin_jti".into(), s.origin_jti.into());
     c.insert("event_id".into(), uuid().into());
     c.insert("token_use".into(), "access".into());
-    c.insert("scope".into(), ADMIN_SCOPE.into());
+    let mut scopes = vec![ADMIN_SCOPE.to_string()];
+    if let Some(o) = s.overrides {
+        set_list(&mut c, "cognito:groups", &o.groups);
+        for add in &o.scopes_add {
+            if !scopes.contains(add) {
+                scopes.push(add.clone());
+            }
+        }
+        scopes.retain(|sc| !o.scopes_suppress.contains(sc));
+    }
+    c.insert("scope".into(), scopes.join(" ").into());
     c.insert("auth_time".into(), s.auth_time_s.into());
     c.insert("exp".into(), (s.now_s + lifetime_s).into());
     c.insert("iat".into(), s.now_s.into());
     c.insert("jti".into(), uuid().into());
     c.insert("username".into(), s.user.username.clone().into());
+    if let Some(o) = s.overrides {
+        apply(&mut c, &o.access_add, &o.access_suppress, ACCESS_RESERVED);
+    }
     sign(keys, KeyPurpose::Access, &c)
 }
 
@@ -210,6 +299,14 @@ pub fn id_token(keys: &PoolKeys, s: &TokenSubject<'_>, lifetime_s: i64) -> Servi
     c.insert("exp".into(), (s.now_s + lifetime_s).into());
     c.insert("iat".into(), s.now_s.into());
     c.insert("jti".into(), uuid().into());
+    if let Some(o) = s.overrides {
+        set_list(&mut c, "cognito:groups", &o.groups);
+        set_list(&mut c, "cognito:roles", &o.roles);
+        if let Some(r) = &o.preferred_role {
+            c.insert("cognito:preferred_role".into(), r.clone().into());
+        }
+        apply(&mut c, &o.id_add, &o.id_suppress, &[]);
+    }
     sign(keys, KeyPurpose::Id, &c)
 }
 

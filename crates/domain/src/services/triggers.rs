@@ -21,6 +21,7 @@ pub enum Trigger {
     PostConfirmation,
     PreAuthentication,
     PostAuthentication,
+    PreTokenGeneration,
 }
 
 impl Trigger {
@@ -30,6 +31,7 @@ impl Trigger {
             Trigger::PostConfirmation => "PostConfirmation",
             Trigger::PreAuthentication => "PreAuthentication",
             Trigger::PostAuthentication => "PostAuthentication",
+            Trigger::PreTokenGeneration => "PreTokenGeneration",
         }
     }
 
@@ -39,6 +41,12 @@ impl Trigger {
             Trigger::PostConfirmation => c.post_confirmation.as_deref(),
             Trigger::PreAuthentication => c.pre_authentication.as_deref(),
             Trigger::PostAuthentication => c.post_authentication.as_deref(),
+            // The versioned configuration wins; the legacy key must name the same function.
+            Trigger::PreTokenGeneration => c
+                .pre_token_generation_config
+                .as_ref()
+                .and_then(|v| v.lambda_arn.as_deref())
+                .or(c.pre_token_generation.as_deref()),
         }
     }
 }
@@ -178,7 +186,7 @@ impl Triggers {
             return Ok(None);
         };
         let event = json!({
-            "version": "1",
+            "version": version_of(trigger, pool),
             "triggerSource": source,
             "region": pool.record.region,
             "userPoolId": pool.record.id,
@@ -214,6 +222,27 @@ impl Triggers {
             Some(Value::Null) | None => Ok(Some(Map::new())),
             Some(_) => Err(unrecognizable()),
         }
+    }
+}
+
+/// The event's `version`: "1", except PreTokenGeneration V2_0 / V3_0 events ("2" / "3").
+fn version_of(trigger: Trigger, pool: &UserPoolView) -> &'static str {
+    if trigger != Trigger::PreTokenGeneration {
+        return "1";
+    }
+    let v = pool
+        .record
+        .settings
+        .pool
+        .lambda_config
+        .as_ref()
+        .and_then(|c| c.pre_token_generation_config.as_ref())
+        .and_then(|c| c.lambda_version)
+        .map(|v| v.as_str());
+    match v {
+        Some("V2_0") => "2",
+        Some("V3_0") => "3",
+        _ => "1",
     }
 }
 
