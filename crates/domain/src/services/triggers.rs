@@ -2,8 +2,9 @@
 //! event Cognito sends (the common envelope with `response` pre-filled with its defaults), and how
 //! a failure reaches the caller (../shared/reference/triggers.md §2–§4).
 //!
-//! Built so far: PreSignUp (SignUp), PostConfirmation (ConfirmSignUp and sign-ups a PreSignUp
-//! confirmed), PreAuthentication and PostAuthentication. The rest of issue 16 is open.
+//! Built so far: PreSignUp (SignUp, AdminCreateUser), PostConfirmation (ConfirmSignUp, sign-ups
+//! a PreSignUp confirmed, ConfirmForgotPassword), PreAuthentication, PostAuthentication and
+//! PreTokenGeneration (auth-flows/src/pre_token.rs). The rest of issue 16 is open.
 
 use std::sync::Arc;
 
