@@ -23,6 +23,7 @@ crate::backend_tests!(
     confirmation_and_sign_in_fire_their_triggers,
     admin_create_user_fires_pre_sign_up,
     pre_token_generation_changes_both_tokens,
+    user_migration_moves_users_in_on_sign_in_and_forgot_password,
 );
 
 const SECRET: &str = "trigger-secret-0123456789";
@@ -516,4 +517,114 @@ async fn pre_token_generation_changes_both_tokens(backend: Backend) {
         err,
         "UserLambdaValidationException: PreTokenGeneration failed with error claims store down."
     );
+}
+
+async fn user_migration_moves_users_in_on_sign_in_and_forgot_password(backend: Backend) {
+    let rx = Receiver::start();
+    let server = Server::start_with(rx.options(backend)).await;
+    let c = server.client();
+    let pool = c
+        .create_user_pool()
+        .pool_name("migrating")
+        .lambda_config(
+            LambdaConfigType::builder()
+                .user_migration(format!("{ARN}migrate"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    let (client, _) = app_client(&c, &pool, false).await;
+    let sign_in = |name: &'static str, pw: &'static str| {
+        c.initiate_auth()
+            .client_id(&client)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", name)
+            .auth_parameters("PASSWORD", pw)
+            .client_metadata("origin", "legacy-app")
+            .send()
+    };
+    // The old system knows olga: she signs in with her old password, which need not meet the
+    // pool's policy.
+    rx.plan(json!({"/migrate": {"merge": {
+        "userAttributes": {"email": "olga@example.com", "email_verified": "true"},
+        "finalUserStatus": "CONFIRMED",
+        "messageAction": "SUPPRESS"
+    }}}));
+    let out = sign_in("olga", "old-pass").await.unwrap();
+    assert!(out.authentication_result().is_some());
+    let ev = rx.events("migrate").pop().unwrap();
+    assert_eq!(ev["triggerSource"], "UserMigration_Authentication");
+    assert_eq!(ev["userName"], "olga");
+    assert_eq!(ev["request"]["password"], "old-pass");
+    assert_eq!(
+        ev["request"]["validationData"],
+        json!({"origin": "legacy-app"})
+    );
+    assert_eq!(ev["response"]["userAttributes"], Value::Null);
+    let u = c
+        .admin_get_user()
+        .user_pool_id(&pool)
+        .username("olga")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(u.user_status().unwrap().as_str(), "CONFIRMED");
+    // Moved in once: the next sign-in is the pool's own, and a wrong password is wrong.
+    sign_in("olga", "old-pass").await.unwrap();
+    assert_eq!(rx.events("migrate").len(), 1);
+    let err = sign_in("olga", "not-her-pass").await.unwrap_err();
+    assert_eq!(error_code(&err), "NotAuthorizedException");
+
+    // Without a final status the user must reset the password first.
+    rx.plan(json!({"/migrate": {"merge": {"userAttributes": {"email": "ria@example.com"}}}}));
+    let err = sign_in("ria", "old-pass").await.unwrap_err();
+    assert_eq!(error_code(&err), "PasswordResetRequiredException");
+
+    // The old system does not know nobody: the pool's own answer.
+    rx.plan(json!({}));
+    let err = sign_in("nobody", "x-pass").await.unwrap_err();
+    assert_eq!(
+        format!("{}: {}", error_code(&err), error_message(&err)),
+        "UserNotFoundException: User does not exist."
+    );
+    assert_eq!(user_count(&c, &pool).await, 2);
+
+    // ForgotPassword of an unknown name: moved in without a password, and the code is sent.
+    rx.plan(json!({"/migrate": {"merge": {
+        "userAttributes": {"email": "pete@example.com", "email_verified": "true"}
+    }}}));
+    let sent = c
+        .forgot_password()
+        .client_id(&client)
+        .username("pete")
+        .client_metadata("origin", "reset-page")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sent.code_delivery_details().unwrap().destination(),
+        Some("p***@e***")
+    );
+    let ev = rx.events("migrate").pop().unwrap();
+    assert_eq!(ev["triggerSource"], "UserMigration_ForgotPassword");
+    assert_eq!(ev["request"]["password"], Value::Null);
+    assert_eq!(
+        ev["request"]["clientMetadata"],
+        json!({"origin": "reset-page"})
+    );
+    let (_, code) = delivered_code(&server, "forgot_password", "pete@example.com").await;
+    c.confirm_forgot_password()
+        .client_id(&client)
+        .username("pete")
+        .confirmation_code(code)
+        .password("N3w-Passw0rd!")
+        .send()
+        .await
+        .unwrap();
+    sign_in("pete", "N3w-Passw0rd!").await.unwrap();
 }

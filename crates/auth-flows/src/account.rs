@@ -13,7 +13,7 @@ use cognito_model::shapes::{
 use domain::ports::{AppClientView, DeliveryChannel, UserPoolView, UserRecord};
 use domain::services::app_clients::prevents_user_existence_errors;
 use domain::services::directory::codes::{self, recovery_channel, CodePurpose, CodeSubject};
-use domain::services::directory::{password, SignUpCall};
+use domain::services::directory::{password, MigrationCall, SignUpCall};
 use domain::services::triggers::{self, Trigger, Triggers};
 use domain::services::DirectoryService;
 use domain::{CognitoError, RequestContext, ServiceResult};
@@ -432,6 +432,21 @@ impl AuthService {
         let hide = prevents_user_existence_errors(&client.record.settings);
         let typed = req.username.as_deref().unwrap_or_default();
         let directory = &self.services.directory;
+        // An unknown name may be moved in from the old system, waiting for a new password.
+        let user = match user {
+            Some(u) => Some(u),
+            None => {
+                directory
+                    .migrate_user(
+                        &pool,
+                        typed,
+                        MigrationCall::ForgotPassword,
+                        &client.record.client_id,
+                        req.client_metadata.as_ref(),
+                    )
+                    .await?
+            }
+        };
         let user = match user {
             Some(u) if u.enabled => u,
             Some(u) if hide => {

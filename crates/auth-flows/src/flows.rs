@@ -17,7 +17,7 @@ use cognito_model::shapes::{
 };
 use domain::ports::{AppClientView, UserPoolView, UserRecord};
 use domain::services::app_clients::prevents_user_existence_errors;
-use domain::services::directory::password;
+use domain::services::directory::{password, MigrationCall};
 use domain::services::triggers::{self, Trigger, Triggers};
 use domain::services::DirectoryService;
 use domain::{CognitoError, RequestContext, ServiceResult};
@@ -258,12 +258,24 @@ impl AuthService {
         &self,
         c: &Candidate<'_>,
         username: &str,
+        password: Option<&str>,
     ) -> ServiceResult<Option<UserRecord>> {
-        let user = self
-            .services
-            .directory
-            .sign_in_user(c.pool, username)
-            .await?;
+        let directory = &self.services.directory;
+        let mut user = directory.sign_in_user(c.pool, username).await?;
+        if user.is_none() {
+            // A password sign-in of an unknown name may move the user in from the old system.
+            if let Some(password) = password {
+                user = directory
+                    .migrate_user(
+                        c.pool,
+                        username,
+                        MigrationCall::SignIn { password },
+                        &c.client.record.client_id,
+                        c.client_metadata,
+                    )
+                    .await?;
+            }
+        }
         match user {
             Some(u) if !u.enabled => Err(user_disabled()),
             Some(u) if u.status == UserStatusType::Unconfirmed.as_str() => Err(not_confirmed()),
@@ -312,7 +324,7 @@ impl AuthService {
             &[username],
             p.get("SECRET_HASH").map(String::as_str),
         )?;
-        let Some(user) = self.candidate_user(c, username).await? else {
+        let Some(user) = self.candidate_user(c, username, Some(&pw)).await? else {
             // Count and lock the name as a real user's, and spend what a real check spends,
             // before answering like a wrong password; a full CPU queue refuses unknown names
             // exactly as it refuses real ones.
@@ -444,7 +456,7 @@ impl AuthService {
             &[username],
             p.get("SECRET_HASH").map(String::as_str),
         )?;
-        let user = self.candidate_user(c, username).await?;
+        let user = self.candidate_user(c, username, None).await?;
         if let Some(u) = &user {
             self.pre_authentication(c, u).await?;
         }

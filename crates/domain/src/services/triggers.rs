@@ -4,7 +4,8 @@
 //!
 //! Built so far: PreSignUp (SignUp, AdminCreateUser), PostConfirmation (ConfirmSignUp, sign-ups
 //! a PreSignUp confirmed, ConfirmForgotPassword), PreAuthentication, PostAuthentication and
-//! PreTokenGeneration (auth-flows/src/pre_token.rs). The rest of issue 16 is open.
+//! PreTokenGeneration (auth-flows/src/pre_token.rs) and UserMigration (directory/migration.rs).
+//! The rest of issue 16 is open.
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub enum Trigger {
     PreAuthentication,
     PostAuthentication,
     PreTokenGeneration,
+    UserMigration,
 }
 
 impl Trigger {
@@ -33,6 +35,7 @@ impl Trigger {
             Trigger::PreAuthentication => "PreAuthentication",
             Trigger::PostAuthentication => "PostAuthentication",
             Trigger::PreTokenGeneration => "PreTokenGeneration",
+            Trigger::UserMigration => "UserMigration",
         }
     }
 
@@ -48,6 +51,7 @@ impl Trigger {
                 .as_ref()
                 .and_then(|v| v.lambda_arn.as_deref())
                 .or(c.pre_token_generation.as_deref()),
+            Trigger::UserMigration => c.user_migration.as_deref(),
         }
     }
 }

@@ -8,6 +8,7 @@ mod groups;
 mod import;
 mod invitations;
 mod mfa_email;
+mod migration;
 pub mod password;
 mod self_service;
 mod sign_in;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 pub use attributes::username_key;
 pub use import::{import_write, ImportedUser};
 pub use invitations::{mailbox_address, SenderPolicy};
+pub use migration::MigrationCall;
 pub use self_service::SignUpCall;
 pub use users::{reset_refused, AttributeUpdate};
 
