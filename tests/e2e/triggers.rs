@@ -24,6 +24,7 @@ crate::backend_tests!(
     admin_create_user_fires_pre_sign_up,
     pre_token_generation_changes_both_tokens,
     user_migration_moves_users_in_on_sign_in_and_forgot_password,
+    custom_auth_runs_two_rounds,
 );
 
 const SECRET: &str = "trigger-secret-0123456789";
@@ -627,4 +628,221 @@ async fn user_migration_moves_users_in_on_sign_in_and_forgot_password(backend: B
         .await
         .unwrap();
     sign_in("pete", "N3w-Passw0rd!").await.unwrap();
+}
+
+async fn custom_auth_runs_two_rounds(backend: Backend) {
+    use cognito::types::{ChallengeNameType, ExplicitAuthFlowsType};
+    let rx = Receiver::start();
+    let server = Server::start_with(rx.options(backend)).await;
+    let c = server.client();
+    let pool = c
+        .create_user_pool()
+        .pool_name("custom")
+        .lambda_config(
+            LambdaConfigType::builder()
+                .define_auth_challenge(format!("{ARN}define"))
+                .create_auth_challenge(format!("{ARN}create"))
+                .verify_auth_challenge_response(format!("{ARN}verify"))
+                .build(),
+        )
+        .schema(
+            cognito::types::SchemaAttributeType::builder()
+                .name("tier")
+                .attribute_data_type(cognito::types::AttributeDataType::Number)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    let client = c
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("custom")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowCustomAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap()
+        .client_id
+        .unwrap();
+    crate::sign_in::user(&c, &pool, "hana", "Passw0rd!x", "hana@example.com").await;
+    rx.plan(json!({
+        "/define": {"define_rounds": 2},
+        "/create": {"create_rounds": [
+            {"publicChallengeParameters": {"kind": "otp"},
+             "privateChallengeParameters": {"answer": "424242"},
+             "challengeMetadata": "OTP"},
+            {"publicChallengeParameters": {"kind": "question", "question": "First pet?"},
+             "privateChallengeParameters": {"answer": "rex"},
+             "challengeMetadata": "QUESTION"}
+        ]},
+        "/verify": {"verify": true}
+    }));
+    let start = || {
+        c.initiate_auth()
+            .client_id(&client)
+            .auth_flow(AuthFlowType::CustomAuth)
+            .auth_parameters("USERNAME", "hana")
+            .client_metadata("step", "login")
+            .send()
+    };
+    let answer = |session: String, a: &'static str| {
+        c.respond_to_auth_challenge()
+            .client_id(&client)
+            .challenge_name(ChallengeNameType::CustomChallenge)
+            .session(session)
+            .challenge_responses("USERNAME", "hana")
+            .challenge_responses("ANSWER", a)
+            .send()
+    };
+    let first = start().await.unwrap();
+    assert_eq!(
+        first.challenge_name(),
+        Some(&ChallengeNameType::CustomChallenge)
+    );
+    let p = first.challenge_parameters().unwrap();
+    assert_eq!(p.get("kind").map(String::as_str), Some("otp"));
+    assert_eq!(p.get("USERNAME").map(String::as_str), Some("hana"));
+    assert!(p.get("answer").is_none(), "private parameters stay private");
+    let second = answer(first.session().unwrap().to_string(), "424242")
+        .await
+        .unwrap();
+    assert_eq!(
+        second
+            .challenge_parameters()
+            .unwrap()
+            .get("question")
+            .map(String::as_str),
+        Some("First pet?")
+    );
+    let done = answer(second.session().unwrap().to_string(), "rex")
+        .await
+        .unwrap();
+    assert!(done
+        .authentication_result()
+        .unwrap()
+        .access_token()
+        .is_some());
+
+    // The events: Define saw the rounds with their metadata; Verify the private parameters.
+    let defines = rx.events("define");
+    assert_eq!(defines.len(), 3);
+    assert_eq!(
+        defines[0]["triggerSource"],
+        "DefineAuthChallenge_Authentication"
+    );
+    assert_eq!(defines[0]["request"]["session"], json!([]));
+    assert_eq!(
+        defines[0]["request"]["clientMetadata"],
+        json!({"step": "login"})
+    );
+    assert_eq!(
+        defines[2]["request"]["session"],
+        json!([
+            {"challengeName": "CUSTOM_CHALLENGE", "challengeResult": true, "challengeMetadata": "OTP"},
+            {"challengeName": "CUSTOM_CHALLENGE", "challengeResult": true, "challengeMetadata": "QUESTION"}
+        ])
+    );
+    let verifies = rx.events("verify");
+    assert_eq!(
+        verifies[0]["request"]["privateChallengeParameters"],
+        json!({"answer": "424242"})
+    );
+    assert_eq!(verifies[0]["request"]["challengeAnswer"], "424242");
+    assert_eq!(
+        rx.events("create")[1]["request"]["challengeName"],
+        "CUSTOM_CHALLENGE"
+    );
+
+    // A wrong answer: DefineAuthChallenge fails the sign-in.
+    let first = start().await.unwrap();
+    let err = answer(first.session().unwrap().to_string(), "000000")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        format!("{}: {}", error_code(&err), error_message(&err)),
+        "NotAuthorizedException: Incorrect username or password."
+    );
+    // A round's Session answers once.
+    let first = start().await.unwrap();
+    let s = first.session().unwrap().to_string();
+    answer(s.clone(), "424242").await.unwrap();
+    let err = answer(s, "424242").await.unwrap_err();
+    assert_eq!(error_code(&err), "NotAuthorizedException");
+
+    // SRP first (CHALLENGE_NAME SRP_A): the password is proven, then the two rounds.
+    let before = rx.events("define").len();
+    let srp = cognito_srp::client::ClientSession::new();
+    let init = c
+        .initiate_auth()
+        .client_id(&client)
+        .auth_flow(AuthFlowType::CustomAuth)
+        .auth_parameters("USERNAME", "hana")
+        .auth_parameters("SRP_A", srp.srp_a_hex())
+        .auth_parameters("CHALLENGE_NAME", "SRP_A")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        init.challenge_name(),
+        Some(&ChallengeNameType::PasswordVerifier)
+    );
+    let p = init.challenge_parameters().unwrap();
+    let timestamp = cognito_srp::format_timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    );
+    let sign = |pw: &str| {
+        srp.sign(
+            cognito_srp::pool_name(&pool),
+            &p["USER_ID_FOR_SRP"],
+            pw,
+            &p["SALT"],
+            &p["SRP_B"],
+            &p["SECRET_BLOCK"],
+            &timestamp,
+        )
+        .unwrap()
+    };
+    let verified = c
+        .respond_to_auth_challenge()
+        .client_id(&client)
+        .challenge_name(ChallengeNameType::PasswordVerifier)
+        .session(init.session().unwrap())
+        .challenge_responses("USERNAME", &p["USER_ID_FOR_SRP"])
+        .challenge_responses("PASSWORD_CLAIM_SECRET_BLOCK", &p["SECRET_BLOCK"])
+        .challenge_responses("PASSWORD_CLAIM_SIGNATURE", sign("Passw0rd!x"))
+        .challenge_responses("TIMESTAMP", &timestamp)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        verified.challenge_name(),
+        Some(&ChallengeNameType::CustomChallenge)
+    );
+    let second = answer(verified.session().unwrap().to_string(), "424242")
+        .await
+        .unwrap();
+    let done = answer(second.session().unwrap().to_string(), "rex")
+        .await
+        .unwrap();
+    assert!(done.authentication_result().is_some());
+    let defines = rx.events("define");
+    assert_eq!(
+        defines[before]["request"]["session"],
+        json!([{"challengeName": "SRP_A", "challengeResult": true, "challengeMetadata": null}])
+    );
+    assert_eq!(
+        defines[before + 1]["request"]["session"][1],
+        json!({"challengeName": "PASSWORD_VERIFIER", "challengeResult": true, "challengeMetadata": null})
+    );
+    assert_eq!(defines.len(), before + 4);
 }

@@ -240,9 +240,7 @@ impl AuthService {
                     .await?;
                 Ok(Step::Tokens(t))
             }
-            AuthFlowType::CustomAuth => Err(CognitoError::invalid_parameter(
-                "Custom auth lambda trigger is not configured for the user pool.",
-            )),
+            AuthFlowType::CustomAuth => self.custom_start(c, p).await,
             AuthFlowType::UserAuth => Err(CognitoError::invalid_parameter(
                 "USER_AUTH (choice-based sign-in) is not supported by this server yet.",
             )),
@@ -254,7 +252,7 @@ impl AuthService {
     /// An unconfirmed user is refused here, before any credential is checked, whatever the
     /// password and whatever PreventUserExistenceErrors says: Cognito checks the status first
     /// (corrections.md #8; docs/resources/sign-in-order.md).
-    async fn candidate_user(
+    pub(crate) async fn candidate_user(
         &self,
         c: &Candidate<'_>,
         username: &str,
@@ -287,7 +285,11 @@ impl AuthService {
 
     /// The PreAuthentication trigger, when the pool has one: it may refuse the sign-in. Fired
     /// before the credential is checked, with the call's ClientMetadata as `validationData`.
-    async fn pre_authentication(&self, c: &Candidate<'_>, user: &UserRecord) -> ServiceResult<()> {
+    pub(crate) async fn pre_authentication(
+        &self,
+        c: &Candidate<'_>,
+        user: &UserRecord,
+    ) -> ServiceResult<()> {
         if !Triggers::configured(c.pool, Trigger::PreAuthentication) {
             return Ok(());
         }
@@ -416,6 +418,7 @@ impl AuthService {
             device_key,
             mfa: None,
             tries: 0,
+            custom: None,
         };
         let opened = self
             .sessions
@@ -460,6 +463,20 @@ impl AuthService {
         if let Some(u) = &user {
             self.pre_authentication(c, u).await?;
         }
+        self.srp_challenge(c, p, username, srp_a, user, None).await
+    }
+
+    /// The PASSWORD_VERIFIER challenge for `user` (None: an unknown name, answered with a
+    /// decoy). `custom`: the custom-auth rounds this SRP step belongs to (SRP_A in CUSTOM_AUTH).
+    pub(crate) async fn srp_challenge(
+        &self,
+        c: &Candidate<'_>,
+        p: &Params,
+        username: &str,
+        srp_a: &str,
+        user: Option<UserRecord>,
+        custom: Option<crate::sessions::CustomRound>,
+    ) -> ServiceResult<Step> {
         let verifier = user
             .as_ref()
             .and_then(|u| u.password.as_ref())
@@ -506,6 +523,7 @@ impl AuthService {
             device_key: param(p, "DEVICE_KEY").map(str::to_string),
             mfa: None,
             tries: 0,
+            custom,
         };
         let opened = self
             .sessions
@@ -640,6 +658,7 @@ impl AuthService {
             ChallengeNameType::MfaSetup => self.answer_mfa_setup(c, state, r).await,
             ChallengeNameType::DeviceSrpAuth => self.device_srp_start(c, state, r).await,
             ChallengeNameType::DevicePasswordVerifier => self.device_srp_verify(c, state, r).await,
+            ChallengeNameType::CustomChallenge => self.custom_answer(c, state, r).await,
             _ => Err(crate::sessions::invalid_session()),
         }
     }
@@ -707,6 +726,17 @@ impl AuthService {
             .device_key
             .clone()
             .or_else(|| param(r, "DEVICE_KEY").map(str::to_string));
+        if let Some(round) = state.custom {
+            // SRP inside CUSTOM_AUTH: the password is proven; DefineAuthChallenge goes on.
+            let mut history = round.history;
+            history.push(serde_json::json!({
+                "challengeName": "PASSWORD_VERIFIER",
+                "challengeResult": true,
+                "challengeMetadata": null,
+            }));
+            lockout::succeeded(&*self.store, &user.pool_id, &user.id).await?;
+            return self.custom_next(c, &user, history, device_key).await;
+        }
         self.after_password(c, user, device_key).await
     }
 

@@ -5,6 +5,7 @@
 mod account;
 mod attributes;
 mod client_gate;
+mod custom_auth;
 mod devices;
 mod flows;
 pub mod issuer;

@@ -143,6 +143,7 @@ impl AuthService {
             device_key,
             mfa: None,
             tries: 0,
+            custom: None,
         }
     }
 

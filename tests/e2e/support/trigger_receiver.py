@@ -8,6 +8,13 @@ PLAN is JSON read at every request: {"/<function>": action}. An action is one of
   {"status": N, "body": v}  answer status N with the JSON body v (a function error)
   {"raw": "text"}           answer 200 with this text (not JSON)
   {"sleep_ms": N}           wait N ms first (then the rest of the action applies)
+  {"define_rounds": N}      DefineAuthChallenge: fail after a wrong round, PASSWORD_VERIFIER
+                            after SRP_A, tokens after N custom rounds, else another
+                            CUSTOM_CHALLENGE
+  {"create_rounds": [..]}   CreateAuthChallenge: round i's publicChallengeParameters,
+                            privateChallengeParameters and challengeMetadata
+  {"verify": true}          VerifyAuthChallengeResponse: right when the answer equals the private
+                            parameter `answer`
 No action answers the event unchanged. LOG gets one JSON line per request: the path, whether
 the signature verified (the recipe of docs/triggers.md), and the event.
 """
@@ -31,6 +38,30 @@ def signature_ok(headers, body):
     return hmac.compare_digest(expected, sig)
 
 
+def custom_answer(event, action):
+    """The custom-auth triggers' logic the plan asks for, or None."""
+    req = event.get("request", {})
+    rounds = req.get("session") or []
+    custom = [r for r in rounds if r.get("challengeName") == "CUSTOM_CHALLENGE"]
+    if "define_rounds" in action:
+        if any(not r.get("challengeResult") for r in rounds):
+            return {"challengeName": None, "issueTokens": False, "failAuthentication": True}
+        if rounds and rounds[-1].get("challengeName") == "SRP_A":
+            # SRP first: the password, then the custom rounds.
+            return {"challengeName": "PASSWORD_VERIFIER", "issueTokens": False,
+                    "failAuthentication": False}
+        if len(custom) >= action["define_rounds"]:
+            return {"challengeName": None, "issueTokens": True, "failAuthentication": False}
+        return {"challengeName": "CUSTOM_CHALLENGE", "issueTokens": False,
+                "failAuthentication": False}
+    if "create_rounds" in action:
+        return action["create_rounds"][min(len(custom), len(action["create_rounds"]) - 1)]
+    if action.get("verify"):
+        expected = (req.get("privateChallengeParameters") or {}).get("answer")
+        return {"answerCorrect": req.get("challengeAnswer") == expected}
+    return None
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -50,7 +81,11 @@ class Handler(BaseHTTPRequestHandler):
             action = {}
         if "sleep_ms" in action:
             time.sleep(action["sleep_ms"] / 1000)
-        if "raw" in action:
+        custom = custom_answer(event, action)
+        if custom is not None:
+            event["response"] = custom
+            self.answer(200, json.dumps(event).encode())
+        elif "raw" in action:
             self.answer(200, action["raw"].encode())
         elif "status" in action:
             self.answer(action["status"], json.dumps(action.get("body", {})).encode())

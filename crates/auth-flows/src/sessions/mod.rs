@@ -79,6 +79,31 @@ pub struct ChallengeState {
     /// Wrong answers given to this challenge so far (a code challenge allows a few).
     #[serde(default)]
     pub tries: u32,
+    /// A CUSTOM_CHALLENGE round: what the custom-auth triggers need next.
+    #[serde(default)]
+    pub custom: Option<CustomRound>,
+}
+
+/// The state of a custom-auth round (see `custom_auth`). Its Debug hides the private
+/// parameters: they usually hold the expected answer.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct CustomRound {
+    /// The rounds so far, as DefineAuthChallenge's `session` lists them.
+    pub history: Vec<serde_json::Value>,
+    /// CreateAuthChallenge's privateChallengeParameters, for VerifyAuthChallengeResponse.
+    pub private: serde_json::Value,
+    /// CreateAuthChallenge's challengeMetadata, recorded in the round's history entry.
+    pub metadata: Option<String>,
+}
+
+impl std::fmt::Debug for CustomRound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomRound")
+            .field("history", &self.history)
+            .field("private", &"<redacted>")
+            .field("metadata", &self.metadata)
+            .finish()
+    }
 }
 
 /// The state of a second-factor step.
@@ -410,6 +435,7 @@ mod tests {
                 verified: false,
             }),
             tries: 0,
+            custom: None,
         };
         let shown = format!("{state:?} {state:#?} {:?}", state.srp);
         assert!(!shown.contains("5ec7e7"), "{shown}");

@@ -130,6 +130,7 @@ mod tests {
                     set_up: false,
                 }),
                 tries: 0,
+                custom: None,
             },
             id: "6f1c0a52-9d0e-4f43-9a49-51c9d0a1b2c3".into(),
             expires_ms: 42,

@@ -25,6 +25,9 @@ pub enum Trigger {
     PostAuthentication,
     PreTokenGeneration,
     UserMigration,
+    DefineAuthChallenge,
+    CreateAuthChallenge,
+    VerifyAuthChallengeResponse,
 }
 
 impl Trigger {
@@ -36,6 +39,9 @@ impl Trigger {
             Trigger::PostAuthentication => "PostAuthentication",
             Trigger::PreTokenGeneration => "PreTokenGeneration",
             Trigger::UserMigration => "UserMigration",
+            Trigger::DefineAuthChallenge => "DefineAuthChallenge",
+            Trigger::CreateAuthChallenge => "CreateAuthChallenge",
+            Trigger::VerifyAuthChallengeResponse => "VerifyAuthChallengeResponse",
         }
     }
 
@@ -52,6 +58,9 @@ impl Trigger {
                 .and_then(|v| v.lambda_arn.as_deref())
                 .or(c.pre_token_generation.as_deref()),
             Trigger::UserMigration => c.user_migration.as_deref(),
+            Trigger::DefineAuthChallenge => c.define_auth_challenge.as_deref(),
+            Trigger::CreateAuthChallenge => c.create_auth_challenge.as_deref(),
+            Trigger::VerifyAuthChallengeResponse => c.verify_auth_challenge_response.as_deref(),
         }
     }
 }
