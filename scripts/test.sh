@@ -14,3 +14,4 @@ bash scripts/resilience/pg_restart.sh
 bash scripts/cross-client/quickstart.sh
 bash scripts/cross-client/signin.sh
 bash scripts/cross-client/mfa.sh
+bash scripts/cross-client/triggers.sh
