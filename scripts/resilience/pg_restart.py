@@ -757,8 +757,10 @@ def check_recovery(recs, outages):
 
 def ready_spans(outages):
     """(spans where /ready must say 503, spans where it must say 200), with EDGE_S of slack
-    after Postgres goes away and RECOVERY_S after it comes back."""
-    down = [(o.stopped + EDGE_S, o.up) for o in outages]
+    after Postgres goes away and before the test sees it back (the test's own probe of Postgres
+    polls, so Postgres may accept the server's connections a moment before `up`), and RECOVERY_S
+    after it comes back."""
+    down = [(o.stopped + EDGE_S, o.up - EDGE_S) for o in outages]
     ups, start = [], 0.0
     for o in outages:
         ups.append((start, o.down))

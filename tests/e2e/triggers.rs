@@ -139,6 +139,26 @@ async fn trigger_pool(c: &cognito::Client) -> String {
         .unwrap()
 }
 
+/// A pool whose LambdaConfig is `config`, with the `custom:tier` attribute `sign_in::user` sets.
+async fn pool_with(c: &cognito::Client, config: LambdaConfigType) -> String {
+    c.create_user_pool()
+        .pool_name("triggers")
+        .lambda_config(config)
+        .schema(
+            cognito::types::SchemaAttributeType::builder()
+                .name("tier")
+                .attribute_data_type(cognito::types::AttributeDataType::Number)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap()
+}
+
 async fn sign_up(c: &cognito::Client, client: &str, name: &str) -> Result<bool, String> {
     c.sign_up()
         .client_id(client)
@@ -414,23 +434,7 @@ async fn pre_token_generation_changes_both_tokens(backend: Backend) {
                 .unwrap(),
         )
         .build();
-    let pool = c
-        .create_user_pool()
-        .pool_name("tokens")
-        .lambda_config(v2)
-        .schema(
-            cognito::types::SchemaAttributeType::builder()
-                .name("tier")
-                .attribute_data_type(cognito::types::AttributeDataType::Number)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .user_pool
-        .unwrap()
-        .id
-        .unwrap();
+    let pool = pool_with(&c, v2).await;
     let (client, _) = app_client(&c, &pool, false).await;
     crate::sign_in::user(&c, &pool, "gail", "Passw0rd!x", "gail@example.com").await;
     c.create_group()
@@ -524,21 +528,13 @@ async fn user_migration_moves_users_in_on_sign_in_and_forgot_password(backend: B
     let rx = Receiver::start();
     let server = Server::start_with(rx.options(backend)).await;
     let c = server.client();
-    let pool = c
-        .create_user_pool()
-        .pool_name("migrating")
-        .lambda_config(
-            LambdaConfigType::builder()
-                .user_migration(format!("{ARN}migrate"))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .user_pool
-        .unwrap()
-        .id
-        .unwrap();
+    let pool = pool_with(
+        &c,
+        LambdaConfigType::builder()
+            .user_migration(format!("{ARN}migrate"))
+            .build(),
+    )
+    .await;
     let (client, _) = app_client(&c, &pool, false).await;
     let sign_in = |name: &'static str, pw: &'static str| {
         c.initiate_auth()
@@ -635,29 +631,15 @@ async fn custom_auth_runs_two_rounds(backend: Backend) {
     let rx = Receiver::start();
     let server = Server::start_with(rx.options(backend)).await;
     let c = server.client();
-    let pool = c
-        .create_user_pool()
-        .pool_name("custom")
-        .lambda_config(
-            LambdaConfigType::builder()
-                .define_auth_challenge(format!("{ARN}define"))
-                .create_auth_challenge(format!("{ARN}create"))
-                .verify_auth_challenge_response(format!("{ARN}verify"))
-                .build(),
-        )
-        .schema(
-            cognito::types::SchemaAttributeType::builder()
-                .name("tier")
-                .attribute_data_type(cognito::types::AttributeDataType::Number)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .user_pool
-        .unwrap()
-        .id
-        .unwrap();
+    let pool = pool_with(
+        &c,
+        LambdaConfigType::builder()
+            .define_auth_challenge(format!("{ARN}define"))
+            .create_auth_challenge(format!("{ARN}create"))
+            .verify_auth_challenge_response(format!("{ARN}verify"))
+            .build(),
+    )
+    .await;
     let client = c
         .create_user_pool_client()
         .user_pool_id(&pool)
