@@ -94,6 +94,11 @@ class Server:
         with open(self.log_path, "rb") as f:
             return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
 
+    def error_lines(self, n=10):
+        with open(self.log_path, "rb") as f:
+            return [ln.decode("utf-8", "replace")[:400] for ln in f.read().splitlines()
+                    if b"ERROR" in ln][:n]
+
     def panics(self):
         with open(self.log_path, "rb") as f:
             return [ln.decode("utf-8", "replace") for ln in f.read().splitlines()
@@ -549,6 +554,11 @@ def fuzz(args, model, backend, host, port, server):
         if m is not None:
             minimised[ckey] = m
     report = build_report(run, backend, args.seed, elapsed, end, minimised)
+    if (run.examples or end) and server is not None:
+        # The server logs a failure's cause (a storage error, say) at ERROR: show them.
+        errors = server.error_lines()
+        if errors:
+            report += "\nserver ERROR lines:\n  " + "\n  ".join(errors)
     print(report, flush=True)
     if args.report:
         with open(args.report, "w", encoding="utf-8") as fh:
