@@ -395,14 +395,12 @@ fn java_hash_set_order<'a>(values: &[&'a str]) -> Vec<&'a str> {
 
 /// Rewrites `... failed to satisfy constraint: X` into `... failed to satisfy constraint: Map keys must satisfy constraint: [X]`.
 fn wrap_map_error(e: String, what: &str) -> String {
-    const MARK: &str = "failed to satisfy constraint: ";
-    match e.find(MARK) {
-        Some(i) => {
-            let (head, tail) = e.split_at(i + MARK.len());
-            format!("{head}{what} must satisfy constraint: [{tail}]")
-        }
-        None => e,
+    let tail = constraint_of(&e);
+    if tail.len() == e.len() {
+        return e;
     }
+    let head = &e[..e.len() - tail.len()];
+    format!("{head}{what} must satisfy constraint: [{tail}]")
 }
 
 /// A model pattern in Rust form. Rust's regex has no look-behind; the one form the model uses,

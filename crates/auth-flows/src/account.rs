@@ -308,22 +308,17 @@ impl AuthService {
             "userAttributes": triggers::user_attributes(user),
             "clientMetadata": client_metadata.map(|m| triggers::string_map(m.iter())),
         });
-        let caller = triggers::Caller {
-            client_id: Some(client_id),
-        };
         self.services
             .triggers
-            .invoke(
+            .notify(
                 pool,
                 Trigger::PostConfirmation,
                 source,
                 &user.username,
-                caller,
+                client_id,
                 request,
-                serde_json::json!({}),
             )
             .await
-            .map(drop)
     }
 
     pub async fn resend_confirmation_code(

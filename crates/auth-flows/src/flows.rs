@@ -297,22 +297,17 @@ impl AuthService {
             "userAttributes": triggers::user_attributes(user),
             "validationData": c.client_metadata.map(|m| triggers::string_map(m.iter())),
         });
-        let caller = triggers::Caller {
-            client_id: Some(&c.client.record.client_id),
-        };
         self.services
             .triggers
-            .invoke(
+            .notify(
                 c.pool,
                 Trigger::PreAuthentication,
                 "PreAuthentication_Authentication",
                 &user.username,
-                caller,
+                &c.client.record.client_id,
                 request,
-                serde_json::json!({}),
             )
             .await
-            .map(drop)
     }
 
     /// USER_PASSWORD_AUTH and ADMIN_USER_PASSWORD_AUTH: one round trip.

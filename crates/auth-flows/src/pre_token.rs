@@ -5,7 +5,7 @@
 //! `groupOverrideDetails` for both tokens. V2_0 and V3_0 answer `claimsAndScopeOverrideDetails`
 //! with separate ID and access token parts and scopes. Reserved claims are left alone.
 
-use domain::ports::{UserPoolView, UserRecord};
+use domain::ports::UserRecord;
 use domain::services::triggers::{self, unrecognizable};
 use domain::ServiceResult;
 use serde_json::{json, Map, Value};
@@ -14,22 +14,7 @@ use crate::tokens::{ClaimOverrides, ADMIN_SCOPE};
 use domain::ports::GroupRecord;
 
 /// The trigger's version, from `PreTokenGenerationConfig` (V1_0 when only the legacy ARN is set).
-pub fn version(pool: &UserPoolView) -> u8 {
-    let v = pool
-        .record
-        .settings
-        .pool
-        .lambda_config
-        .as_ref()
-        .and_then(|c| c.pre_token_generation_config.as_ref())
-        .and_then(|c| c.lambda_version)
-        .map(|v| v.as_str());
-    match v {
-        Some("V2_0") => 2,
-        Some("V3_0") => 3,
-        _ => 1,
-    }
-}
+pub use domain::services::triggers::pre_token_version as version;
 
 /// The request and the pre-filled response of the event.
 pub fn event_parts(version: u8, user: &UserRecord, groups: &[GroupRecord]) -> (Value, Value) {

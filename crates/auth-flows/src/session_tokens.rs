@@ -228,22 +228,17 @@ impl AuthService {
             "userAttributes": triggers::user_attributes(user),
             "newDeviceUsed": false,
         });
-        let caller = triggers::Caller {
-            client_id: Some(&client.record.client_id),
-        };
         self.services
             .triggers
-            .invoke(
+            .notify(
                 pool,
                 Trigger::PostAuthentication,
                 "PostAuthentication_Authentication",
                 &user.username,
-                caller,
+                &client.record.client_id,
                 request,
-                serde_json::json!({}),
             )
             .await
-            .map(drop)
     }
 
     /// The session a refresh token continues, checked against the client; `rotating` says the

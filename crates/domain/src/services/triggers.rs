@@ -180,6 +180,25 @@ impl Triggers {
         Self::arn_of(pool, trigger).is_some()
     }
 
+    /// A trigger whose answer carries nothing (PostConfirmation, PreAuthentication,
+    /// PostAuthentication): only its failure matters.
+    pub async fn notify(
+        &self,
+        pool: &UserPoolView,
+        trigger: Trigger,
+        source: &str,
+        user_name: &str,
+        client_id: &str,
+        request: Value,
+    ) -> ServiceResult<()> {
+        let caller = Caller {
+            client_id: Some(client_id),
+        };
+        self.invoke(pool, trigger, source, user_name, caller, request, json!({}))
+            .await
+            .map(drop)
+    }
+
     /// Invokes `trigger` with the envelope Cognito sends around `request` and the pre-filled
     /// `response`, and returns the answered `response` object. None when the pool has no such
     /// trigger. Failures are Cognito's: UserLambdaValidationException when the function
@@ -239,11 +258,9 @@ impl Triggers {
     }
 }
 
-/// The event's `version`: "1", except PreTokenGeneration V2_0 / V3_0 events ("2" / "3").
-fn version_of(trigger: Trigger, pool: &UserPoolView) -> &'static str {
-    if trigger != Trigger::PreTokenGeneration {
-        return "1";
-    }
+/// The PreTokenGeneration version a pool configured: 1, 2 or 3 (1 when only the legacy ARN is
+/// set).
+pub fn pre_token_version(pool: &UserPoolView) -> u8 {
     let v = pool
         .record
         .settings
@@ -254,8 +271,17 @@ fn version_of(trigger: Trigger, pool: &UserPoolView) -> &'static str {
         .and_then(|c| c.lambda_version)
         .map(|v| v.as_str());
     match v {
-        Some("V2_0") => "2",
-        Some("V3_0") => "3",
+        Some("V2_0") => 2,
+        Some("V3_0") => 3,
+        _ => 1,
+    }
+}
+
+/// The event's `version`: "1", except PreTokenGeneration V2_0 / V3_0 events ("2" / "3").
+fn version_of(trigger: Trigger, pool: &UserPoolView) -> &'static str {
+    match (trigger, pre_token_version(pool)) {
+        (Trigger::PreTokenGeneration, 2) => "2",
+        (Trigger::PreTokenGeneration, 3) => "3",
         _ => "1",
     }
 }
